@@ -1,0 +1,47 @@
+/**
+ * `types` holds the static (process) configuration the CLI builds and the data plane consumes.
+ */
+
+export interface UpstreamOptions {
+  readonly connectTimeoutMs: number;
+  /** Idle time between bytes read from the upstream before 504. */
+  readonly readTimeoutMs: number;
+  /** Idle time between bytes written to the upstream before 504. */
+  readonly sendTimeoutMs: number;
+  /** Total attempts for one request (first try included). */
+  readonly maxTries: number;
+}
+
+export interface ClientOptions {
+  readonly headerTimeoutMs: number;
+  readonly bodyIdleTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+}
+
+export interface ProxyOptions {
+  readonly bindAddress: string;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly adminPort: number;
+  /** CIDRs (or addresses) whose X-Forwarded-* headers are believed. */
+  readonly trustedProxies: readonly string[];
+  readonly upstream: UpstreamOptions;
+  readonly client: ClientOptions;
+  readonly shutdownDelayMs: number;
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = {
+  connectTimeoutMs: 5_000,
+  readTimeoutMs: 60_000,
+  sendTimeoutMs: 60_000,
+  maxTries: 3,
+};
+
+export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
+  headerTimeoutMs: 60_000,
+  bodyIdleTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 75_000,
+  maxHeaderBytes: 32 * 1024,
+};

@@ -1,0 +1,50 @@
+/**
+ * `diagnostics` is how pure layers report bad input: they never throw for it (DESIGN §5).
+ */
+
+/** `SourceLocation` points into a manifest file (file mode only). Lines and columns are 1-based. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** 0-based index of the YAML document within the file. */
+  readonly documentIndex: number;
+}
+
+export type Severity = 'error' | 'warning';
+
+/** Stable codes callers and tests can assert on. */
+export type DiagnosticCode =
+  | 'PORTICO_ERR_MANIFEST_PARSE'
+  | 'PORTICO_ERR_OBJECT_INVALID'
+  | 'PORTICO_ERR_PATH_INVALID'
+  | 'PORTICO_ERR_HOST_INVALID'
+  | 'PORTICO_ERR_BACKEND_INVALID'
+  | 'PORTICO_WARN_PATH_CONFLICT'
+  | 'PORTICO_WARN_SERVICE_MISSING'
+  | 'PORTICO_WARN_SERVICE_PORT_MISSING'
+  | 'PORTICO_WARN_DEFAULT_BACKEND_CONFLICT'
+  | 'PORTICO_WARN_KEEPING_LAST_GOOD'
+  | 'PORTICO_WARN_UNSUPPORTED';
+
+export interface Diagnostic {
+  readonly severity: Severity;
+  readonly code: DiagnosticCode;
+  /** `"Kind namespace/name"`, e.g. `"Ingress default/shop"`. */
+  readonly object: string;
+  /** JSON-path-like field, e.g. `spec.rules[0].http.paths[1].path`; empty for the whole object. */
+  readonly field: string;
+  readonly message: string;
+  /** `file:line:column` in file mode, when known. */
+  readonly source?: string;
+}
+
+/** `objectLabel` formats the `object` field of a diagnostic. */
+export function objectLabel(kind: string, namespace: string | undefined, name: string): string {
+  return namespace ? `${kind} ${namespace}/${name}` : `${kind} ${name}`;
+}
+
+/** `formatLocation` renders a `SourceLocation` as `file:line:column`. */
+export function formatLocation(loc: SourceLocation): string {
+  return `${loc.file}:${loc.line}:${loc.column}`;
+}

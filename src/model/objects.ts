@@ -1,0 +1,193 @@
+/**
+ * `objects` holds Portico's own readonly shapes of the Kubernetes objects it reads.
+ *
+ * NOTE: these mirror the networking.k8s.io/v1, v1 and discovery.k8s.io/v1 API shapes (a subset of
+ * their fields). Sources (`src/k8s`, `src/files`) convert to them at the edge, so nothing past the
+ * store depends on `@kubernetes/client-node`. Every field is optional where the API allows it to be,
+ * because file mode feeds unvalidated user YAML through the same types.
+ */
+
+export interface ObjectMeta {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+  readonly generation?: number;
+  /** RFC 3339, as the API server writes it. File mode never invents one. */
+  readonly creationTimestamp?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
+
+export interface ServiceBackendPort {
+  readonly number?: number;
+  readonly name?: string;
+}
+
+export interface IngressServiceBackend {
+  readonly name: string;
+  readonly port?: ServiceBackendPort;
+}
+
+export interface TypedLocalObjectReference {
+  readonly apiGroup?: string;
+  readonly kind: string;
+  readonly name: string;
+}
+
+export interface IngressBackend {
+  readonly service?: IngressServiceBackend;
+  readonly resource?: TypedLocalObjectReference;
+}
+
+export interface HTTPIngressPath {
+  readonly path?: string;
+  readonly pathType?: PathType | string;
+  readonly backend: IngressBackend;
+}
+
+export interface IngressRule {
+  readonly host?: string;
+  readonly http?: { readonly paths: readonly HTTPIngressPath[] };
+}
+
+export interface IngressTLS {
+  readonly hosts?: readonly string[];
+  readonly secretName?: string;
+}
+
+export interface IngressSpec {
+  readonly ingressClassName?: string;
+  readonly defaultBackend?: IngressBackend;
+  readonly tls?: readonly IngressTLS[];
+  readonly rules?: readonly IngressRule[];
+}
+
+export interface LoadBalancerIngress {
+  readonly ip?: string;
+  readonly hostname?: string;
+}
+
+export interface Ingress {
+  readonly apiVersion?: string;
+  readonly kind: 'Ingress';
+  readonly metadata: ObjectMeta;
+  readonly spec?: IngressSpec;
+  readonly status?: { readonly loadBalancer?: { readonly ingress?: readonly LoadBalancerIngress[] } };
+}
+
+export interface IngressClass {
+  readonly apiVersion?: string;
+  readonly kind: 'IngressClass';
+  readonly metadata: ObjectMeta;
+  readonly spec?: {
+    readonly controller?: string;
+    readonly parameters?: {
+      readonly apiGroup?: string;
+      readonly kind: string;
+      readonly name: string;
+      readonly namespace?: string;
+      readonly scope?: string;
+    };
+  };
+}
+
+export interface ServicePort {
+  readonly name?: string;
+  readonly protocol?: 'TCP' | 'UDP' | 'SCTP' | string;
+  readonly appProtocol?: string;
+  readonly port: number;
+  readonly targetPort?: number | string;
+  readonly nodePort?: number;
+}
+
+export interface Service {
+  readonly apiVersion?: string;
+  readonly kind: 'Service';
+  readonly metadata: ObjectMeta;
+  readonly spec?: {
+    readonly type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName' | string;
+    readonly clusterIP?: string;
+    readonly clusterIPs?: readonly string[];
+    readonly externalName?: string;
+    readonly externalIPs?: readonly string[];
+    readonly ports?: readonly ServicePort[];
+    readonly selector?: Readonly<Record<string, string>>;
+  };
+  readonly status?: { readonly loadBalancer?: { readonly ingress?: readonly LoadBalancerIngress[] } };
+}
+
+export interface EndpointConditions {
+  readonly ready?: boolean;
+  readonly serving?: boolean;
+  readonly terminating?: boolean;
+}
+
+export interface Endpoint {
+  readonly addresses: readonly string[];
+  readonly conditions?: EndpointConditions;
+  readonly hostname?: string;
+  readonly nodeName?: string;
+  readonly zone?: string;
+}
+
+export interface EndpointPort {
+  readonly name?: string;
+  readonly protocol?: string;
+  readonly port?: number;
+  readonly appProtocol?: string;
+}
+
+/** The label that ties an EndpointSlice to its Service (discovery.k8s.io/v1). */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export interface EndpointSlice {
+  readonly apiVersion?: string;
+  readonly kind: 'EndpointSlice';
+  readonly metadata: ObjectMeta;
+  readonly addressType: 'IPv4' | 'IPv6' | 'FQDN' | string;
+  readonly endpoints?: readonly Endpoint[];
+  readonly ports?: readonly EndpointPort[];
+}
+
+export interface Secret {
+  readonly apiVersion?: string;
+  readonly kind: 'Secret';
+  readonly metadata: ObjectMeta;
+  readonly type?: string;
+  /** Base64-encoded values, as the API serves them. */
+  readonly data?: Readonly<Record<string, string>>;
+  readonly stringData?: Readonly<Record<string, string>>;
+}
+
+export interface ConfigMap {
+  readonly apiVersion?: string;
+  readonly kind: 'ConfigMap';
+  readonly metadata: ObjectMeta;
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+export type KubeObject = Ingress | IngressClass | Service | EndpointSlice | Secret | ConfigMap;
+export type KubeKind = KubeObject['kind'];
+
+/** `KNOWN_KINDS` lists the kinds the object store keeps; anything else a source meets is skipped. */
+export const KNOWN_KINDS: readonly KubeKind[] = [
+  'Ingress',
+  'IngressClass',
+  'Service',
+  'EndpointSlice',
+  'Secret',
+  'ConfigMap',
+];
+
+/** Maps a kind to its object type, for typed store access. */
+export interface KindMap {
+  Ingress: Ingress;
+  IngressClass: IngressClass;
+  Service: Service;
+  EndpointSlice: EndpointSlice;
+  Secret: Secret;
+  ConfigMap: ConfigMap;
+}
