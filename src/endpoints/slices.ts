@@ -1,0 +1,84 @@
+/**
+ * `slices` turns EndpointSlices into the endpoint table: the ready addresses behind every backend
+ * key. It runs on every EndpointSlice change without re-translating routes (DESIGN §1, fast path).
+ */
+import type { EndpointSlice } from '../model/objects.js';
+import { SERVICE_NAME_LABEL } from '../model/objects.js';
+import type { BackendRef, RoutingModel } from '../model/types.js';
+import type { EndpointTable, UpstreamEndpoint } from './types.js';
+
+const DEFAULT_NAMESPACE = 'default';
+
+/**
+ * `collectBackends` lists every backend the model can answer with — path routes, per-host defaults
+ * and the catch-all — once per key, in first-seen order.
+ */
+export function collectBackends(model: RoutingModel): BackendRef[] {
+  const seen = new Map<string, BackendRef>();
+  const add = (ref: BackendRef): void => {
+    if (!seen.has(ref.key)) seen.set(ref.key, ref);
+  };
+  for (const route of model.routes) add(route.backend);
+  for (const binding of model.hostDefaults.values()) add(binding.backend);
+  if (model.catchAll) add(model.catchAll.backend);
+  return [...seen.values()];
+}
+
+function compareEndpoints(a: UpstreamEndpoint, b: UpstreamEndpoint): number {
+  if (a.address !== b.address) return a.address < b.address ? -1 : 1;
+  return a.port - b.port;
+}
+
+/**
+ * `buildEndpointTable` maps each backend key to its usable endpoints:
+ * - `endpoints` targets: EndpointSlices in the backend's namespace labelled
+ *   `kubernetes.io/service-name=<service>`, the slice port whose name equals the Service port's
+ *   name (`''` and absent are the same unnamed port), endpoints whose `conditions.ready` is not
+ *   `false` (absent means ready, per discovery.k8s.io/v1), IPv4 and IPv6 slices only (FQDN slices
+ *   are skipped); deduplicated by address and port and sorted, so equal input gives an equal table;
+ * - `external-name` targets: one DNS endpoint;
+ * - backends with a `problem` (or no target): no entry at all.
+ */
+export function buildEndpointTable(
+  slices: readonly EndpointSlice[],
+  backends: Iterable<BackendRef>,
+): EndpointTable {
+  // Index slices once by "namespace/service" so the cost is linear in slices plus backends.
+  const byService = new Map<string, EndpointSlice[]>();
+  for (const slice of slices) {
+    const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (service === undefined) continue;
+    if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
+    const key = `${slice.metadata.namespace ?? DEFAULT_NAMESPACE}/${service}`;
+    const list = byService.get(key);
+    if (list) list.push(slice);
+    else byService.set(key, [slice]);
+  }
+
+  const table = new Map<string, readonly UpstreamEndpoint[]>();
+  for (const backend of backends) {
+    if (backend.problem !== undefined || backend.target === undefined || table.has(backend.key)) continue;
+    const target = backend.target;
+    if (target.kind === 'external-name') {
+      table.set(
+        backend.key,
+        Object.freeze([Object.freeze({ address: target.hostname, port: target.port, kind: 'dns' })]),
+      );
+      continue;
+    }
+    const unique = new Map<string, UpstreamEndpoint>();
+    for (const slice of byService.get(`${backend.namespace}/${backend.service}`) ?? []) {
+      const port = slice.ports?.find((p) => (p.name ?? '') === target.servicePortName)?.port;
+      if (port === undefined) continue;
+      for (const endpoint of slice.endpoints ?? []) {
+        if (endpoint.conditions?.ready === false) continue;
+        for (const address of endpoint.addresses ?? []) {
+          const id = `${address}|${port}`;
+          if (!unique.has(id)) unique.set(id, Object.freeze({ address, port, kind: 'ip' }));
+        }
+      }
+    }
+    table.set(backend.key, Object.freeze([...unique.values()].sort(compareEndpoints)));
+  }
+  return table;
+}

@@ -1,0 +1,233 @@
+/**
+ * `translate` turns the store's Ingresses, IngressClasses and Services into the `RoutingModel`:
+ * which Ingresses are ours, which path rules win, and what answers when no rule matches.
+ * Pure: no I/O, never throws for bad input (DESIGN §5).
+ */
+
+import type { StoredObject } from '../../store/object-store.js';
+import type { Diagnostic } from '../diagnostics.js';
+import { objectLabel } from '../diagnostics.js';
+import type { Ingress, IngressBackend, IngressClass, PathType, Service } from '../objects.js';
+import type { DefaultBackendBinding, IngressReport, Route, RoutingModel } from '../types.js';
+import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js';
+import { classifyIngress, indexClasses } from './class.js';
+import { compareAge, routeKey } from './conflicts.js';
+import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
+import { validateIngress } from './validate.js';
+
+/** `TranslateInput` is the part of the store translation reads. */
+export interface TranslateInput {
+  readonly ingresses: readonly StoredObject<Ingress>[];
+  readonly ingressClasses: readonly StoredObject<IngressClass>[];
+  readonly services: readonly StoredObject<Service>[];
+}
+
+/** `DefaultBackendService` is the `--default-backend-service` flag: the catch-all of last resort. */
+export interface DefaultBackendService {
+  readonly namespace: string;
+  readonly name: string;
+  readonly port: number | string;
+}
+
+/** `TranslateOptions` are the controller settings translation depends on. */
+export interface TranslateOptions {
+  /** `spec.controller` of the IngressClasses this controller serves, e.g. `portico.dev/ingress-controller`. */
+  readonly controllerClass: string;
+  /** Value of the legacy `kubernetes.io/ingress.class` annotation this controller serves. */
+  readonly ingressClass: string;
+  /** Serve Ingresses that name no class at all. */
+  readonly watchIngressWithoutClass: boolean;
+  /** Catch-all backend when no Ingress without rules supplies one. */
+  readonly defaultBackendService?: DefaultBackendService;
+}
+
+/** `DEFAULT_BACKEND_FLAG` is the `ingress` of a binding that came from `--default-backend-service`. */
+export const DEFAULT_BACKEND_FLAG = '--default-backend-service';
+
+interface Candidate {
+  readonly stored: StoredObject<Ingress>;
+  readonly ingress: Ingress;
+  readonly key: string;
+  readonly namespace: string;
+}
+
+interface Claim {
+  readonly ingress: string;
+  readonly field: string;
+}
+
+function normalisedPath(path: string | undefined): string {
+  return path === undefined || path === '' ? '/' : path;
+}
+
+/**
+ * `translate` builds the `RoutingModel`. Steps: pick our Ingresses (class rules), reject invalid
+ * ones (`validateIngress`), then walk the rest oldest first so that every conflict — duplicate
+ * path, competing `defaultBackend` — is won by the oldest Ingress, and within one Ingress by YAML
+ * order. Losers, broken references and rejected objects are reported as diagnostics.
+ */
+export function translate(input: TranslateInput, options: TranslateOptions): RoutingModel {
+  const classes = indexClasses(
+    input.ingressClasses.map((s) => s.object),
+    options,
+  );
+  const resolver = new BackendResolver(indexServices(input.services.map((s) => s.object)));
+  const diagnostics: Diagnostic[] = [];
+  const reports: IngressReport[] = [];
+  const candidates: Candidate[] = [];
+
+  for (const stored of input.ingresses) {
+    const ingress = stored.object;
+    const namespace = ingress.metadata?.namespace ?? DEFAULT_NAMESPACE;
+    const key = `${namespace}/${String(ingress.metadata?.name ?? '')}`;
+    let decision: ReturnType<typeof classifyIngress>;
+    try {
+      decision = classifyIngress(ingress, classes, options);
+    } catch {
+      // Only a malformed object can make the class check fail; validation says what is wrong.
+      decision = { served: true };
+    }
+    if (!decision.served) {
+      reports.push({ ingress: key, state: 'ignored', reason: decision.reason });
+      continue;
+    }
+    const errors = validateIngress(stored);
+    if (errors.length > 0) {
+      diagnostics.push(...errors);
+      const first = errors[0]!;
+      const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+      reports.push({ ingress: key, state: 'rejected', reason: `${first.field}: ${first.message}${more}` });
+      continue;
+    }
+    reports.push({ ingress: key, state: 'served', reason: '' });
+    candidates.push({ stored, ingress, key, namespace });
+  }
+
+  candidates.sort((a, b) => compareAge(a.ingress, b.ingress));
+
+  const routes: Route[] = [];
+  const claims = new Map<string, Claim>();
+  const hostOwners = new Map<string, string>();
+  const hostDefaults = new Map<string, DefaultBackendBinding>();
+  let catchAll: DefaultBackendBinding | undefined;
+
+  for (const c of candidates) {
+    const make = diagnosticsFor(c.stored);
+    const spec = c.ingress.spec ?? {};
+    const rules = spec.rules ?? [];
+    let defaultBinding: DefaultBackendBinding | undefined;
+    const bindDefault = (backend: IngressBackend): DefaultBackendBinding => {
+      if (!defaultBinding) {
+        const ref = resolveReporting(resolver, c, backend, 'spec.defaultBackend', make, diagnostics);
+        defaultBinding = Object.freeze({ backend: ref, ingress: c.key });
+      }
+      return defaultBinding;
+    };
+
+    if (rules.length === 0) {
+      // Validation guarantees a defaultBackend when there are no rules.
+      if (spec.defaultBackend) {
+        if (!catchAll) {
+          catchAll = bindDefault(spec.defaultBackend);
+        } else {
+          diagnostics.push(
+            make(
+              'warning',
+              'PORTICO_WARN_DEFAULT_BACKEND_CONFLICT',
+              'spec.defaultBackend',
+              `spec.defaultBackend is not used as the catch-all: Ingress ${catchAll.ingress} is older and supplies it`,
+            ),
+          );
+        }
+      }
+      continue;
+    }
+
+    const warnedHosts = new Set<string>();
+    rules.forEach((rule, i) => {
+      const host = (rule.host ?? '').toLowerCase();
+      const owner = hostOwners.get(host);
+      if (owner === undefined) {
+        hostOwners.set(host, c.key);
+        if (spec.defaultBackend) hostDefaults.set(host, bindDefault(spec.defaultBackend));
+      } else if (owner !== c.key && spec.defaultBackend && !warnedHosts.has(host)) {
+        warnedHosts.add(host);
+        diagnostics.push(
+          make(
+            'warning',
+            'PORTICO_WARN_DEFAULT_BACKEND_CONFLICT',
+            'spec.defaultBackend',
+            `spec.defaultBackend is not the fallback for ${host === '' ? 'rules without host' : `host "${host}"`}: Ingress ${owner} is older and supplies it`,
+          ),
+        );
+      }
+      const paths = rule.http?.paths ?? [];
+      paths.forEach((entry, j) => {
+        const field = `spec.rules[${i}].http.paths[${j}]`;
+        const pathType = entry.pathType as PathType;
+        const path = normalisedPath(entry.path);
+        const key = routeKey(host, path, pathType);
+        const claim = claims.get(key);
+        if (claim) {
+          const winner =
+            claim.ingress === c.key
+              ? `${claim.field} of the same Ingress, which comes first`
+              : `Ingress ${claim.ingress} (older)`;
+          diagnostics.push(
+            make(
+              'warning',
+              'PORTICO_WARN_PATH_CONFLICT',
+              `${field}.path`,
+              `path "${path}" (${pathType}) on ${host === '' ? 'rules without host' : `host "${host}"`} is ignored: already defined by ${winner}`,
+            ),
+          );
+          return;
+        }
+        claims.set(key, { ingress: c.key, field });
+        const backend = resolveReporting(resolver, c, entry.backend, `${field}.backend`, make, diagnostics);
+        routes.push(Object.freeze({ host, path, pathType, backend, ingress: c.key, field }));
+      });
+    });
+  }
+
+  if (!catchAll && options.defaultBackendService) {
+    const flag = options.defaultBackendService;
+    const port = typeof flag.port === 'number' ? { number: flag.port } : { name: flag.port };
+    const resolution = resolver.resolve(flag.namespace, { service: { name: flag.name, port } });
+    if (resolution.warning) {
+      diagnostics.push({
+        severity: 'warning',
+        code: resolution.warning.code,
+        object: objectLabel('Service', flag.namespace, flag.name),
+        field: '',
+        message: `${DEFAULT_BACKEND_FLAG}: ${resolution.warning.message}`,
+      });
+    }
+    catchAll = Object.freeze({ backend: resolution.ref, ingress: DEFAULT_BACKEND_FLAG });
+  }
+
+  const model: RoutingModel = {
+    routes,
+    hostDefaults,
+    ingresses: reports,
+    diagnostics,
+    ...(catchAll ? { catchAll } : {}),
+  };
+  return model;
+}
+
+function resolveReporting(
+  resolver: BackendResolver,
+  c: Candidate,
+  backend: IngressBackend,
+  field: string,
+  make: DiagnosticFactory,
+  diagnostics: Diagnostic[],
+) {
+  const resolution = resolver.resolve(c.namespace, backend);
+  if (resolution.warning) {
+    const sub = backend.resource ? `${field}.resource` : `${field}.service`;
+    diagnostics.push(make('warning', resolution.warning.code, sub, resolution.warning.message));
+  }
+  return resolution.ref;
+}
