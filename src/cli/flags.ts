@@ -1,0 +1,413 @@
+/**
+ * `flags` parses Portico's command line into the process configuration. One table defines every
+ * flag, its default and its documentation, so `--help` cannot drift from what is parsed.
+ */
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import type { ProxyOptions } from '../config/types.js';
+import type { TranslateOptions } from '../controller/loop.js';
+
+/** `FlagError` is a bad command line; the CLI prints its message and exits 2. */
+export class FlagError extends Error {
+  readonly code = 'PORTICO_ERR_FLAG';
+}
+
+interface FlagSpec {
+  readonly type: 'string' | 'boolean';
+  /** Placeholder shown in `--help`, e.g. `DIR`. */
+  readonly value?: string;
+  readonly default?: string;
+  readonly doc: string;
+  readonly group: 'General' | 'Listeners' | 'Ingress selection' | 'Upstream' | 'Client' | 'Lifecycle';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `FLAGS` is the single definition of every command-line flag. */
+export const FLAGS = {
+  manifests: {
+    type: 'string',
+    value: 'DIR',
+    doc: 'File mode: load Ingress, IngressClass, Service and EndpointSlice manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico would run in cluster mode, which is not implemented yet.',
+    group: 'General',
+  },
+  'log-level': {
+    type: 'string',
+    value: 'LEVEL',
+    default: 'info',
+    doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
+    group: 'General',
+  },
+  help: { type: 'boolean', doc: 'Print this help and exit.', group: 'General' },
+  version: { type: 'boolean', doc: 'Print the version and exit.', group: 'General' },
+  'http-port': {
+    type: 'string',
+    value: 'PORT',
+    default: '80',
+    doc: 'HTTP listener port (0 = any free port).',
+    group: 'Listeners',
+  },
+  'https-port': {
+    type: 'string',
+    value: 'PORT',
+    default: '443',
+    doc: 'HTTPS listener port (0 = any free port).',
+    group: 'Listeners',
+  },
+  'admin-port': {
+    type: 'string',
+    value: 'PORT',
+    default: '10254',
+    doc: 'Admin listener port for /healthz, /readyz and /routes (0 = any free port).',
+    group: 'Listeners',
+  },
+  'bind-address': {
+    type: 'string',
+    value: 'ADDR',
+    default: '0.0.0.0',
+    doc: 'IP address the listeners bind to.',
+    group: 'Listeners',
+  },
+  'trusted-proxies': {
+    type: 'string',
+    value: 'CIDR,...',
+    default: '',
+    doc: 'Comma-separated CIDRs or addresses whose X-Forwarded-* headers are trusted.',
+    group: 'Listeners',
+  },
+  'controller-class': {
+    type: 'string',
+    value: 'NAME',
+    default: 'portico.dev/ingress-controller',
+    doc: 'IngressClass spec.controller value this controller serves.',
+    group: 'Ingress selection',
+  },
+  'ingress-class': {
+    type: 'string',
+    value: 'NAME',
+    default: 'portico',
+    doc: 'IngressClass name (and legacy kubernetes.io/ingress.class value) served. File mode assumes an IngressClass of this name when the folder defines none.',
+    group: 'Ingress selection',
+  },
+  'watch-ingress-without-class': {
+    type: 'boolean',
+    doc: 'Also serve Ingresses that name no class at all.',
+    group: 'Ingress selection',
+  },
+  'default-backend-service': {
+    type: 'string',
+    value: 'NS/NAME:PORT',
+    doc: 'Service port that answers requests no Ingress matches (default: built-in 404).',
+    group: 'Ingress selection',
+  },
+  'proxy-connect-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '5s',
+    doc: 'Timeout for connecting to an upstream.',
+    group: 'Upstream',
+  },
+  'proxy-read-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '60s',
+    doc: 'Idle time between two reads from an upstream before 504.',
+    group: 'Upstream',
+  },
+  'proxy-send-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '60s',
+    doc: 'Idle time between two writes to an upstream before 504.',
+    group: 'Upstream',
+  },
+  'proxy-next-upstream-tries': {
+    type: 'string',
+    value: 'N',
+    default: '3',
+    doc: 'Attempts per request, the first included, when connecting to an upstream fails.',
+    group: 'Upstream',
+  },
+  'client-header-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '60s',
+    doc: 'Time a client has to send the request headers.',
+    group: 'Client',
+  },
+  'client-body-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '60s',
+    doc: 'Idle time between two reads of a client request body.',
+    group: 'Client',
+  },
+  'keepalive-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '75s',
+    doc: 'How long an idle client keep-alive connection stays open.',
+    group: 'Client',
+  },
+  'max-header-size': {
+    type: 'string',
+    value: 'SIZE',
+    default: '32k',
+    doc: 'Largest request header block accepted (e.g. 16k, 1m, or bytes).',
+    group: 'Client',
+  },
+  'shutdown-delay': {
+    type: 'string',
+    value: 'DURATION',
+    default: '0s',
+    doc: 'On SIGTERM/SIGINT, answer /readyz 503 but keep serving this long before draining, so load balancers notice first.',
+    group: 'Lifecycle',
+  },
+  'drain-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '20s',
+    doc: 'After the shutdown delay, how long in-flight requests get to finish.',
+    group: 'Lifecycle',
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+/** `PorticoConfig` is the whole process configuration. */
+export interface PorticoConfig {
+  /** The manifests folder (file mode); undefined selects cluster mode. */
+  readonly manifests?: string;
+  readonly logLevel: string;
+  readonly proxy: ProxyOptions;
+  readonly translate: TranslateOptions;
+}
+
+export type Command =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'run'; readonly config: PorticoConfig };
+
+/**
+ * `parseFlags` parses `argv` (without node and script). Unknown flags, positionals and bad values
+ * throw `FlagError` naming the flag.
+ */
+export function parseFlags(argv: readonly string[]): Command {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type }])),
+      strict: true,
+      allowPositionals: false,
+    });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    throw new FlagError(err instanceof Error ? err.message : String(err));
+  }
+  if (values['help'] === true) return { kind: 'help' };
+  if (values['version'] === true) return { kind: 'version' };
+  const get = (name: keyof typeof FLAGS): string => {
+    const v = values[name];
+    if (typeof v === 'string') return v;
+    const d = (FLAGS[name] as FlagSpec).default;
+    return d ?? '';
+  };
+  const at = <T>(name: keyof typeof FLAGS, parse: (raw: string) => T): T => {
+    const raw = get(name);
+    try {
+      return parse(raw);
+    } catch (err) {
+      throw new FlagError(
+        `--${name} ${JSON.stringify(raw)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  };
+
+  const logLevel = at('log-level', (v) => {
+    if (!(LOG_LEVELS as readonly string[]).includes(v))
+      throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
+    return v;
+  });
+  const bindAddress = at('bind-address', (v) => {
+    if (isIP(v) === 0) throw new Error('must be an IPv4 or IPv6 address');
+    return v;
+  });
+  const controllerClass = at('controller-class', nonEmpty);
+  const ingressClass = at('ingress-class', nonEmpty);
+  const defaultBackend =
+    values['default-backend-service'] === undefined
+      ? undefined
+      : at('default-backend-service', parseServiceRef);
+  const manifests = values['manifests'] === undefined ? undefined : at('manifests', nonEmpty);
+
+  const proxy: ProxyOptions = {
+    bindAddress,
+    httpPort: at('http-port', parsePort),
+    httpsPort: at('https-port', parsePort),
+    adminPort: at('admin-port', parsePort),
+    trustedProxies: at('trusted-proxies', parseCidrList),
+    upstream: {
+      connectTimeoutMs: at('proxy-connect-timeout', positiveDuration),
+      readTimeoutMs: at('proxy-read-timeout', positiveDuration),
+      sendTimeoutMs: at('proxy-send-timeout', positiveDuration),
+      maxTries: at('proxy-next-upstream-tries', (v) => parseInteger(v, 1, 100)),
+    },
+    client: {
+      headerTimeoutMs: at('client-header-timeout', positiveDuration),
+      bodyIdleTimeoutMs: at('client-body-timeout', positiveDuration),
+      keepAliveTimeoutMs: at('keepalive-timeout', parseDuration),
+      maxHeaderBytes: at('max-header-size', (v) => {
+        const n = parseSize(v);
+        if (n < 1024) throw new Error('must be at least 1k');
+        return n;
+      }),
+    },
+    shutdownDelayMs: at('shutdown-delay', parseDuration),
+    drainTimeoutMs: at('drain-timeout', parseDuration),
+  };
+  return {
+    kind: 'run',
+    config: {
+      ...(manifests !== undefined ? { manifests } : {}),
+      logLevel,
+      proxy,
+      translate: {
+        controllerClass,
+        ingressClass,
+        watchIngressWithoutClass: values['watch-ingress-without-class'] === true,
+        ...(defaultBackend ? { defaultBackendService: defaultBackend } : {}),
+      },
+    },
+  };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/**
+ * `parseDuration` reads a Go-style duration (`500ms`, `5s`, `1m30s`, `1.5h`) into milliseconds. A bare
+ * number is refused (is `60` seconds or milliseconds?), except `0`.
+ */
+export function parseDuration(raw: string): number {
+  const v = raw.trim();
+  if (v === '0') return 0;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(v)) {
+    throw new Error('not a duration; use a number with a unit: ms, s, m or h (e.g. 500ms, 5s, 1m30s)');
+  }
+  let total = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? Number.NaN);
+  }
+  const ms = Math.round(total);
+  // setTimeout overflows past 2^31-1 ms and fires at once; refuse rather than misbehave.
+  if (!Number.isFinite(ms) || ms > 2_147_483_647) throw new Error('duration too large (max about 24 days)');
+  return ms;
+}
+
+function positiveDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms <= 0) throw new Error('must be greater than 0');
+  return ms;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+};
+
+/** `parseSize` reads a byte size: bytes, or with a binary unit `k`/`kb`/`m`/`mb` (case-insensitive). */
+export function parseSize(raw: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+  if (!m || unit === undefined) throw new Error('not a size; use bytes or a unit k or m (e.g. 32k)');
+  const n = Number(m[1]) * unit;
+  if (!Number.isSafeInteger(n) || n > 64 * 1024 ** 2) throw new Error('size too large (max 64m)');
+  return n;
+}
+
+/** `parsePort` reads a TCP port, 0 (any free port) to 65535. */
+export function parsePort(raw: string): number {
+  return parseInteger(raw, 0, 65_535);
+}
+
+function parseInteger(raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw.trim())) throw new Error('not an integer');
+  const n = Number(raw);
+  if (n < min || n > max) throw new Error(`must be between ${min} and ${max}`);
+  return n;
+}
+
+function nonEmpty(raw: string): string {
+  if (raw.trim() === '') throw new Error('must not be empty');
+  return raw;
+}
+
+/** `parseServiceRef` reads `namespace/name:port`, where port is a number or a port name. */
+export function parseServiceRef(raw: string): { namespace: string; name: string; port: number | string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?):([a-z0-9-]+)$/.exec(raw);
+  if (!m) throw new Error('must be namespace/name:port, e.g. default/fallback:80 or default/fallback:http');
+  const port = m[5] ?? '';
+  if (/^\d+$/.test(port))
+    return { namespace: m[1] ?? '', name: m[3] ?? '', port: parseInteger(port, 1, 65_535) };
+  return { namespace: m[1] ?? '', name: m[3] ?? '', port };
+}
+
+/** `parseCidrList` reads comma-separated CIDRs or bare addresses; empty means none. */
+export function parseCidrList(raw: string): string[] {
+  const out: string[] = [];
+  for (const part of raw.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const [addr = '', prefix, ...rest] = item.split('/');
+    const family = isIP(addr);
+    const max = family === 4 ? 32 : 128;
+    const ok =
+      family !== 0 &&
+      rest.length === 0 &&
+      (prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= max));
+    if (!ok) throw new Error(`${JSON.stringify(item)} is not an IP address or CIDR`);
+    out.push(item);
+  }
+  return out;
+}
+
+/** `helpText` renders `--help` from `FLAGS`. */
+export function helpText(): string {
+  const lines = [
+    'Usage: portico --manifests DIR [flags]',
+    '',
+    'Portico is a Kubernetes Ingress controller and layer-7 reverse proxy.',
+    'Durations take a unit (500ms, 5s, 1m30s); sizes take bytes or k/m (32k).',
+  ];
+  const groups = new Map<string, string[]>();
+  for (const [name, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
+    const head = `  --${name}${spec.value ? ` ${spec.value}` : ''}`;
+    const def = spec.default !== undefined && spec.default !== '' ? ` (default ${spec.default})` : '';
+    const list = groups.get(spec.group) ?? [];
+    list.push(`${head}\n${wrap(`${spec.doc}${def}`, 6, 100)}`);
+    groups.set(spec.group, list);
+  }
+  for (const [group, entries] of groups) lines.push('', `${group}:`, ...entries);
+  lines.push(
+    '',
+    'Signals: SIGTERM/SIGINT shut down gracefully (--shutdown-delay, then --drain-timeout), exit 0.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+function wrap(text: string, indent: number, width: number): string {
+  const pad = ' '.repeat(indent);
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && pad.length + line.length + 1 + word.length > width) {
+      out.push(pad + line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') out.push(pad + line);
+  return out.join('\n');
+}

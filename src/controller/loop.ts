@@ -1,0 +1,346 @@
+/**
+ * `loop` is the controller: source changes → debounce → (not before synced) → last-good selection →
+ * translate → compile → diff against the running model → publish with one atomic swap. EndpointSlice
+ * changes take a fast path that rebuilds only the endpoint table (DESIGN §1, §4).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { RouteSnapshot } from '../compile/types.js';
+import type { EndpointTable } from '../endpoints/types.js';
+import type { Logger } from '../log/logger.js';
+import type { Diagnostic } from '../model/diagnostics.js';
+import type { EndpointSlice, Ingress, IngressClass, KubeKind, Service } from '../model/objects.js';
+import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
+import type { StoredObject } from '../store/object-store.js';
+import type { Clock } from '../util/clock.js';
+import { DEFAULT_HOLDOFF_MS, DEFAULT_MAX_DELAY_MS, Debouncer } from './debounce.js';
+import { LastGoodIngresses, type OwnershipCheck, type Rejection } from './last-good.js';
+import type { ConfigSource, SourceChange } from './source.js';
+
+/** `TranslateInput` is what translation reads from the store. */
+export interface TranslateInput {
+  readonly ingresses: readonly StoredObject<Ingress>[];
+  readonly ingressClasses: readonly StoredObject<IngressClass>[];
+  readonly services: readonly StoredObject<Service>[];
+}
+
+/** `TranslateOptions` are the process settings translation depends on. */
+export interface TranslateOptions {
+  readonly controllerClass: string;
+  readonly ingressClass: string;
+  readonly watchIngressWithoutClass: boolean;
+  readonly defaultBackendService?: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly port: number | string;
+  };
+}
+
+/**
+ * `Pipeline` is the pure half of the controller, injected so the loop can be tested with fakes.
+ * `pipeline.ts` wires the real implementations.
+ */
+export interface Pipeline {
+  translate(input: TranslateInput, options: TranslateOptions): RoutingModel;
+  validateIngress(stored: StoredObject<Ingress>): readonly Diagnostic[];
+  compileSnapshot(model: RoutingModel, generation: number): RouteSnapshot;
+  buildEndpointTable(slices: readonly EndpointSlice[], backends: Iterable<BackendRef>): EndpointTable;
+  collectBackends(model: RoutingModel): BackendRef[];
+  /** Decides class membership, so only our Ingresses are validated; absent = validate all. */
+  ownership?(classes: readonly IngressClass[], options: TranslateOptions): OwnershipCheck;
+}
+
+/** `RouteSink` is the part of the data plane the controller drives. */
+export interface RouteSink {
+  publishRoutes(snapshot: RouteSnapshot): void;
+  publishEndpoints(table: EndpointTable): void;
+  setReady(ready: boolean): void;
+}
+
+export interface ControllerOptions {
+  readonly source: ConfigSource;
+  readonly sink: RouteSink;
+  readonly pipeline: Pipeline;
+  readonly translateOptions: TranslateOptions;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly holdoffMs?: number;
+  readonly maxDelayMs?: number;
+  /** Extra fields for the per-load log line, e.g. documents of kinds the source skipped. */
+  readonly describeSource?: () => Record<string, unknown>;
+}
+
+/** `LoadOutcome` describes one controller run, for tests and the load log line. */
+export interface LoadOutcome {
+  readonly kind: 'full' | 'endpoints' | 'not-synced' | 'failed';
+  readonly routesPublished: boolean;
+  readonly endpointsPublished: boolean;
+  readonly generation: number;
+}
+
+/** Lists in the log line are capped, so one broken folder cannot produce a megabyte line. */
+const MAX_LISTED = 50;
+
+/**
+ * `Controller` turns source changes into published snapshots. Everything runs on the event loop
+ * in one `#run` at a time, so there is no locking: the debouncer carries no payload and `#run`
+ * reads the store as it is at that moment (latest wins).
+ */
+export class Controller {
+  readonly #o: ControllerOptions;
+  readonly #log: Logger;
+  readonly #debouncer: Debouncer;
+  readonly #lastGood: LastGoodIngresses;
+  #dirtyKinds = new Set<KubeKind>();
+  #dirtyDiagnostics = false;
+  #model: RoutingModel | undefined;
+  #endpoints: EndpointTable | undefined;
+  #generation = 0;
+  #ready = false;
+  #stopped = false;
+  readonly #runs: LoadOutcome[] = [];
+
+  constructor(options: ControllerOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'controller' });
+    this.#lastGood = new LastGoodIngresses((s) => options.pipeline.validateIngress(s));
+    this.#debouncer = new Debouncer(() => this.#run(), {
+      holdoffMs: options.holdoffMs ?? DEFAULT_HOLDOFF_MS,
+      maxDelayMs: options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  }
+
+  /** `generation` is the generation of the last published route snapshot (0 = none yet). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** `model` is the running routing model, as last published. */
+  get model(): RoutingModel | undefined {
+    return this.#model;
+  }
+
+  /** `outcomes` lists what every run did, oldest first (tests and debugging). */
+  get outcomes(): readonly LoadOutcome[] {
+    return this.#runs;
+  }
+
+  /** `notify` records a source change and schedules a debounced run. */
+  notify(change: SourceChange): void {
+    if (this.#stopped) return;
+    for (const kind of change.kinds) this.#dirtyKinds.add(kind);
+    if (change.diagnosticsChanged) this.#dirtyDiagnostics = true;
+    this.#debouncer.trigger();
+  }
+
+  /**
+   * `runNow` runs at once instead of waiting for the debounce: used right after the source's first
+   * full load, so startup does not pay the holdoff.
+   */
+  runNow(): LoadOutcome {
+    if (this.#debouncer.pending) this.#debouncer.flush();
+    else this.#run();
+    return this.#runs[this.#runs.length - 1] ?? this.#record('not-synced', false, false);
+  }
+
+  /** `stop` cancels pending runs; published snapshots stay as they are. */
+  stop(): void {
+    this.#stopped = true;
+    this.#debouncer.stop();
+  }
+
+  #run(): void {
+    if (this.#stopped) return;
+    const source = this.#o.source;
+    // kube-proxy's isInitialized gate: a partial picture would publish a partial routing table.
+    if (!source.hasSynced()) {
+      this.#record('not-synced', false, false);
+      return;
+    }
+    const kinds = this.#dirtyKinds;
+    const diagnosticsChanged = this.#dirtyDiagnostics;
+    this.#dirtyKinds = new Set();
+    this.#dirtyDiagnostics = false;
+    const endpointsOnly =
+      this.#model !== undefined &&
+      !diagnosticsChanged &&
+      kinds.size > 0 &&
+      [...kinds].every((k) => k === 'EndpointSlice');
+    try {
+      if (endpointsOnly) this.#runEndpoints();
+      else this.#runFull();
+    } catch (err) {
+      // Pure layers only throw on programmer errors; keep serving what runs and say so loudly.
+      this.#log.error({ err }, 'config load failed; keeping the running configuration');
+      this.#record('failed', false, false);
+    }
+  }
+
+  #runEndpoints(): void {
+    const model = this.#model;
+    if (!model) return;
+    const published = this.#publishEndpoints(model);
+    const table = this.#endpoints;
+    this.#log.info(
+      {
+        generation: this.#generation,
+        endpointsChanged: published,
+        backends: table?.size ?? 0,
+        endpoints: countEndpoints(table),
+      },
+      'endpoints loaded',
+    );
+    this.#record('endpoints', false, published);
+  }
+
+  #runFull(): void {
+    const { source, pipeline, translateOptions } = this.#o;
+    const store = source.store;
+    const classes = store.list('IngressClass');
+    const isOurs = pipeline.ownership?.(
+      classes.map((c) => c.object),
+      translateOptions,
+    );
+    const selection = this.#lastGood.select(store.list('Ingress'), isOurs);
+    const translated = pipeline.translate(
+      { ingresses: selection.ingresses, ingressClasses: classes, services: store.list('Service') },
+      translateOptions,
+    );
+    const model = withRejections(translated, selection.rejected, [
+      ...source.diagnostics(),
+      ...selection.warnings,
+    ]);
+    const previous = this.#model;
+    const changed = previous === undefined || !isDeepStrictEqual(previous, model);
+    if (changed) {
+      const generation = this.#generation + 1;
+      const snapshot = pipeline.compileSnapshot(model, generation);
+      this.#o.sink.publishRoutes(snapshot);
+      this.#generation = generation;
+      this.#model = model;
+    }
+    const endpointsPublished = this.#publishEndpoints(this.#model ?? model);
+    this.#logLoad(previous, model, changed, endpointsPublished);
+    this.#record('full', changed, endpointsPublished);
+  }
+
+  #publishEndpoints(model: RoutingModel): boolean {
+    const { pipeline, source, sink } = this.#o;
+    const slices = source.store.list('EndpointSlice').map((s) => s.object);
+    const table = pipeline.buildEndpointTable(slices, pipeline.collectBackends(model));
+    const changed = this.#endpoints === undefined || !isDeepStrictEqual(this.#endpoints, table);
+    if (changed) {
+      sink.publishEndpoints(table);
+      this.#endpoints = table;
+    }
+    if (!this.#ready) {
+      this.#ready = true;
+      sink.setReady(true);
+    }
+    return changed;
+  }
+
+  #logLoad(
+    previous: RoutingModel | undefined,
+    model: RoutingModel,
+    changed: boolean,
+    endpointsChanged: boolean,
+  ): void {
+    const before = new Set((previous?.routes ?? []).map(routeId));
+    const after = new Set(model.routes.map(routeId));
+    let added = 0;
+    for (const id of after) if (!before.has(id)) added++;
+    let removed = 0;
+    for (const id of before) if (!after.has(id)) removed++;
+    const errors = model.diagnostics.filter((d) => d.severity === 'error');
+    const warnings = model.diagnostics.filter((d) => d.severity === 'warning');
+    const ignored = model.ingresses.filter((r) => r.state === 'ignored');
+    const line: Record<string, unknown> = {
+      generation: this.#generation,
+      changed,
+      routes: model.routes.length,
+      routesAdded: added,
+      routesRemoved: removed,
+      endpointsChanged,
+      rejected: capped(errors.map(describeDiagnostic)),
+      warnings: capped(warnings.map(describeDiagnostic)),
+      ignored: capped(ignored.map((r) => ({ ingress: r.ingress, reason: r.reason }))),
+      servingLastGood: model.ingresses.filter((r) => r.servingLastGood === true).map((r) => r.ingress),
+      ...this.#o.describeSource?.(),
+    };
+    const level = errors.length > 0 ? 'warn' : 'info';
+    this.#log[level](line, changed ? 'config loaded' : 'config loaded (no route changes)');
+  }
+
+  #record(kind: LoadOutcome['kind'], routesPublished: boolean, endpointsPublished: boolean): LoadOutcome {
+    const outcome = { kind, routesPublished, endpointsPublished, generation: this.#generation };
+    this.#runs.push(outcome);
+    // Bounded history: tests look at the last few, nothing needs more.
+    if (this.#runs.length > 100) this.#runs.shift();
+    return outcome;
+  }
+}
+
+/**
+ * `withRejections` folds last-good outcomes into the model: a rejected Ingress is reported as
+ * rejected (serving its last good version or not) and its errors join the diagnostics, so `/routes`
+ * and the log line say why.
+ */
+export function withRejections(
+  model: RoutingModel,
+  rejected: readonly Rejection[],
+  extraDiagnostics: readonly Diagnostic[],
+): RoutingModel {
+  if (rejected.length === 0 && extraDiagnostics.length === 0) return model;
+  const byKey = new Map(rejected.map((r) => [r.ingress, r]));
+  const reports: IngressReport[] = [];
+  for (const report of model.ingresses) {
+    const r = byKey.get(report.ingress);
+    if (r === undefined) reports.push(report);
+  }
+  const diagnostics: Diagnostic[] = [...extraDiagnostics];
+  for (const r of rejected) {
+    const first = r.diagnostics[0];
+    const reason = first ? `${first.field ? `${first.field}: ` : ''}${first.message}` : 'invalid';
+    reports.push({ ingress: r.ingress, state: 'rejected', reason, servingLastGood: r.servingLastGood });
+    diagnostics.push(...r.diagnostics);
+    if (r.servingLastGood) {
+      const [namespace, name] = r.ingress.split('/');
+      diagnostics.push({
+        severity: 'warning',
+        code: 'PORTICO_WARN_KEEPING_LAST_GOOD',
+        object: `Ingress ${namespace}/${name}`,
+        field: '',
+        message: 'current version rejected; serving its last good version',
+        ...(first?.source !== undefined ? { source: first.source } : {}),
+      });
+    }
+  }
+  reports.sort((a, b) => (a.ingress < b.ingress ? -1 : a.ingress > b.ingress ? 1 : 0));
+  return { ...model, ingresses: reports, diagnostics: [...diagnostics, ...model.diagnostics] };
+}
+
+function routeId(r: Route): string {
+  return `${r.host}\u0000${r.path}\u0000${r.pathType}\u0000${r.backend.key}`;
+}
+
+function describeDiagnostic(d: Diagnostic): Record<string, string> {
+  return {
+    object: d.object,
+    field: d.field,
+    ...(d.source !== undefined ? { source: d.source } : {}),
+    code: d.code,
+    message: d.message,
+  };
+}
+
+function capped<T>(items: readonly T[]): readonly (T | string)[] {
+  if (items.length <= MAX_LISTED) return items;
+  return [...items.slice(0, MAX_LISTED), `… and ${items.length - MAX_LISTED} more`];
+}
+
+function countEndpoints(table: EndpointTable | undefined): number {
+  let n = 0;
+  for (const eps of table?.values() ?? []) n += eps.length;
+  return n;
+}
