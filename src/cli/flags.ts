@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { ProxyOptions } from '../config/types.js';
-import type { TranslateOptions } from '../controller/loop.js';
+import type { TranslateOptions } from '../model/translate/translate.js';
 
 /** `FlagError` is a bad command line; the CLI prints its message and exits 2. */
 export class FlagError extends Error {

@@ -8,32 +8,14 @@ import type { RouteSnapshot } from '../compile/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Diagnostic } from '../model/diagnostics.js';
-import type { EndpointSlice, Ingress, IngressClass, KubeKind, Service } from '../model/objects.js';
+import type { EndpointSlice, Ingress, IngressClass, KubeKind } from '../model/objects.js';
+import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
 import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
 import type { StoredObject } from '../store/object-store.js';
 import type { Clock } from '../util/clock.js';
 import { DEFAULT_HOLDOFF_MS, DEFAULT_MAX_DELAY_MS, Debouncer } from './debounce.js';
 import { LastGoodIngresses, type OwnershipCheck, type Rejection } from './last-good.js';
 import type { ConfigSource, SourceChange } from './source.js';
-
-/** `TranslateInput` is what translation reads from the store. */
-export interface TranslateInput {
-  readonly ingresses: readonly StoredObject<Ingress>[];
-  readonly ingressClasses: readonly StoredObject<IngressClass>[];
-  readonly services: readonly StoredObject<Service>[];
-}
-
-/** `TranslateOptions` are the process settings translation depends on. */
-export interface TranslateOptions {
-  readonly controllerClass: string;
-  readonly ingressClass: string;
-  readonly watchIngressWithoutClass: boolean;
-  readonly defaultBackendService?: {
-    readonly namespace: string;
-    readonly name: string;
-    readonly port: number | string;
-  };
-}
 
 /**
  * `Pipeline` is the pure half of the controller, injected so the loop can be tested with fakes.

@@ -5,13 +5,16 @@
  */
 import { KNOWN_KINDS, type KubeKind, type KubeObject } from '../model/objects.js';
 
-type Shape =
+/** `Shape` is the JSON type a field must have. */
+export type Shape =
   | 'string'
   | 'integer'
   | 'number'
   | 'boolean'
   | 'int-or-string'
   | 'string-map'
+  /** Any object, kept as written: its content is validated later by a layer that knows it better. */
+  | 'object'
   | { readonly array: Shape }
   | { readonly object: Readonly<Record<string, Shape>>; readonly required?: readonly string[] };
 
@@ -30,42 +33,6 @@ const metadata: Shape = {
     annotations: 'string-map',
   },
   required: ['name'],
-};
-
-const ingressBackend: Shape = {
-  object: {
-    service: {
-      object: { name: str, port: { object: { number: 'integer', name: str } } },
-      required: ['name'],
-    },
-    resource: { object: { apiGroup: str, kind: str, name: str }, required: ['kind', 'name'] },
-  },
-};
-
-const ingressSpec: Shape = {
-  object: {
-    ingressClassName: str,
-    defaultBackend: ingressBackend,
-    tls: { array: { object: { hosts: stringList, secretName: str } } },
-    rules: {
-      array: {
-        object: {
-          host: str,
-          http: {
-            object: {
-              paths: {
-                array: {
-                  object: { path: str, pathType: str, backend: ingressBackend },
-                  required: ['backend'],
-                },
-              },
-            },
-            required: ['paths'],
-          },
-        },
-      },
-    },
-  },
 };
 
 const ingressClassSpec: Shape = {
@@ -104,7 +71,9 @@ const serviceSpec: Shape = {
 
 /** Top-level fields kept per kind; `status` and unknown fields are dropped. */
 const TOP_LEVEL: Readonly<Record<KubeKind, Readonly<Record<string, Shape>>>> = {
-  Ingress: { spec: ingressSpec },
+  // The routing core validates Ingress specs field by field (validateIngress), and the controller
+  // keeps an Ingress's last good version when they fail; checking here would drop it instead.
+  Ingress: { spec: 'object' },
   IngressClass: { spec: ingressClassSpec },
   Service: { spec: serviceSpec },
   EndpointSlice: {
@@ -138,7 +107,20 @@ export type ConvertResult =
   | { readonly kind: 'object'; readonly object: KubeObject }
   | { readonly kind: 'list'; readonly items: readonly unknown[] }
   | { readonly kind: 'skipped'; readonly what: string }
-  | { readonly kind: 'invalid'; readonly field: string; readonly message: string };
+  | {
+      readonly kind: 'invalid';
+      readonly field: string;
+      readonly message: string;
+      /** Which object the document meant to be, when kind and name were readable. */
+      readonly identity?: ObjectIdentity;
+    };
+
+/** `ObjectIdentity` names an object by kind, namespace and name. */
+export interface ObjectIdentity {
+  readonly kind: KubeKind;
+  readonly namespace: string | undefined;
+  readonly name: string;
+}
 
 /**
  * `convertDocument` checks one document and returns a store object (namespaced kinds default to
@@ -166,24 +148,37 @@ export function convertDocument(value: unknown, defaultNamespace = 'default'): C
   if (typeof meta['name'] !== 'string' || meta['name'] === '') {
     return { kind: 'invalid', field: 'metadata.name', message: 'missing or non-string metadata.name' };
   }
+  const name = meta['name'];
+  const rawNamespace =
+    typeof meta['namespace'] === 'string' && meta['namespace'] !== '' ? meta['namespace'] : undefined;
+  const identity: ObjectIdentity = {
+    kind,
+    namespace: CLUSTER_SCOPED.has(kind) ? undefined : (rawNamespace ?? defaultNamespace),
+    name,
+  };
+  const invalid = (field: string, message: string): ConvertResult => ({
+    kind: 'invalid',
+    field,
+    message,
+    identity,
+  });
   const out: Record<string, unknown> = { kind };
   if (typeof value['apiVersion'] === 'string') out['apiVersion'] = value['apiVersion'];
   const checkedMeta = check(meta, metadata, 'metadata');
-  if (!checkedMeta.ok) return { kind: 'invalid', field: checkedMeta.field, message: checkedMeta.message };
+  if (!checkedMeta.ok) return invalid(checkedMeta.field, checkedMeta.message);
   const m = checkedMeta.value as Record<string, unknown>;
-  if (CLUSTER_SCOPED.has(kind)) delete m['namespace'];
-  else if (m['namespace'] === undefined || m['namespace'] === '') m['namespace'] = defaultNamespace;
+  if (identity.namespace === undefined) delete m['namespace'];
+  else m['namespace'] = identity.namespace;
   out['metadata'] = m;
   for (const required of REQUIRED_TOP_LEVEL[kind] ?? []) {
-    if (value[required] === undefined || value[required] === null) {
-      return { kind: 'invalid', field: required, message: `missing ${required}` };
-    }
+    if (value[required] === undefined || value[required] === null)
+      return invalid(required, `missing ${required}`);
   }
   for (const [field, shape] of Object.entries(TOP_LEVEL[kind])) {
     const v = value[field];
     if (v === undefined || v === null) continue;
     const checked = check(v, shape, field);
-    if (!checked.ok) return { kind: 'invalid', field: checked.field, message: checked.message };
+    if (!checked.ok) return invalid(checked.field, checked.message);
     out[field] = checked.value;
   }
   // The shapes above mirror the interfaces in model/objects.ts field by field.
@@ -211,6 +206,8 @@ function check(value: unknown, shape: Shape, field: string): Checked {
       return Number.isInteger(value) || typeof value === 'string'
         ? { ok: true, value }
         : wrong('an integer or a string');
+    case 'object':
+      return isRecord(value) ? { ok: true, value } : wrong('an object');
     case 'string-map': {
       if (!isRecord(value)) return wrong('a map of strings');
       for (const [k, v] of Object.entries(value)) {

@@ -214,18 +214,15 @@ export class FileSource implements ConfigSource {
         for (const [i, item] of result.items.entries()) {
           const prefix = `items[${i}]`;
           const locate = doc.locateAt(prefix);
-          this.#collect(
-            convertDocument(item),
-            locate,
-            locate('') ?? doc.location,
+          this.#collect(convertDocument(item), locate, locate('') ?? doc.location, previous, {
             objects,
             diagnostics,
             skipped,
-          );
+          });
         }
         continue;
       }
-      this.#collect(result, doc.locate, doc.location, objects, diagnostics, skipped);
+      this.#collect(result, doc.locate, doc.location, previous, { objects, diagnostics, skipped });
     }
     return { text, objects, diagnostics, skipped };
   }
@@ -234,10 +231,10 @@ export class FileSource implements ConfigSource {
     result: ReturnType<typeof convertDocument>,
     locate: Locator,
     location: SourceLocation,
-    objects: LoadedObject[],
-    diagnostics: Diagnostic[],
-    skipped: string[],
+    previous: FileState | undefined,
+    out: { objects: LoadedObject[]; diagnostics: Diagnostic[]; skipped: string[] },
   ): void {
+    const { objects, diagnostics, skipped } = out;
     switch (result.kind) {
       case 'object':
         objects.push({ object: result.object, locate, location });
@@ -258,12 +255,27 @@ export class FileSource implements ConfigSource {
         return;
       case 'invalid': {
         const where = (result.field === '' ? undefined : locate(result.field)) ?? location;
+        const id = result.identity;
+        // Same rule as for unparsable files: a broken edit keeps the object's previous version.
+        const kept = id
+          ? previous?.objects.find(
+              (o) =>
+                o.object.kind === id.kind &&
+                o.object.metadata.name === id.name &&
+                o.object.metadata.namespace === id.namespace,
+            )
+          : undefined;
+        if (kept) objects.push(kept);
         diagnostics.push({
           severity: 'error',
           code: 'PORTICO_ERR_OBJECT_INVALID',
-          object: objectLabel('File', undefined, location.file),
+          object: id
+            ? objectLabel(id.kind, id.namespace, id.name)
+            : objectLabel('File', undefined, location.file),
           field: result.field,
-          message: `document ${location.documentIndex} (line ${location.line}) is not a valid object: ${result.message}`,
+          message:
+            `document ${location.documentIndex} (line ${location.line}) is not a valid object: ${result.message}` +
+            (kept ? '; keeping its previous version' : ''),
           source: formatLocation(where),
         });
         return;

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  FLAGS,
+  FlagError,
+  helpText,
+  parseCidrList,
+  parseDuration,
+  parseFlags,
+  parseServiceRef,
+  parseSize,
+} from '../../../src/cli/flags.js';
+
+describe('parseDuration', () => {
+  const cases = [
+    { name: 'seconds', raw: '5s', want: 5_000 },
+    { name: 'milliseconds', raw: '500ms', want: 500 },
+    { name: 'minutes', raw: '1m', want: 60_000 },
+    { name: 'compound minutes and seconds', raw: '1m30s', want: 90_000 },
+    { name: 'fractional hours', raw: '1.5h', want: 5_400_000 },
+    { name: 'bare zero', raw: '0', want: 0 },
+    { name: 'zero with unit', raw: '0s', want: 0 },
+  ] as const;
+  for (const c of cases) {
+    test(`${c.name}: ${c.raw} is ${c.want} ms`, () => assert.equal(parseDuration(c.raw), c.want));
+  }
+  const bad = ['60', '5 s', 's', '-1s', '5sec', '', '1d', '999999h'] as const;
+  for (const raw of bad) {
+    test(`${JSON.stringify(raw)} is refused`, () => assert.throws(() => parseDuration(raw)));
+  }
+});
+
+describe('parseSize', () => {
+  const cases = [
+    { raw: '1024', want: 1024 },
+    { raw: '32k', want: 32 * 1024 },
+    { raw: '32K', want: 32 * 1024 },
+    { raw: '16kb', want: 16 * 1024 },
+    { raw: '1m', want: 1024 * 1024 },
+  ] as const;
+  for (const c of cases) test(`${c.raw} is ${c.want} bytes`, () => assert.equal(parseSize(c.raw), c.want));
+  for (const raw of ['32x', 'k', '-1k', '1g', '100m']) {
+    test(`${raw} is refused`, () => assert.throws(() => parseSize(raw)));
+  }
+});
+
+describe('parseServiceRef and parseCidrList', () => {
+  test('a numeric port is a number', () =>
+    assert.deepEqual(parseServiceRef('ns/fallback:80'), { namespace: 'ns', name: 'fallback', port: 80 }));
+  test('a named port stays a string', () =>
+    assert.deepEqual(parseServiceRef('ns/fallback:http'), {
+      namespace: 'ns',
+      name: 'fallback',
+      port: 'http',
+    }));
+  for (const raw of ['fallback:80', 'ns/fallback', 'ns/Fallback:80', 'ns/fallback:0', 'ns/fallback:70000']) {
+    test(`service ref ${raw} is refused`, () => assert.throws(() => parseServiceRef(raw)));
+  }
+  test('CIDRs and addresses are accepted, blanks skipped', () =>
+    assert.deepEqual(parseCidrList('10.0.0.0/8, 127.0.0.1,,::1/128'), [
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1/128',
+    ]));
+  for (const raw of ['10.0.0.0/33', 'example.com', '10.0.0.0/8/1', '::1/129']) {
+    test(`CIDR list ${raw} is refused`, () => assert.throws(() => parseCidrList(raw)));
+  }
+});
+
+describe('parseFlags', () => {
+  test('defaults match the documented ones', () => {
+    const cmd = parseFlags(['--manifests', 'dir']);
+    assert.equal(cmd.kind, 'run');
+    if (cmd.kind !== 'run') return;
+    const { config } = cmd;
+    assert.equal(config.manifests, 'dir');
+    assert.equal(config.logLevel, 'info');
+    assert.deepEqual(config.translate, {
+      controllerClass: 'portico.dev/ingress-controller',
+      ingressClass: 'portico',
+      watchIngressWithoutClass: false,
+    });
+    assert.deepEqual(config.proxy, {
+      bindAddress: '0.0.0.0',
+      httpPort: 80,
+      httpsPort: 443,
+      adminPort: 10254,
+      trustedProxies: [],
+      upstream: { connectTimeoutMs: 5_000, readTimeoutMs: 60_000, sendTimeoutMs: 60_000, maxTries: 3 },
+      client: {
+        headerTimeoutMs: 60_000,
+        bodyIdleTimeoutMs: 60_000,
+        keepAliveTimeoutMs: 75_000,
+        maxHeaderBytes: 32768,
+      },
+      shutdownDelayMs: 0,
+      drainTimeoutMs: 20_000,
+    });
+  });
+
+  test('every flag is set from the command line', () => {
+    const cmd = parseFlags([
+      '--manifests=m',
+      '--http-port=0',
+      '--https-port',
+      '8443',
+      '--admin-port=0',
+      '--bind-address=127.0.0.1',
+      '--controller-class=x/y',
+      '--ingress-class=other',
+      '--watch-ingress-without-class',
+      '--default-backend-service=ns/fb:http',
+      '--trusted-proxies=10.0.0.0/8',
+      '--proxy-connect-timeout=1s',
+      '--proxy-read-timeout=2s',
+      '--proxy-send-timeout=3s',
+      '--proxy-next-upstream-tries=1',
+      '--client-header-timeout=4s',
+      '--client-body-timeout=5s',
+      '--keepalive-timeout=0',
+      '--max-header-size=16k',
+      '--shutdown-delay=2s',
+      '--drain-timeout=500ms',
+      '--log-level=debug',
+    ]);
+    assert.equal(cmd.kind, 'run');
+    if (cmd.kind !== 'run') return;
+    const { proxy, translate, logLevel } = cmd.config;
+    assert.equal(logLevel, 'debug');
+    assert.deepEqual(translate, {
+      controllerClass: 'x/y',
+      ingressClass: 'other',
+      watchIngressWithoutClass: true,
+      defaultBackendService: { namespace: 'ns', name: 'fb', port: 'http' },
+    });
+    assert.equal(proxy.httpPort, 0);
+    assert.equal(proxy.httpsPort, 8443);
+    assert.equal(proxy.bindAddress, '127.0.0.1');
+    assert.deepEqual(proxy.trustedProxies, ['10.0.0.0/8']);
+    assert.deepEqual(proxy.upstream, {
+      connectTimeoutMs: 1000,
+      readTimeoutMs: 2000,
+      sendTimeoutMs: 3000,
+      maxTries: 1,
+    });
+    assert.deepEqual(proxy.client, {
+      headerTimeoutMs: 4000,
+      bodyIdleTimeoutMs: 5000,
+      keepAliveTimeoutMs: 0,
+      maxHeaderBytes: 16384,
+    });
+    assert.equal(proxy.shutdownDelayMs, 2000);
+    assert.equal(proxy.drainTimeoutMs, 500);
+  });
+
+  test('without --manifests the config selects cluster mode', () => {
+    const cmd = parseFlags([]);
+    assert.equal(cmd.kind, 'run');
+    if (cmd.kind === 'run') assert.equal(cmd.config.manifests, undefined);
+  });
+
+  test('--help and --version win over other flags', () => {
+    assert.deepEqual(parseFlags(['--manifests', 'x', '--help']), { kind: 'help' });
+    assert.deepEqual(parseFlags(['--version']), { kind: 'version' });
+  });
+
+  const errors = [
+    { name: 'unknown flag', argv: ['--nope'], match: /nope/ },
+    { name: 'positional argument', argv: ['dir'], match: /dir/ },
+    {
+      name: 'port out of range',
+      argv: ['--http-port', '70000'],
+      match: /--http-port "70000": must be between 0 and 65535/,
+    },
+    { name: 'port not a number', argv: ['--admin-port', 'abc'], match: /--admin-port "abc": not an integer/ },
+    {
+      name: 'duration without unit',
+      argv: ['--proxy-read-timeout', '60'],
+      match: /--proxy-read-timeout "60"/,
+    },
+    { name: 'zero connect timeout', argv: ['--proxy-connect-timeout', '0'], match: /greater than 0/ },
+    { name: 'zero tries', argv: ['--proxy-next-upstream-tries', '0'], match: /between 1 and 100/ },
+    { name: 'bad size', argv: ['--max-header-size', '32q'], match: /--max-header-size/ },
+    { name: 'tiny header size', argv: ['--max-header-size', '10'], match: /at least 1k/ },
+    { name: 'bad bind address', argv: ['--bind-address', 'localhost'], match: /IPv4 or IPv6/ },
+    { name: 'bad log level', argv: ['--log-level', 'loud'], match: /one of/ },
+    { name: 'bad default backend', argv: ['--default-backend-service', 'x'], match: /namespace\/name:port/ },
+    { name: 'empty ingress class', argv: ['--ingress-class', ''], match: /must not be empty/ },
+    {
+      name: 'boolean flag given a value',
+      argv: ['--watch-ingress-without-class=yes'],
+      match: /watch-ingress/,
+    },
+  ] as const;
+  for (const c of errors) {
+    test(`${c.name} is a FlagError`, () => {
+      assert.throws(
+        () => parseFlags(c.argv),
+        (err: unknown) => err instanceof FlagError && c.match.test(err.message),
+      );
+    });
+  }
+});
+
+test('--help documents every flag', () => {
+  const help = helpText();
+  for (const name of Object.keys(FLAGS)) assert.match(help, new RegExp(`--${name}\\b`), name);
+});
