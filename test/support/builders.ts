@@ -2,6 +2,9 @@
  * `builders` makes Kubernetes objects for tests without YAML literals (Contour's `fixture` style):
  * `ingress('shop').host('a.example').prefix('/', svc('web', 80)).build()`.
  */
+
+import { compileSnapshot } from '../../src/compile/snapshot.js';
+import type { RouteSnapshot } from '../../src/compile/types.js';
 import type {
   Endpoint,
   EndpointSlice,
@@ -18,6 +21,7 @@ import type {
 } from '../../src/model/objects.js';
 import { SERVICE_NAME_LABEL } from '../../src/model/objects.js';
 import type { TranslateInput, TranslateOptions } from '../../src/model/translate/translate.js';
+import { translate } from '../../src/model/translate/translate.js';
 import type { StoredObject } from '../../src/store/object-store.js';
 
 /** `CONTROLLER` is the `spec.controller` value tests use for Portico's IngressClasses. */
@@ -371,4 +375,18 @@ export function inputFrom(objects: readonly KubeObject[]): TranslateInput {
 /** `slicesOf` picks the EndpointSlices out of a mixed list of objects. */
 export function slicesOf(objects: readonly KubeObject[]): EndpointSlice[] {
   return objects.filter((o): o is EndpointSlice => o.kind === 'EndpointSlice');
+}
+
+/** `routeObjects` runs objects through `translate` and `compileSnapshot` (generation 1). */
+export function routeObjects(
+  objects: readonly KubeObject[],
+  options: Partial<TranslateOptions> = {},
+): RouteSnapshot {
+  return compileSnapshot(translate(inputFrom(objects), { ...TEST_OPTIONS, ...options }), 1);
+}
+
+/** `answer` summarises a lookup as the backend key (`ns/svc:port`) or `not-found`. */
+export function answer(snapshot: RouteSnapshot, host: string, path: string): string {
+  const m = snapshot.match(host, path);
+  return m.backend?.key ?? 'not-found';
 }

@@ -24,7 +24,9 @@ export const DEFAULT_NAMESPACE = 'default';
 export function indexServices(services: readonly Service[]): ServiceIndex {
   const index = new Map<string, Service>();
   for (const svc of services) {
-    index.set(`${svc.metadata.namespace ?? DEFAULT_NAMESPACE}/${svc.metadata.name}`, svc);
+    const meta = svc?.metadata;
+    if (typeof meta?.name !== 'string') continue;
+    index.set(`${meta.namespace ?? DEFAULT_NAMESPACE}/${meta.name}`, svc);
   }
   return index;
 }

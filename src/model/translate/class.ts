@@ -38,8 +38,11 @@ export function indexClasses(classes: readonly IngressClass[], options: ClassOpt
   const controllers = new Map<string, string>();
   let ownDefault = false;
   for (const cls of classes) {
+    // Skip malformed objects rather than throw: file mode passes whatever the YAML held.
+    const name: unknown = cls?.metadata?.name;
+    if (typeof name !== 'string') continue;
     const controller = cls.spec?.controller ?? '';
-    controllers.set(cls.metadata.name, controller);
+    controllers.set(name, controller);
     if (
       controller === options.controllerClass &&
       cls.metadata.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true'

@@ -46,8 +46,10 @@ export type DiagnosticFactory = (
 
 /** `diagnosticsFor` returns a factory that fills `object` and `source` for one stored object. */
 export function diagnosticsFor(stored: StoredObject<KubeObject>): DiagnosticFactory {
-  const meta = stored.object.metadata;
-  const object = objectLabel(stored.object.kind, meta?.namespace, String(meta?.name ?? ''));
+  // File mode can hand over anything YAML parses to, so nothing about the object is trusted here.
+  const raw: Partial<KubeObject> | null | undefined = stored.object;
+  const meta = typeof raw === 'object' && raw !== null ? raw.metadata : undefined;
+  const object = objectLabel(String(raw?.kind ?? 'Object'), meta?.namespace, String(meta?.name ?? ''));
   return (severity, code, field, message) => {
     const source = locateField(stored, field);
     return source === undefined

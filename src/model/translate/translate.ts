@@ -8,7 +8,7 @@ import type { StoredObject } from '../../store/object-store.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { objectLabel } from '../diagnostics.js';
 import type { Ingress, IngressBackend, IngressClass, PathType, Service } from '../objects.js';
-import type { DefaultBackendBinding, IngressReport, Route, RoutingModel } from '../types.js';
+import type { BackendRef, DefaultBackendBinding, IngressReport, Route, RoutingModel } from '../types.js';
 import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js';
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
@@ -78,8 +78,9 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
 
   for (const stored of input.ingresses) {
     const ingress = stored.object;
-    const namespace = ingress.metadata?.namespace ?? DEFAULT_NAMESPACE;
-    const key = `${namespace}/${String(ingress.metadata?.name ?? '')}`;
+    const meta = (ingress as Partial<Ingress> | null)?.metadata;
+    const namespace = meta?.namespace ?? DEFAULT_NAMESPACE;
+    const key = `${namespace}/${String(meta?.name ?? '')}`;
     let decision: ReturnType<typeof classifyIngress>;
     try {
       decision = classifyIngress(ingress, classes, options);
@@ -223,7 +224,7 @@ function resolveReporting(
   field: string,
   make: DiagnosticFactory,
   diagnostics: Diagnostic[],
-) {
+): BackendRef {
   const resolution = resolver.resolve(c.namespace, backend);
   if (resolution.warning) {
     const sub = backend.resource ? `${field}.resource` : `${field}.service`;
