@@ -40,7 +40,9 @@ const { values } = parseArgs({
     'no-latency': { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     'portico-arg': { type: 'string', multiple: true, default: [] },
-    'ingress-class': { type: 'string' },
+    // Portico serves class-less Ingresses only with --watch-ingress-without-class; file mode
+    // assumes an IngressClass named by its --ingress-class flag (default `portico`).
+    'ingress-class': { type: 'string', default: 'portico' },
     'portico-main': { type: 'string', default: PORTICO_MAIN },
     'ready-timeout': { type: 'string', default: '120' },
     'no-results': { type: 'boolean', default: false },

@@ -14,7 +14,7 @@ export interface ManifestOptions {
   readonly count: number;
   readonly backendPort: number;
   readonly backendAddress: string;
-  /** Sets `spec.ingressClassName` when given (file mode is expected to serve class-less Ingresses). */
+  /** Sets `spec.ingressClassName` when given (Portico ignores class-less Ingresses by default). */
   readonly ingressClass?: string | undefined;
 }
 

@@ -110,7 +110,12 @@ const fmtInt = (n: number | undefined): string =>
   n === undefined ? '–' : Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number | undefined): string => (n === undefined ? '–' : n.toFixed(2));
 
-function statusCell(s: { status: string; reason?: string }): string {
+function statusCell(s: { status: string; reason?: string; note?: string }): string {
+  const base = statusText(s);
+  return s.note !== undefined ? `${base} (note: ${s.note.replace(/\|/g, '\\|')})` : base;
+}
+
+function statusText(s: { status: string; reason?: string }): string {
   const reason = (s.reason ?? '')
     .replace(/\s*\n[\s\S]*/, '')
     .replace(/\|/g, '\\|')

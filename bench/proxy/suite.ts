@@ -54,6 +54,7 @@ export interface TargetThroughput {
   readonly label: string;
   status: Status;
   reason?: string;
+  note?: string;
   command?: string;
   url?: string;
   warmup?: ThroughputRun;
@@ -148,6 +149,10 @@ async function throughputOf(
     opts.log(`(${target.letter}) ${target.label}: starting`);
     running = await startChecked(target, ctx);
     if (running.command !== undefined) res.command = running.command;
+    if (running.note !== undefined) {
+      res.note = running.note;
+      opts.log(`  note: ${running.note}`);
+    }
     res.url = running.url;
     const spec = (seconds: number): LoadSpec => ({
       url: running!.url,

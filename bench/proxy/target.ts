@@ -39,6 +39,8 @@ export interface RunningTarget {
   readonly proc?: Proc;
   /** The command line that started it, for the report. */
   readonly command?: string;
+  /** Something worth reporting about the start (e.g. routes lagging behind /readyz). */
+  readonly note?: string;
   stop(): Promise<void>;
 }
 
