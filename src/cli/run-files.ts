@@ -1,0 +1,115 @@
+/**
+ * `run-files` wires file mode: manifests folder → `FileSource` → `Controller` → data plane, then
+ * serves until SIGTERM/SIGINT.
+ */
+import { stat } from 'node:fs/promises';
+import type { ProxyOptions } from '../config/types.js';
+import { Controller, type RouteSink } from '../controller/loop.js';
+import { defaultPipeline } from '../controller/pipeline.js';
+import { FileSource } from '../files/source.js';
+import type { Logger } from '../log/logger.js';
+import type { PorticoConfig } from './flags.js';
+
+/** `FileModeDataPlane` is what file mode needs from the data plane (`src/proxy/data-plane.ts`). */
+export interface FileModeDataPlane extends RouteSink {
+  listen(): Promise<{ http: number; admin: number }>;
+  shutdown(): Promise<void>;
+}
+
+export type DataPlaneFactory = (options: ProxyOptions, logger: Logger) => FileModeDataPlane;
+
+export interface RunFilesDeps {
+  readonly createDataPlane: DataPlaneFactory;
+  readonly logger: Logger;
+  /** Resolves when the process is asked to stop; defaults to the first SIGTERM or SIGINT. */
+  readonly stopSignal?: Promise<string>;
+}
+
+/** `EXIT_USAGE` is the exit code for a bad command line or unusable manifests folder. */
+export const EXIT_USAGE = 2;
+
+/**
+ * `runFiles` runs Portico in file mode and resolves with the process exit code: 0 after a clean
+ * shutdown, 1 when startup failed, `EXIT_USAGE` when the manifests folder is unusable.
+ */
+export async function runFiles(
+  config: PorticoConfig & { readonly manifests: string },
+  deps: RunFilesDeps,
+): Promise<number> {
+  const log = deps.logger;
+  const dir = config.manifests;
+  try {
+    if (!(await stat(dir)).isDirectory()) {
+      log.error({ manifests: dir }, '--manifests is not a directory');
+      return EXIT_USAGE;
+    }
+  } catch (err) {
+    log.error({ manifests: dir, err }, '--manifests cannot be read');
+    return EXIT_USAGE;
+  }
+  // Ask for the signal before anything async starts, so an early SIGTERM is not the default kill.
+  const stop = deps.stopSignal ?? firstSignal(['SIGTERM', 'SIGINT']);
+
+  const dataPlane = deps.createDataPlane(config.proxy, log);
+  // `loop` is declared below; the source calls back only after start(), when it exists.
+  const source = new FileSource({
+    dir,
+    ingressClass: config.translate.ingressClass,
+    controllerClass: config.translate.controllerClass,
+    logger: log,
+    onChange: (change) => loop.notify(change),
+  });
+  const loop = new Controller({
+    source,
+    sink: dataPlane,
+    pipeline: defaultPipeline,
+    translateOptions: config.translate,
+    logger: log,
+    describeSource: () => {
+      const skipped = source.skipped();
+      return skipped.length > 0 ? { skippedKinds: skipped.slice(0, 50) } : {};
+    },
+  });
+
+  let ports: { http: number; admin: number };
+  try {
+    await source.start();
+    // First load: publish at once (no holdoff) so /readyz turns 200 as soon as we listen.
+    loop.runNow();
+    ports = await dataPlane.listen();
+  } catch (err) {
+    log.error({ err }, 'startup failed');
+    loop.stop();
+    await source.stop().catch(() => undefined);
+    await dataPlane.shutdown().catch(() => undefined);
+    return 1;
+  }
+  log.info(
+    { httpPort: ports.http, adminPort: ports.admin, bindAddress: config.proxy.bindAddress, manifests: dir },
+    'listening',
+  );
+
+  const signal = await stop;
+  log.info({ signal, shutdownDelayMs: config.proxy.shutdownDelayMs }, 'shutting down');
+  loop.stop();
+  await Promise.all([source.stop(), dataPlane.shutdown()]);
+  log.info('stopped');
+  return 0;
+}
+
+/**
+ * `firstSignal` resolves with the first of `signals`. A second one while shutting down means the
+ * user is done waiting: exit at once.
+ */
+export function firstSignal(signals: readonly NodeJS.Signals[]): Promise<string> {
+  return new Promise((resolve) => {
+    let seen = false;
+    for (const s of signals) {
+      process.on(s, () => {
+        if (seen) process.exit(130);
+        seen = true;
+        resolve(s);
+      });
+    }
+  });
+}
