@@ -1,0 +1,117 @@
+/**
+ * `admin` serves the operator endpoints on their own port, apart from the proxy listener so a
+ * flood of proxied traffic (or a route for `/healthz`) can never shadow them: `/healthz` (the
+ * process is alive), `/readyz` (200 once the first configuration is live and until shutdown
+ * starts) and `/routes` (what the data plane serves right now, as JSON).
+ *
+ * Plain node:http: three fixed paths do not need a router, and the admin server must keep
+ * answering `/readyz` 503 while the proxy listener drains.
+ */
+import { createServer, type Server } from 'node:http';
+import type { RouteSnapshot } from '../compile/types.js';
+import type { BackendRef } from '../model/types.js';
+import type { UpstreamRegistry, UpstreamStats } from './upstreams.js';
+
+/** `AdminSources` is what the admin server reads, at request time. */
+export interface AdminSources {
+  readonly ready: () => boolean;
+  readonly snapshot: () => RouteSnapshot;
+  readonly upstreams: UpstreamRegistry;
+}
+
+interface BackendView {
+  readonly backend: string;
+  readonly problem: string | null;
+  readonly endpoints: readonly string[];
+}
+
+function backendView(backend: BackendRef, upstreams: UpstreamRegistry): BackendView {
+  return {
+    backend: backend.key,
+    problem: backend.problem ?? null,
+    endpoints: upstreams.backend(backend.key)?.upstreams.map((u) => u.key) ?? [],
+  };
+}
+
+/** `RoutesReport` is the JSON body of `/routes`. */
+export interface RoutesReport {
+  readonly generation: number;
+  readonly routes: readonly (BackendView & {
+    readonly host: string;
+    readonly path: string;
+    readonly pathType: string;
+    readonly ingress: string;
+    readonly field: string;
+  })[];
+  readonly hostDefaults: readonly (BackendView & { readonly host: string; readonly ingress: string })[];
+  readonly catchAll: (BackendView & { readonly ingress: string }) | null;
+  readonly ingresses: RouteSnapshot['model']['ingresses'];
+  readonly diagnostics: RouteSnapshot['model']['diagnostics'];
+  readonly upstreams: UpstreamStats;
+}
+
+/** `describeRoutes` builds the `/routes` report from a snapshot and the live endpoint sets. */
+export function describeRoutes(snapshot: RouteSnapshot, upstreams: UpstreamRegistry): RoutesReport {
+  const model = snapshot.model;
+  return {
+    generation: snapshot.generation,
+    routes: model.routes.map((r) => ({
+      host: r.host,
+      path: r.path,
+      pathType: r.pathType,
+      ingress: r.ingress,
+      field: r.field,
+      ...backendView(r.backend, upstreams),
+    })),
+    hostDefaults: [...model.hostDefaults].map(([host, b]) => ({
+      host,
+      ingress: b.ingress,
+      ...backendView(b.backend, upstreams),
+    })),
+    catchAll:
+      model.catchAll === undefined
+        ? null
+        : { ingress: model.catchAll.ingress, ...backendView(model.catchAll.backend, upstreams) },
+    ingresses: model.ingresses,
+    diagnostics: model.diagnostics,
+    upstreams: upstreams.stats(),
+  };
+}
+
+/** `createAdminServer` returns the (not yet listening) admin server. */
+export function createAdminServer(sources: AdminSources): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    const send = (status: number, type: string, body: string): void => {
+      res.writeHead(status, {
+        'content-type': type,
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+        server: 'portico',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(405, 'text/plain; charset=utf-8', '405 Method Not Allowed\n');
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        send(200, 'text/plain; charset=utf-8', 'ok\n');
+        return;
+      case '/readyz':
+        if (sources.ready()) send(200, 'text/plain; charset=utf-8', 'ready\n');
+        else send(503, 'text/plain; charset=utf-8', 'not ready\n');
+        return;
+      case '/routes':
+        send(
+          200,
+          'application/json',
+          JSON.stringify(describeRoutes(sources.snapshot(), sources.upstreams), null, 2) + '\n',
+        );
+        return;
+      default:
+        send(404, 'text/plain; charset=utf-8', '404 Not Found — admin paths: /healthz /readyz /routes\n');
+    }
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * `data-plane` is the public face of the HTTP data plane: the CLI creates one, publishes
+ * snapshots and endpoint tables into it, binds it, and shuts it down on SIGTERM.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RouteSnapshot } from '../compile/types.js';
+import type { ProxyOptions } from '../config/types.js';
+import type { EndpointTable } from '../endpoints/types.js';
+import type { Logger } from '../log/logger.js';
+import { createAdminServer } from './admin.js';
+import { drainServer } from './drain.js';
+import type { ForwardSettings } from './forward.js';
+import { compileTrust } from './forwarded-headers.js';
+import type { ResolveContext } from './resolve.js';
+import { createProxyServer, type ProxyServer } from './server.js';
+import { SnapshotHolder } from './snapshot-holder.js';
+import { externalTargets, UpstreamRegistry, type UpstreamStats } from './upstreams.js';
+
+/** `ListeningPorts` are the real ports after `listen()` (useful with port 0). */
+export interface ListeningPorts {
+  readonly http: number;
+  readonly admin: number;
+}
+
+/** `DataPlane` is the API the CLI drives. */
+export interface DataPlane {
+  /** Atomic swap; a request that already started keeps the snapshot it began with. */
+  publishRoutes(snapshot: RouteSnapshot): void;
+  /** Reconciles upstream pools: create for new endpoints, drain then close removed ones. */
+  publishEndpoints(table: EndpointTable): void;
+  /** /readyz answers 200 only after setReady(true) (the CLI calls it once the first config is live). */
+  setReady(ready: boolean): void;
+  /** Binds options.httpPort and options.adminPort on options.bindAddress (0 = ephemeral) and returns the real ports. The HTTPS port is NOT bound yet (TLS is a later issue). */
+  listen(): Promise<ListeningPorts>;
+  /** The SIGTERM sequence: readyz 503, wait shutdownDelayMs, stop accepting, drain up to drainTimeoutMs, force-close, close pools. */
+  shutdown(): Promise<void>;
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ port, host }, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * `PorticoDataPlane` implements `DataPlane`. Tests construct it directly for `stats()`; other
+ * callers use `createDataPlane`.
+ */
+export class PorticoDataPlane implements DataPlane {
+  readonly #options: ProxyOptions;
+  readonly #logger: Logger;
+  readonly #holder = new SnapshotHolder();
+  readonly #upstreams: UpstreamRegistry;
+  readonly #admin: Server;
+  readonly #resolve: ResolveContext;
+  readonly #forward: ForwardSettings;
+  #proxy: ProxyServer | undefined;
+  #ready = false;
+  #shuttingDown = false;
+  #draining = false;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: ProxyOptions, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#upstreams = new UpstreamRegistry(options.upstream, logger);
+    // Compiled once: an invalid CIDR is a startup error, thrown here.
+    const trust = compileTrust(options.trustedProxies);
+    const holder = this.#holder;
+    this.#resolve = { snapshot: () => holder.current, upstreams: this.#upstreams, trust, proto: 'http' };
+    this.#forward = {
+      upstream: options.upstream,
+      clientBodyIdleMs: options.client.bodyIdleTimeoutMs,
+      logger,
+      draining: () => this.#draining,
+    };
+    this.#admin = createAdminServer({
+      ready: () => this.#ready && !this.#shuttingDown,
+      snapshot: () => holder.current,
+      upstreams: this.#upstreams,
+    });
+  }
+
+  publishRoutes(snapshot: RouteSnapshot): void {
+    this.#holder.publish(snapshot);
+    this.#upstreams.setExternalTargets(externalTargets(snapshot.model));
+  }
+
+  publishEndpoints(table: EndpointTable): void {
+    this.#upstreams.setEndpoints(table);
+  }
+
+  setReady(ready: boolean): void {
+    this.#ready = ready;
+  }
+
+  /** `stats` reports pool counts and open client connections (tests, leak checks). */
+  stats(): UpstreamStats & { readonly connections: number } {
+    return { ...this.#upstreams.stats(), connections: this.#proxy?.sockets.size ?? 0 };
+  }
+
+  async listen(): Promise<ListeningPorts> {
+    if (this.#proxy !== undefined) throw new Error('listen() called twice');
+    const proxy = await createProxyServer({
+      client: this.#options.client,
+      resolve: this.#resolve,
+      forward: this.#forward,
+      logger: this.#logger,
+    });
+    this.#proxy = proxy;
+    const host = this.#options.bindAddress;
+    const http = await listenOn(proxy.server, this.#options.httpPort, host);
+    const admin = await listenOn(this.#admin, this.#options.adminPort, host);
+    this.#logger.info({ host, http, admin }, 'data plane listening');
+    return { http, admin };
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#runShutdown();
+    return this.#shutdown;
+  }
+
+  async #runShutdown(): Promise<void> {
+    const o = this.#options;
+    // 1. Readiness fails at once, so load balancers stop sending new connections.
+    this.#shuttingDown = true;
+    this.#logger.info(
+      { shutdownDelayMs: o.shutdownDelayMs, drainTimeoutMs: o.drainTimeoutMs },
+      'shutdown started',
+    );
+    // 2. Keep accepting while endpoints propagate out of the load balancers.
+    if (o.shutdownDelayMs > 0) await sleep(o.shutdownDelayMs);
+    // 3. Stop accepting; every response from now on carries Connection: close.
+    this.#draining = true;
+    const proxy = this.#proxy;
+    if (proxy !== undefined) {
+      const { forced } = await drainServer(proxy.server, proxy.sockets, proxy.tunnels, o.drainTimeoutMs);
+      if (forced > 0) this.#logger.warn({ forced }, 'drain timeout: force-closed connections');
+      await proxy.app.close();
+    }
+    // 4. All client connections are gone: nothing can use a pool any more.
+    await this.#upstreams.closeAll();
+    if (this.#admin.listening) {
+      const closed = new Promise<void>((resolve) => this.#admin.close(() => resolve()));
+      this.#admin.closeAllConnections();
+      await closed;
+    }
+    this.#logger.info('shutdown complete');
+  }
+}
+
+/** `createDataPlane` creates the data plane; nothing listens until `listen()`. */
+export function createDataPlane(options: ProxyOptions, logger: Logger): DataPlane {
+  return new PorticoDataPlane(options, logger);
+}

@@ -1,0 +1,164 @@
+/**
+ * `forwarded-headers` builds the header list sent upstream: the client's headers minus
+ * hop-by-hop ones, plus the X-Forwarded-* family, X-Real-IP and X-Request-ID.
+ *
+ * Trust model (ingress-nginx `use-forwarded-headers` + `proxy-real-ip-cidr`): from an untrusted
+ * peer every forwarding header is OVERWRITTEN with what Portico saw, and `Forwarded` and
+ * `ssl-client-*` (client-certificate headers a TLS terminator would set) are REMOVED, so a client
+ * cannot spoof its address or certificate. From a trusted peer (another proxy in front of
+ * Portico) the peer is APPENDED to X-Forwarded-For and the other headers are kept, set only when
+ * absent.
+ */
+import { randomBytes } from 'node:crypto';
+import proxyAddr from 'proxy-addr';
+import { connectionTokens, isHopByHop } from './hop-by-hop.js';
+
+/** `TrustFunction` tells whether a peer address is a trusted proxy. */
+export type TrustFunction = (address: string) => boolean;
+
+/**
+ * `compileTrust` compiles the trusted-proxy CIDRs once (proxy-addr's matcher handles IPv4,
+ * IPv6 and IPv4-mapped IPv6). An empty list trusts nobody without any per-request cost.
+ * Throws on an invalid CIDR: that is a startup configuration error.
+ */
+export function compileTrust(cidrs: readonly string[]): TrustFunction {
+  if (cidrs.length === 0) return () => false;
+  const matcher = proxyAddr.compile([...cidrs]);
+  return (address) => address !== '' && matcher(address, 0);
+}
+
+/** `clientAddress` renders a socket's remote address as nginx does: IPv4-mapped IPv6 as plain IPv4. */
+export function clientAddress(remote: string | undefined): string {
+  if (remote === undefined) return '';
+  if (remote.startsWith('::ffff:') && remote.indexOf('.') !== -1) return remote.slice(7);
+  return remote;
+}
+
+// Request IDs: 32 hex characters like ingress-nginx's $req_id. A per-process random prefix plus
+// a counter costs one string concat per request instead of 16 bytes of CSPRNG output; the IDs
+// only need to be unique, not unguessable.
+const ID_PREFIX = randomBytes(8).toString('hex');
+let idCounter = 0;
+
+/** `generateRequestId` returns a fresh 32-hex-character request ID. */
+export function generateRequestId(): string {
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return ID_PREFIX + idCounter.toString(16).padStart(16, '0');
+}
+
+/** `ForwardContext` is what the listener knows about the client connection. */
+export interface ForwardContext {
+  /** The peer's address (`clientAddress` form). */
+  readonly peer: string;
+  readonly trusted: boolean;
+  readonly proto: 'http' | 'https';
+  /** The listener's local port (X-Forwarded-Port). */
+  readonly localPort: number;
+  /** The X-Request-ID to send when the client sent none. */
+  readonly requestId: string;
+  /** For a WebSocket (or other) upgrade: the Upgrade value to keep; the Connection header becomes `upgrade`. */
+  readonly upgrade?: string;
+}
+
+/** `UpstreamHeaders` is the result of `buildUpstreamHeaders`. */
+export interface UpstreamHeaders {
+  /** Flat `[name, value, …]` list for undici (or a raw HTTP/1.1 head). */
+  readonly headers: string[];
+  /** The first Host header as sent, if any. */
+  readonly host: string | undefined;
+  /** More than one Host header: the request must be refused (RFC 9112 §3.2). */
+  readonly duplicateHost: boolean;
+  /** The incoming X-Request-ID when the client sent one, else `ctx.requestId`. */
+  readonly requestId: string;
+}
+
+/**
+ * `buildUpstreamHeaders` turns the client's raw headers (`IncomingMessage.rawHeaders`, names as
+ * sent, duplicates kept) into the list sent upstream. See the module comment for the trust rules.
+ * `Expect` is dropped: Node already answered `100-continue` to the client, and undici refuses it.
+ */
+export function buildUpstreamHeaders(raw: readonly string[], ctx: ForwardContext): UpstreamHeaders {
+  let named: ReadonlySet<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const tokens = connectionTokens(raw[i + 1]);
+      if (tokens !== undefined) {
+        const merged = new Set(named);
+        for (const t of tokens) merged.add(t);
+        named = merged;
+      }
+    }
+  }
+
+  const trusted = ctx.trusted;
+  const out: string[] = [];
+  let host: string | undefined;
+  let duplicateHost = false;
+  let requestId: string | undefined;
+  let xff: string | undefined;
+  let hasRealIp = false;
+  let hasProto = false;
+  let hasFwdHost = false;
+  let hasFwdPort = false;
+
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower, named)) continue;
+    switch (lower) {
+      case 'host':
+        if (host !== undefined) {
+          duplicateHost = true;
+          continue;
+        }
+        host = value;
+        break;
+      case 'expect':
+        continue;
+      case 'x-request-id':
+        if (requestId !== undefined) continue;
+        requestId = value;
+        break;
+      case 'x-forwarded-for':
+        // Collected and re-emitted once below, so several XFF lines become one list.
+        if (trusted) xff = xff === undefined ? value : `${xff}, ${value}`;
+        continue;
+      case 'x-real-ip':
+        if (!trusted) continue;
+        hasRealIp = true;
+        break;
+      case 'x-forwarded-proto':
+        if (!trusted) continue;
+        hasProto = true;
+        break;
+      case 'x-forwarded-host':
+        if (!trusted) continue;
+        hasFwdHost = true;
+        break;
+      case 'x-forwarded-port':
+        if (!trusted) continue;
+        hasFwdPort = true;
+        break;
+      case 'forwarded':
+        if (!trusted) continue;
+        break;
+      default:
+        if (!trusted && lower.startsWith('ssl-client-')) continue;
+    }
+    out.push(name, value);
+  }
+
+  out.push('x-forwarded-for', xff === undefined || xff === '' ? ctx.peer : `${xff}, ${ctx.peer}`);
+  if (!hasRealIp) out.push('x-real-ip', ctx.peer);
+  if (!hasProto) out.push('x-forwarded-proto', ctx.proto);
+  if (!hasFwdHost && host !== undefined) out.push('x-forwarded-host', host);
+  if (!hasFwdPort) out.push('x-forwarded-port', String(ctx.localPort));
+  if (requestId === undefined) {
+    requestId = ctx.requestId;
+    out.push('x-request-id', requestId);
+  }
+  if (ctx.upgrade !== undefined) out.push('connection', 'upgrade', 'upgrade', ctx.upgrade);
+  return { headers: out, host, duplicateHost, requestId };
+}

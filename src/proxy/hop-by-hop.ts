@@ -1,0 +1,100 @@
+/**
+ * `hop-by-hop` strips the headers that describe one connection rather than the message
+ * (RFC 9110 §7.6.1), in both directions: the fixed list below plus every header the Connection
+ * header names.
+ *
+ * Decisions: `TE` is dropped even when it is `trailers`, because Portico does not relay
+ * trailers to clients, so promising the upstream that the client accepts them would be false.
+ * `Proxy-Authorization`/`Proxy-Authenticate` are dropped as well: Portico is the only proxy on
+ * this hop and does no proxy authentication, so credentials meant for it must not reach a
+ * backend. `Trailer` is dropped from responses for the same reason as `TE`.
+ */
+
+/** `HOP_BY_HOP` lists the lowercased names always stripped, whatever the Connection header says. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'trailer',
+]);
+
+/**
+ * Names a Connection header may not remove: dropping them would change message framing or
+ * routing rather than connection state.
+ */
+const PROTECTED: ReadonlySet<string> = new Set(['host', 'content-length']);
+
+/**
+ * `connectionTokens` returns the lowercased header names a Connection header value lists
+ * (beyond `close`/`keep-alive`/`upgrade`, which name no header), or undefined when there are none,
+ * which is the common case and costs no allocation.
+ */
+export function connectionTokens(value: string | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined;
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close' || lower === 'upgrade') return undefined;
+  let tokens: Set<string> | undefined;
+  for (const part of lower.split(',')) {
+    const token = part.trim();
+    if (token === '' || token === 'close' || token === 'keep-alive' || token === 'upgrade') continue;
+    if (PROTECTED.has(token)) continue;
+    tokens ??= new Set();
+    tokens.add(token);
+  }
+  return tokens;
+}
+
+/** `isHopByHop` tells whether a lowercased header name must not be forwarded. */
+export function isHopByHop(lowerName: string, named: ReadonlySet<string> | undefined): boolean {
+  return HOP_BY_HOP.has(lowerName) || named?.has(lowerName) === true;
+}
+
+/** `ResponseHeaderOptions` are what the data plane adds to every proxied response. */
+export interface ResponseHeaderOptions {
+  readonly requestId: string;
+  /** True while draining: the client must not reuse the connection. */
+  readonly closeConnection: boolean;
+}
+
+/**
+ * `buildResponseHeaders` turns an upstream's raw response headers (undici's flat `[name, value,
+ * …]` Buffer list) into the flat string list for `ServerResponse.writeHead`: hop-by-hop headers
+ * and the upstream's `Server` dropped, `Server: portico` added, `X-Request-ID` added unless the
+ * upstream set one, `Connection: close` added while draining. Content-Length is kept, so a
+ * sized upstream body stays sized for the client.
+ */
+export function buildResponseHeaders(
+  raw: readonly (Buffer | string)[],
+  opts: ResponseHeaderOptions,
+): string[] {
+  let named: ReadonlySet<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = String(raw[i]);
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const tokens = connectionTokens(String(raw[i + 1]));
+      if (tokens !== undefined) {
+        const merged = new Set(named);
+        for (const t of tokens) merged.add(t);
+        named = merged;
+      }
+    }
+  }
+  const out: string[] = [];
+  let hasRequestId = false;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = String(raw[i]);
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower, named) || lower === 'server') continue;
+    if (lower === 'x-request-id') hasRequestId = true;
+    out.push(name, String(raw[i + 1]));
+  }
+  out.push('server', 'portico');
+  if (!hasRequestId) out.push('x-request-id', opts.requestId);
+  if (opts.closeConnection) out.push('connection', 'close');
+  return out;
+}

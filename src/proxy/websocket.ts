@@ -1,0 +1,129 @@
+/**
+ * `websocket` proxies HTTP/1.1 Upgrade requests (WebSocket). Fastify does not see them: Node
+ * emits the server's 'upgrade' event instead of 'request'. Routing, normalisation and forwarded
+ * headers are the same as for plain requests (`resolveRequest`).
+ *
+ * The upstream side is a raw TCP socket, not an undici pool: after the 101 the connection is no
+ * longer HTTP, belongs to this one client, and never returns to a pool. Portico writes the
+ * request head itself and then relays bytes both ways, including the upstream's 101 (or error)
+ * response; either side closing or failing closes both.
+ */
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { UpstreamOptions } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { attemptIndex, roundRobin } from './balancer.js';
+import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
+import { type ResolveContext, requestIdOf, resolveRequest, routeLabel } from './resolve.js';
+import { classifyUpstreamError, errorCodeOf } from './upstream-errors.js';
+import type { Upstream } from './upstreams.js';
+
+/** `UpgradeSettings` is what the upgrade path needs from the data plane. */
+export interface UpgradeSettings {
+  readonly resolve: ResolveContext;
+  readonly upstream: UpstreamOptions;
+  readonly logger: Logger;
+  readonly draining: () => boolean;
+  /** Upgraded connections (client side) are tracked so shutdown can force-close them. */
+  readonly tunnels: Set<Duplex>;
+}
+
+/** `writeRawResponse` answers on a socket that left HTTP handling (upgrade path), then closes it. */
+export function writeRawResponse(socket: Duplex, status: number, body: string, requestId: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const length = Buffer.byteLength(body);
+  socket.end(
+    `HTTP/1.1 ${statusLine(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${length}\r\n` +
+      `server: portico\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** `handleUpgrade` is the server's 'upgrade' listener. */
+export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, s: UpgradeSettings): void {
+  client.on('error', () => client.destroy());
+  const upgrade = req.headers.upgrade;
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') {
+    writeRawResponse(client, 400, badRequestBody('only WebSocket upgrades are supported'), requestIdOf(req));
+    return;
+  }
+  if (s.draining()) {
+    writeRawResponse(client, 503, `${statusLine(503)} — Portico is shutting down\n`, requestIdOf(req));
+    return;
+  }
+  const r = resolveRequest(req, s.resolve, upgrade);
+  if (!r.ok) {
+    writeRawResponse(client, r.status, r.body, r.requestId);
+    return;
+  }
+  const set = r.backend;
+  const count = set.upstreams.length;
+  const first = roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path });
+  const maxAttempts = Math.max(1, Math.min(s.upstream.maxTries, count));
+  let lines = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+  for (let i = 0; i + 1 < r.headers.length; i += 2) lines += `${r.headers[i]}: ${r.headers[i + 1]}\r\n`;
+  const requestHead = lines + '\r\n';
+
+  s.tunnels.add(client);
+  client.once('close', () => s.tunnels.delete(client));
+
+  const attempt = (n: number): void => {
+    if (client.destroyed) return;
+    const upstream = set.upstreams[attemptIndex(first, n, count)] as Upstream;
+    const socket: Socket = connect({ host: upstream.endpoint.address, port: upstream.endpoint.port });
+    let connected = false;
+    socket.setTimeout(s.upstream.connectTimeoutMs, () => {
+      socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
+    });
+    const onClientGone = (): void => {
+      socket.destroy();
+    };
+    client.once('close', onClientGone);
+    socket.once('error', (err) => {
+      if (connected) {
+        client.destroy();
+        return;
+      }
+      client.off('close', onClientGone);
+      const row = classifyUpstreamError(err);
+      if (n + 1 < maxAttempts && !client.destroyed) {
+        attempt(n + 1);
+        return;
+      }
+      s.logger.warn(
+        {
+          route: routeLabel(r.match),
+          backend: set.backendKey,
+          upstream: upstream.key,
+          code: row.code,
+          errorCode: errorCodeOf(err) || undefined,
+          status: row.status,
+          attempts: n + 1,
+          requestId: r.requestId,
+          websocket: true,
+        },
+        `upstream ${row.what}`,
+      );
+      writeRawResponse(
+        client,
+        row.status,
+        upstreamErrorBody(row.status, set.backendKey, row.what),
+        r.requestId,
+      );
+    });
+    socket.once('connect', () => {
+      connected = true;
+      socket.setTimeout(0);
+      socket.setNoDelay(true);
+      socket.write(requestHead);
+      if (head.length > 0) socket.write(head);
+      socket.pipe(client);
+      client.pipe(socket);
+      socket.once('close', () => client.destroy());
+    });
+  };
+  attempt(0);
+}
