@@ -153,9 +153,10 @@ async function throughputOf(
       res.note = running.note;
       opts.log(`  note: ${running.note}`);
     }
-    res.url = running.url;
+    const url = running.url;
+    res.url = url;
     const spec = (seconds: number): LoadSpec => ({
-      url: running!.url,
+      url,
       host: ctx.host,
       seconds,
       connections: opts.connections,
