@@ -51,7 +51,7 @@ export const FLAGS = {
     type: 'string',
     value: 'PORT',
     default: '443',
-    doc: 'HTTPS listener port (0 = any free port).',
+    doc: 'HTTPS listener port (0 = any free port); reserved: TLS termination is not served yet.',
     group: 'Listeners',
   },
   'admin-port': {
