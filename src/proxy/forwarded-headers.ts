@@ -23,7 +23,14 @@ export type TrustFunction = (address: string) => boolean;
  */
 export function compileTrust(cidrs: readonly string[]): TrustFunction {
   if (cidrs.length === 0) return () => false;
-  const matcher = proxyAddr.compile([...cidrs]);
+  // proxy-addr refuses a /0 prefix, yet "trust everyone" (ingress-nginx's proxy-real-ip-cidr
+  // default 0.0.0.0/0) is a real setting: spell it as two /1 halves.
+  const expanded = cidrs.flatMap((cidr) => {
+    if (cidr === '0.0.0.0/0') return ['0.0.0.0/1', '128.0.0.0/1'];
+    if (cidr === '::/0') return ['::/1', '8000::/1'];
+    return [cidr];
+  });
+  const matcher = proxyAddr.compile(expanded);
   return (address) => address !== '' && matcher(address, 0);
 }
 
