@@ -28,6 +28,32 @@ export function hashRange(text: string, start: number, end: number): number {
 interface Entry<V> {
   readonly key: string;
   readonly value: V;
+  /** Next entry with the same hash: a chain instead of an array saves one memory hop per probe. */
+  next: Entry<V> | undefined;
+}
+
+type Chains<V> = Map<number, Entry<V>>;
+
+function chainAdd<V>(chains: Chains<V>, key: string, value: V): boolean {
+  const h = hashRange(key, 0, key.length);
+  const head = chains.get(h);
+  for (let e = head; e !== undefined; e = e.next) if (e.key === key) return false;
+  chains.set(h, { key, value, next: head });
+  return true;
+}
+
+function chainGet<V>(
+  chains: Chains<V>,
+  text: string,
+  start: number,
+  end: number,
+  hash: number,
+): V | undefined {
+  const length = end - start;
+  for (let e = chains.get(hash); e !== undefined; e = e.next) {
+    if (e.key.length === length && text.startsWith(e.key, start)) return e.value;
+  }
+  return undefined;
 }
 
 /**
@@ -36,55 +62,44 @@ interface Entry<V> {
  * per candidate. Lookups verify the candidate with `startsWith(key, start)`, which allocates nothing.
  */
 export class SubstringTable<V> {
-  readonly #buckets = new Map<number, Entry<V>[]>();
+  readonly #chains: Chains<V> = new Map();
   #size = 0;
-  #maxKeyLength = -1;
 
   /** `size` is the number of keys. */
   get size(): number {
     return this.#size;
   }
 
-  /** `maxKeyLength` is the length of the longest key, or -1 when empty; lookups stop past it. */
-  get maxKeyLength(): number {
-    return this.#maxKeyLength;
-  }
-
   /** `add` stores `value` under `key` unless the key is already present; returns whether it stored. */
   add(key: string, value: V): boolean {
-    const h = hashRange(key, 0, key.length);
-    let bucket = this.#buckets.get(h);
-    if (!bucket) {
-      bucket = [];
-      this.#buckets.set(h, bucket);
-    }
-    if (bucket.some((e) => e.key === key)) return false;
-    bucket.push({ key, value });
+    if (!chainAdd(this.#chains, key, value)) return false;
     this.#size++;
-    if (key.length > this.#maxKeyLength) this.#maxKeyLength = key.length;
     return true;
   }
 
   /** `get` returns the value stored under `text[start, end)`, given that range's `hashRange`. */
   get(text: string, start: number, end: number, hash: number): V | undefined {
-    const bucket = this.#buckets.get(hash);
-    if (bucket === undefined) return undefined;
-    const length = end - start;
-    for (let i = 0; i < bucket.length; i++) {
-      const e = bucket[i]!;
-      if (e.key.length === length && text.startsWith(e.key, start)) return e.value;
-    }
-    return undefined;
+    return chainGet(this.#chains, text, start, end, hash);
   }
 }
 
 /**
- * `PathTable` holds one host's path rules. `lookup` costs one Map lookup for Exact plus one per `/`
- * in the request path (up to the longest Prefix rule); it does not depend on how many rules exist.
+ * `PathTable` holds one host's path rules and the answer when none matches (`fallback`). `lookup`
+ * costs one Map lookup for Exact plus one per `/` in the request path (up to the longest Prefix
+ * rule); it does not depend on how many rules or hosts exist. The maps live directly on the table so
+ * a lookup follows as few pointers as possible: with many hosts each hop is a likely cache miss.
  */
 export class PathTable<V> {
   readonly #exact = new Map<string, V>();
-  readonly #prefix = new SubstringTable<V>();
+  readonly #prefix: Chains<V> = new Map();
+  #prefixCount = 0;
+  #maxPrefixLength = -1;
+  /** `fallback` is what the owner answers when `lookup` finds nothing. */
+  readonly fallback: V;
+
+  constructor(fallback: V) {
+    this.fallback = fallback;
+  }
 
   /** `add` stores a rule; returns false when an equivalent rule was already stored (first wins). */
   add(path: string, pathType: PathType, value: V): boolean {
@@ -93,12 +108,16 @@ export class PathTable<V> {
       this.#exact.set(path, value);
       return true;
     }
-    return this.#prefix.add(prefixKey(path), value);
+    const key = prefixKey(path);
+    if (!chainAdd(this.#prefix, key, value)) return false;
+    this.#prefixCount++;
+    if (key.length > this.#maxPrefixLength) this.#maxPrefixLength = key.length;
+    return true;
   }
 
   /** `size` is the number of rules stored. */
   get size(): number {
-    return this.#exact.size + this.#prefix.size;
+    return this.#exact.size + this.#prefixCount;
   }
 
   /**
@@ -110,7 +129,7 @@ export class PathTable<V> {
   lookup(path: string): V | undefined {
     const exact = this.#exact.get(path);
     if (exact !== undefined) return exact;
-    const max = this.#prefix.maxKeyLength;
+    const max = this.#maxPrefixLength;
     if (max < 0) return undefined;
     const len = path.length;
     const stop = Math.min(len, max);
@@ -119,7 +138,7 @@ export class PathTable<V> {
     for (let i = 0; i <= stop; i++) {
       const code = i < len ? path.charCodeAt(i) : SLASH;
       if (code === SLASH) {
-        const hit = this.#prefix.get(path, 0, i, h);
+        const hit = chainGet(this.#prefix, path, 0, i, h);
         if (hit !== undefined) best = hit;
       }
       h = hashStep(h, code);

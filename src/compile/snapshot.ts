@@ -10,11 +10,6 @@ import type { RouteMatch, RouteSnapshot } from './types.js';
 /** `NOT_FOUND` is the answer when nothing matches and no default backend exists (the built-in 404). */
 export const NOT_FOUND: RouteMatch = Object.freeze({ kind: 'not-found' });
 
-interface HostRoutes {
-  readonly paths: PathTable<RouteMatch>;
-  readonly fallback: RouteMatch;
-}
-
 function defaultMatch(kind: 'host-default' | 'catch-all', binding: DefaultBackendBinding): RouteMatch {
   const backend: BackendRef = binding.backend;
   return Object.freeze({ kind, backend, ingress: binding.ingress });
@@ -37,15 +32,13 @@ function compareRoutes(a: Route, b: Route): number {
  */
 export function compileSnapshot(model: RoutingModel, generation: number): RouteSnapshot {
   const catchAll = model.catchAll ? defaultMatch('catch-all', model.catchAll) : NOT_FOUND;
-  const building = new Map<string, { paths: PathTable<RouteMatch>; fallback: RouteMatch }>();
-  const entryFor = (host: string) => {
+  // One PathTable per rule host; its fallback is the host's default, else the catch-all.
+  const building = new Map<string, PathTable<RouteMatch>>();
+  const entryFor = (host: string): PathTable<RouteMatch> => {
     let entry = building.get(host);
     if (!entry) {
       const binding = model.hostDefaults.get(host);
-      entry = {
-        paths: new PathTable<RouteMatch>(),
-        fallback: binding ? defaultMatch('host-default', binding) : catchAll,
-      };
+      entry = new PathTable<RouteMatch>(binding ? defaultMatch('host-default', binding) : catchAll);
       building.set(host, entry);
     }
     return entry;
@@ -59,16 +52,16 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
       route,
       ingress: route.ingress,
     });
-    entryFor(route.host).paths.add(route.path, route.pathType, match);
+    entryFor(route.host).add(route.path, route.pathType, match);
   }
 
-  const hosts = new HostTable<HostRoutes>();
-  for (const [host, entry] of building) hosts.set(host, Object.freeze(entry));
+  const hosts = new HostTable<PathTable<RouteMatch>>();
+  for (const [host, entry] of building) hosts.set(host, entry);
   const hostless = building.get('')!;
 
   const match = (host: string, path: string): RouteMatch => {
     const entry = hosts.lookup(host) ?? hostless;
-    return entry.paths.lookup(path) ?? entry.fallback;
+    return entry.lookup(path) ?? entry.fallback;
   };
   return Object.freeze({ generation, model, match });
 }

@@ -262,7 +262,7 @@ describe('PathTable agrees with the reference definition', () => {
   ];
 
   test('for every request the table returns the longest matching rule, Exact first on ties', () => {
-    const table = new PathTable<number>();
+    const table = new PathTable<number>(-1);
     rules.forEach(([t, p], i) => {
       table.add(p, t, i);
     });
@@ -276,7 +276,7 @@ describe('PathTable agrees with the reference definition', () => {
   });
 
   test('Prefix /foo and /foo/ are one rule, so the first one added wins', () => {
-    const table = new PathTable<string>();
+    const table = new PathTable<string>('none');
     assert.equal(table.add('/foo', 'Prefix', 'first'), true);
     assert.equal(table.add('/foo/', 'Prefix', 'second'), false);
     assert.equal(table.add('/foo', 'ImplementationSpecific', 'third'), false);
@@ -284,7 +284,7 @@ describe('PathTable agrees with the reference definition', () => {
   });
 
   test('Exact /foo and /foo/ are two rules', () => {
-    const table = new PathTable<string>();
+    const table = new PathTable<string>('none');
     assert.equal(table.add('/foo', 'Exact', 'a'), true);
     assert.equal(table.add('/foo/', 'Exact', 'b'), true);
     assert.equal(table.lookup('/foo'), 'a');
