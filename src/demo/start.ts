@@ -52,16 +52,21 @@ export function formatLogLine(line: string): string {
 
 function tryThis(): string {
   const base = `http://127.0.0.1:${HTTP_PORT}`;
+  const admin = `http://127.0.0.1:${ADMIN_PORT}`;
+  const examples: [string, string][] = [
+    [`curl -H 'Host: demo.localhost' ${base}/`, 'Prefix / → Service web (web-1, web-2 take turns)'],
+    [`curl -H 'Host: demo.localhost' ${base}/api/users`, 'Prefix /api → Service api'],
+    [`curl -H 'Host: demo.localhost' ${base}/healthz`, 'Exact /healthz → Service api'],
+    [`curl -H 'Host: shop.apps.localhost' ${base}/`, 'wildcard host *.apps.localhost → Service api'],
+    [`curl ${base}/anything`, 'no rule matches → default backend (Service web)'],
+    [`curl ${admin}/routes`, 'the routing table, with diagnostics'],
+    [`curl ${admin}/readyz`, 'readiness'],
+  ];
+  const width = Math.max(...examples.map(([cmd]) => cmd.length));
   return [
     '',
     'Portico is routing. Try:',
-    `  curl -H 'Host: demo.localhost' ${base}/             # Prefix / → Service web (web-1, web-2 take turns)`,
-    `  curl -H 'Host: demo.localhost' ${base}/api/users    # Prefix /api → Service api`,
-    `  curl -H 'Host: demo.localhost' ${base}/healthz      # Exact /healthz → Service api`,
-    `  curl -H 'Host: shop.apps.localhost' ${base}/        # wildcard host *.apps.localhost → Service api`,
-    `  curl ${base}/anything                                # no rule matches → default backend (web)`,
-    `  curl http://127.0.0.1:${ADMIN_PORT}/routes                    # the routing table, with diagnostics`,
-    `  curl http://127.0.0.1:${ADMIN_PORT}/readyz`,
+    ...examples.map(([cmd, what]) => `  ${cmd.padEnd(width)}  # ${what}`),
     '',
     `Edit ${manifests}/*.yaml while this runs: changes apply live (a broken edit keeps the last good config).`,
     'Press Ctrl-C to stop.',

@@ -145,6 +145,31 @@ describe('live reload from file changes', () => {
     assert.equal(r.ingresses.find((i) => i.ingress === 'default/a')?.state, 'served');
   });
 
+  test('an EndpointSlice-only change takes the fast path', async () => {
+    const web = pods.backends.get('web');
+    assert.ok(web);
+    const from = portico.logs.length;
+    // Service "other" now has the "web" pod as its only endpoint.
+    const objects = pods.objects.map((o) =>
+      o.kind === 'EndpointSlice' && o.metadata.name === 'other-1'
+        ? {
+            ...o,
+            endpoints: [{ addresses: [web.host], conditions: { ready: true } }],
+            ports: [{ name: '', port: web.port }],
+          }
+        : o,
+    );
+    await dir.write('services.yaml', yamlOf(...objects));
+    await expectRoute('a.test', '/', 'web');
+    const line = await portico.waitForLog((e) => e.msg === 'endpoints loaded', 5_000, from);
+    assert.equal(line['endpointsChanged'], true);
+    assert.equal(
+      portico.logs.slice(from).some((e) => typeof e.msg === 'string' && e.msg.startsWith('config loaded')),
+      false,
+      'routes were not re-translated',
+    );
+  });
+
   test('one log line per load, with a growing generation', () => {
     const loads = portico.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('config loaded'));
     assert.ok(loads.length >= 6, `${loads.length} loads`);
