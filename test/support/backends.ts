@@ -60,7 +60,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   let requestCount = 0;
   let name = opts.name ?? '';
 
-  const server: Server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+  const server: Server = createServer({ keepAliveTimeout: 5_000, maxHeaderSize: 64 * 1024 }, (req, res) => {
     requestCount++;
     handle(req, res);
   });

@@ -32,12 +32,20 @@ export interface Response {
 /** `request` sends one request to `127.0.0.1:port` (or `opts.host`) and buffers the response. */
 export function request(port: number, opts: RequestOptions = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
+    const headers: Record<string, string | string[]> = { ...opts.headers };
+    // Node's client sends DELETE/OPTIONS bodies without framing unless told the length.
+    if (
+      (typeof opts.body === 'string' || Buffer.isBuffer(opts.body)) &&
+      headers['content-length'] === undefined
+    ) {
+      headers['content-length'] = String(Buffer.byteLength(opts.body));
+    }
     const req = httpRequest({
       host: opts.host ?? '127.0.0.1',
       port,
       method: opts.method ?? 'GET',
       path: opts.path ?? '/',
-      headers: opts.headers ?? {},
+      headers,
       agent: false,
       ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
     });
