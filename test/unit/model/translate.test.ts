@@ -526,3 +526,27 @@ describe('reports and robustness', () => {
     assert.deepEqual(model(objects), model(objects));
   });
 });
+
+describe('warning sources in file mode', () => {
+  test('a broken reference is located at the backend it was written in', () => {
+    const ing = ingress('x').cls('portico').host('a.example').prefix('/', svc('ghost', 80)).build();
+    const lines: Record<string, number> = { 'spec.rules[0].http.paths[0].backend.service': 12, spec: 4 };
+    const m = translate(
+      {
+        ingresses: [
+          {
+            object: ing,
+            locate: (field) => {
+              const line = lines[field];
+              return line === undefined ? undefined : { file: 'x.yaml', line, column: 9, documentIndex: 1 };
+            },
+          },
+        ],
+        ingressClasses: [{ object: cls }],
+        services: [],
+      },
+      TEST_OPTIONS,
+    );
+    assert.equal(m.diagnostics[0]?.source, 'x.yaml:12:9');
+  });
+});
