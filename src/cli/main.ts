@@ -1,71 +1,8 @@
 #!/usr/bin/env node
 /**
- * `main` is the `portico` command: parse flags, pick the mode, run, exit with a meaningful code
- * (0 clean shutdown, 1 runtime failure, 2 bad usage).
+ * `main` is the `portico` bin (dist/cli/main.js). All logic lives in `cli.ts`, so the demo can run
+ * the same command in-process.
  */
-import { readFileSync } from 'node:fs';
-import { createLogger } from '../log/logger.js';
-import { createDataPlane } from '../proxy/data-plane.js';
-import { FlagError, helpText, parseFlags } from './flags.js';
-import { EXIT_USAGE, runFiles } from './run-files.js';
+import { runMain } from './cli.js';
 
-/** `CLUSTER_MODE_MESSAGE` is printed when `--manifests` is missing, until cluster mode exists. */
-export const CLUSTER_MODE_MESSAGE = 'cluster mode not implemented yet; pass --manifests DIR';
-
-/** `packageVersion` reads the version from package.json, two levels up from `dist/cli` or `src/cli`. */
-export function packageVersion(): string {
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-  const version = typeof pkg === 'object' && pkg !== null && 'version' in pkg ? pkg.version : undefined;
-  return typeof version === 'string' ? version : 'unknown';
-}
-
-/** `main` runs the CLI with `argv` (without node and script) and resolves with the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  let command: ReturnType<typeof parseFlags>;
-  try {
-    command = parseFlags(argv);
-  } catch (err) {
-    if (!(err instanceof FlagError)) throw err;
-    process.stderr.write(`portico: ${err.message}\nRun 'portico --help' for usage.\n`);
-    return EXIT_USAGE;
-  }
-  if (command.kind === 'help') {
-    process.stdout.write(helpText());
-    return 0;
-  }
-  if (command.kind === 'version') {
-    process.stdout.write(`${packageVersion()}\n`);
-    return 0;
-  }
-  const { config } = command;
-  if (config.manifests === undefined) {
-    process.stderr.write(`${CLUSTER_MODE_MESSAGE}\n`);
-    return EXIT_USAGE;
-  }
-  const logger = createLogger({ level: config.logLevel });
-  served = true;
-  const code = await runFiles({ ...config, manifests: config.manifests }, { createDataPlane, logger });
-  // pino writes asynchronously; flush so the last lines ("stopped", startup errors) are not lost.
-  await new Promise<void>((resolve) => logger.flush(() => resolve()));
-  return code;
-}
-
-/** True once the server ran: only then may lingering handles need a forced exit. */
-let served = false;
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (served) {
-      // Keep-alive sockets or timers left by a dependency must not hold the process after shutdown.
-      process.exit(code);
-    }
-    // Short-lived commands just set the code, so piped --help output is never cut off.
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(
-      `portico: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runMain(process.argv.slice(2));

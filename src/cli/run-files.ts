@@ -78,7 +78,13 @@ export async function runFiles(
     loop.runNow();
     ports = await dataPlane.listen();
   } catch (err) {
-    log.error({ err }, 'startup failed');
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    log.error(
+      { err },
+      e.code === 'EADDRINUSE'
+        ? `startup failed: ${e.address ?? ''}:${e.port ?? ''} is already in use`
+        : 'startup failed',
+    );
     loop.stop();
     await source.stop().catch(() => undefined);
     await dataPlane.shutdown().catch(() => undefined);

@@ -1,11 +1,17 @@
 /**
  * `start` is `npm start`: a self-contained demo. It starts echo "pods" on fixed loopback ports
- * (the EndpointSlices in examples/demo point at them), runs the compiled `portico` against
- * examples/demo, forwards its logs, and prints requests to try. Ctrl-C stops everything.
+ * (the EndpointSlices in examples/demo point at them), runs the compiled `portico` command against
+ * examples/demo, prints its logs in a readable form, and prints requests to try. Ctrl-C stops
+ * everything.
+ *
+ * Portico runs in this process (the same `main` as dist/cli/main.js) rather than as a child:
+ * spawning processes is reserved to src/l4/apply (DESIGN §6, test/unit/architecture.test.ts), and
+ * one process means one Ctrl-C stops pods and proxy together.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { main } from '../cli/cli.js';
 import { type EchoBackend, startEchoBackend } from './echo-backend.js';
 
 /** `DEMO_PODS` must match the EndpointSlices in examples/demo/services.yaml. */
@@ -19,8 +25,6 @@ const HTTP_PORT = 8080;
 const ADMIN_PORT = 10254;
 
 // Resolved from this file (dist/demo/start.js), so `npm start` works from any working directory.
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const manifests = fileURLToPath(new URL('../../examples/demo', import.meta.url));
 
 const LEVELS: Readonly<Record<number, string>> = {
@@ -85,10 +89,28 @@ async function run(): Promise<number> {
   }
   process.stdout.write(`demo: echo pods up: ${pods.map((p) => `${p.name} ${p.url}`).join(', ')}\n`);
 
-  const child: ChildProcess = spawn(
-    process.execPath,
+  // Pretty-print portico's JSON log lines; the "listening" line is the cue to print the examples.
+  let pending = '';
+  const pretty = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line === '') continue;
+        process.stdout.write(`${formatLogLine(line)}\n`);
+        if (line.includes('"msg":"listening"')) process.stdout.write(tryThis());
+      }
+      done();
+    },
+  });
+  const logger = pino(
+    { level: 'info', base: { app: 'portico' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pretty,
+  );
+
+  const code = await main(
     [
-      cli,
       '--manifests',
       manifests,
       '--http-port',
@@ -101,43 +123,17 @@ async function run(): Promise<number> {
       '--bind-address',
       '127.0.0.1',
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    { logger },
   );
-  const stdout = child.stdout;
-  if (stdout) {
-    createInterface({ input: stdout }).on('line', (line) => {
-      process.stdout.write(`${formatLogLine(line)}\n`);
-      if (line.includes('"msg":"listening"')) process.stdout.write(tryThis());
-    });
-  }
-
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    // The terminal sends Ctrl-C to the whole process group; SIGTERM covers `kill` of the parent only.
-    if (child.exitCode === null) child.kill('SIGTERM');
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-
-  const code = await new Promise<number>((resolve) => {
-    child.once('error', (err) => {
-      process.stderr.write(
-        `demo: cannot start portico (${cli}): ${err.message}; did \`npm run build\` run?\n`,
-      );
-      resolve(1);
-    });
-    child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-  });
   await Promise.all(pods.map((p) => p.close()));
-  if (!stopping && code !== 0) process.stderr.write(`demo: portico exited with code ${code}\n`);
-  return stopping ? 0 : code;
+  if (code !== 0) process.stderr.write(`demo: portico stopped with exit code ${code}\n`);
+  return code;
 }
 
 run().then(
   (code) => {
-    process.exitCode = code;
+    // As the portico bin does after serving: lingering keep-alive sockets must not hold the process.
+    process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(`demo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
