@@ -9,6 +9,7 @@
  * - `…/upload`         counts the streamed request body without buffering, answers `{ name, bodyBytes }`
  * - `…/status/NNN`     answers status NNN with the echo body
  * - `…/reset`          destroys the socket without answering
+ * - `…/stall?bytes=N`  sends headers promising 2N bytes, sends N, then stalls (until close())
  * - `…/hang`           never answers (until close())
  * - anything else      echoes `{ name, method, url, headers, bodyBytes }` as JSON
  * - an Upgrade: websocket request is a WebSocket echo server (text and binary messages come back as sent)
@@ -146,6 +147,18 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     }
     if (path.endsWith('/reset')) {
       req.socket.destroy();
+      return;
+    }
+    if (path.endsWith('/stall')) {
+      // Headers and half the promised body, then silence: for body-timeout and no-retry cases.
+      const bytes = Math.max(1, Number(url.searchParams.get('bytes') ?? '1024') || 1024);
+      req.resume();
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': bytes * 2,
+        'x-backend': name,
+      });
+      res.write(Buffer.alloc(bytes));
       return;
     }
     if (path.endsWith('/hang')) {
