@@ -12,7 +12,8 @@
  * - `…/stall?bytes=N`  sends headers promising 2N bytes, sends N, then stalls (until close())
  * - `…/hang`           never answers (until close())
  * - anything else      echoes `{ name, method, url, headers, bodyBytes }` as JSON
- * - an Upgrade: websocket request is a WebSocket echo server (text and binary messages come back as sent)
+ * - an Upgrade: websocket request is a WebSocket echo server (text and binary messages come back as
+ *   sent); on `…/headers` the first message is the upgrade request as an `Echo` JSON
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -179,6 +180,12 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // `…/headers`: first message is the upgrade request as JSON (method, url, headers).
+      if ((req.url ?? '').split('?')[0]?.endsWith('/headers')) {
+        ws.send(
+          JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, bodyBytes: 0 }),
+        );
+      }
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
       ws.on('error', () => ws.terminate());
     });
