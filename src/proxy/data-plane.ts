@@ -83,6 +83,7 @@ export class PorticoDataPlane implements DataPlane {
       clientBodyIdleMs: options.client.bodyIdleTimeoutMs,
       logger,
       draining: () => this.#draining,
+      currentEndpoints: (backendKey) => this.#upstreams.backend(backendKey),
     };
     this.#admin = createAdminServer({
       ready: () => this.#ready && !this.#shuttingDown,

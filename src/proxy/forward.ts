@@ -22,7 +22,7 @@ import type { Dispatcher } from 'undici';
 import type { RouteMatch } from '../compile/types.js';
 import type { UpstreamOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { attemptIndex } from './balancer.js';
+import { attemptIndex, roundRobin } from './balancer.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { buildResponseHeaders } from './hop-by-hop.js';
 import { routeLabel } from './resolve.js';
@@ -44,7 +44,12 @@ export interface ForwardSettings {
   readonly logger: Logger;
   /** True while draining: responses carry `Connection: close`. */
   readonly draining: () => boolean;
+  /** The CURRENT endpoint set of a backend key (used when the one a request read was retired). */
+  readonly currentEndpoints: (backendKey: string) => BackendUpstreams | undefined;
 }
+
+// A request whose endpoint set was retired under it re-reads the live set at most this often.
+const MAX_REFRESHES = 3;
 
 /** `ForwardRequest` is one routed request, ready to go upstream. */
 export interface ForwardRequest {
@@ -105,9 +110,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #f: ForwardRequest;
   readonly #s: ForwardSettings;
   readonly #method: string;
-  readonly #maxAttempts: number;
-  readonly #first: number;
+  #set: BackendUpstreams;
+  #maxAttempts: number;
+  #first: number;
   #attempt = 0;
+  #refreshes = 0;
   #upstream: Upstream | undefined;
   #body: PassThrough | null = null;
   #abort: ((err?: Error) => void) | undefined;
@@ -123,8 +130,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#f = f;
     this.#s = s;
     this.#method = f.req.method ?? 'GET';
-    const count = f.backend.upstreams.length;
-    this.#maxAttempts = Math.max(1, Math.min(s.upstream.maxTries, count));
+    this.#set = f.backend;
+    this.#maxAttempts = Math.max(1, Math.min(s.upstream.maxTries, f.backend.upstreams.length));
     this.#first = first;
   }
 
@@ -150,7 +157,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #dispatch(): void {
-    const set = this.#f.backend;
+    const set = this.#set;
     const upstream = set.upstreams[
       attemptIndex(this.#first, this.#attempt, set.upstreams.length)
     ] as Upstream;
@@ -225,6 +232,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#f.res.destroy();
       return;
     }
+    if (this.#refresh(row)) {
+      this.#dispatch();
+      return;
+    }
     if (this.#canRetry(row)) {
       this.#attempt++;
       this.#dispatch();
@@ -233,6 +244,27 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#log(row, err);
     this.#finish();
     this.#fail(row);
+  }
+
+  /**
+   * The pool was closed before anything was sent: its endpoint left the table after this request
+   * read the endpoint set. Routing stays on the request's snapshot, but the endpoints are re-read
+   * from the live table, so an endpoint swap never turns into a 502.
+   */
+  #refresh(row: UpstreamErrorRow): boolean {
+    if (row.code !== 'PORTICO_ERR_UPSTREAM_CLOSED' || this.#refreshes >= MAX_REFRESHES) return false;
+    if (!this.#bodyReusable()) return false;
+    const fresh = this.#s.currentEndpoints(this.#set.backendKey);
+    if (fresh === undefined || fresh === this.#set || fresh.upstreams.length === 0) return false;
+    this.#refreshes++;
+    this.#set = fresh;
+    this.#attempt = 0;
+    this.#maxAttempts = Math.max(1, Math.min(this.#s.upstream.maxTries, fresh.upstreams.length));
+    this.#first = roundRobin.first(fresh.balancer, fresh.upstreams.length, {
+      clientAddress: this.#f.req.socket.remoteAddress ?? '',
+      path: this.#f.req.url ?? '/',
+    });
+    return true;
   }
 
   #canRetry(row: UpstreamErrorRow): boolean {
@@ -255,7 +287,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     sendBuiltIn(
       res,
       row.status,
-      upstreamErrorBody(row.status, this.#f.backend.backendKey, row.what),
+      upstreamErrorBody(row.status, this.#set.backendKey, row.what),
       this.#f.requestId,
       close,
     );
@@ -265,7 +297,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#s.logger.warn(
       {
         route: routeLabel(this.#f.match),
-        backend: this.#f.backend.backendKey,
+        backend: this.#set.backendKey,
         upstream: this.#upstream?.key,
         code: row.code,
         errorCode: errorCodeOf(err) || undefined,
