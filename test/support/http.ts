@@ -36,7 +36,8 @@ export function request(port: number, opts: RequestOptions = {}): Promise<Respon
     // Node's client sends DELETE/OPTIONS bodies without framing unless told the length.
     if (
       (typeof opts.body === 'string' || Buffer.isBuffer(opts.body)) &&
-      headers['content-length'] === undefined
+      headers['content-length'] === undefined &&
+      headers['transfer-encoding'] === undefined
     ) {
       headers['content-length'] = String(Buffer.byteLength(opts.body));
     }
