@@ -191,7 +191,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     const headers = buildResponseHeaders(rawHeaders, {
       requestId: this.#f.requestId,
-      closeConnection: this.#s.draining(),
+      // An upstream may answer before reading the whole request body; the rest of that body is
+      // still on the client connection, so it cannot carry another request.
+      closeConnection: this.#s.draining() || (this.#body !== null && !this.#f.req.complete),
     });
     try {
       res.writeHead(statusCode, headers);
@@ -315,7 +317,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #finish(): void {
     this.#done = true;
     this.#stopWatchdog();
-    this.#f.res.off('close', this.#onClientClose);
+    const { req, res } = this.#f;
+    res.off('close', this.#onClientClose);
+    if (this.#body !== null && !req.complete) {
+      // The exchange is over but the client is still sending: discard the rest instead of
+      // leaving the connection stalled on a paused pipe.
+      req.unpipe(this.#body);
+      req.resume();
+    }
   }
 
   readonly #onDrain = (): void => {

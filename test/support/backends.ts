@@ -10,6 +10,7 @@
  * - `…/status/NNN`     answers status NNN with the echo body
  * - `…/reset`          destroys the socket without answering
  * - `…/stall?bytes=N`  sends headers promising 2N bytes, sends N, then stalls (until close())
+ * - `…/early`          answers 200 at once without reading the request body
  * - `…/hang`           never answers (until close())
  * - anything else      echoes `{ name, method, url, headers, bodyBytes }` as JSON
  * - an Upgrade: websocket request is a WebSocket echo server (text and binary messages come back as
@@ -160,6 +161,13 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
         'x-backend': name,
       });
       res.write(Buffer.alloc(bytes));
+      return;
+    }
+    if (path.endsWith('/early')) {
+      // Answers at once without reading the request body (like a 413 or an auth failure would).
+      const text = JSON.stringify({ name, early: true });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
       return;
     }
     if (path.endsWith('/hang')) {

@@ -178,3 +178,22 @@ test('a client that stops sending its body gets 408 after the body idle timeout'
   assert.match(answer, /^HTTP\/1\.1 408 /);
   assert.match(answer, /client request body timeout/);
 });
+
+test('an upstream answering before reading the whole body: the response says Connection: close and the connection ends', async () => {
+  const answer = await new Promise<string>((resolve) => {
+    const socket = connect(h.ports.http, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => {
+      data += d.toString('latin1');
+    });
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => resolve(data));
+    // Announce 50 MB, send 1 MB, then wait: Portico must answer and close, not stall.
+    socket.write('POST /early HTTP/1.1\r\nHost: one.test\r\nContent-Length: 52428800\r\n\r\n');
+    socket.write(Buffer.alloc(1024 * 1024));
+    setTimeout(() => socket.destroy(), 10_000).unref();
+  });
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.match(answer, /"early":true/);
+});
