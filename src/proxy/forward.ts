@@ -288,7 +288,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #fail(row: UpstreamErrorRow): void {
     const { req, res } = this.#f;
     // An unread request body may still be on the wire: the connection cannot be reused.
-    const close = this.#body !== null && !req.complete;
+    const close = this.#s.draining() || (this.#body !== null && !req.complete);
     sendBuiltIn(
       res,
       row.status,

@@ -54,6 +54,15 @@ export function isHopByHop(lowerName: string, named: ReadonlySet<string> | undef
   return HOP_BY_HOP.has(lowerName) || named?.has(lowerName) === true;
 }
 
+/**
+ * Header bytes are latin1 on the wire; decoding them as UTF-8 would turn any byte >= 0x80 into
+ * U+FFFD. latin1 round-trips every byte through Node's header writer unchanged.
+ */
+function latin1(value: Buffer | string | undefined): string {
+  if (value === undefined) return '';
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
 /** `ResponseHeaderOptions` are what the data plane adds to every proxied response. */
 export interface ResponseHeaderOptions {
   readonly requestId: string;
@@ -74,9 +83,9 @@ export function buildResponseHeaders(
 ): string[] {
   let named: ReadonlySet<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = String(raw[i]);
+    const name = latin1(raw[i]);
     if (name.length === 10 && name.toLowerCase() === 'connection') {
-      const tokens = connectionTokens(String(raw[i + 1]));
+      const tokens = connectionTokens(latin1(raw[i + 1]));
       if (tokens !== undefined) {
         const merged = new Set(named);
         for (const t of tokens) merged.add(t);
@@ -87,11 +96,11 @@ export function buildResponseHeaders(
   const out: string[] = [];
   let hasRequestId = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = String(raw[i]);
+    const name = latin1(raw[i]);
     const lower = name.toLowerCase();
     if (isHopByHop(lower, named) || lower === 'server') continue;
     if (lower === 'x-request-id') hasRequestId = true;
-    out.push(name, String(raw[i + 1]));
+    out.push(name, latin1(raw[i + 1]));
   }
   out.push('server', 'portico');
   if (!hasRequestId) out.push('x-request-id', opts.requestId);

@@ -118,7 +118,8 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
       connected = true;
       socket.setTimeout(0);
       socket.setNoDelay(true);
-      socket.write(requestHead);
+      // rawHeaders are latin1-decoded strings: write them back byte for byte.
+      socket.write(requestHead, 'latin1');
       if (head.length > 0) socket.write(head);
       socket.pipe(client);
       client.pipe(socket);

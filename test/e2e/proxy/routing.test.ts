@@ -263,3 +263,11 @@ test('a keep-alive connection serves several requests', async () => {
   assert.match(raw, /"url":"\/one"/);
   assert.match(raw, /"url":"\/two"/);
 });
+
+test('non-ASCII (latin1) header bytes pass through unchanged', async () => {
+  const res = await request(h.ports.http, {
+    path: '/',
+    headers: { host: 'shop.example', 'x-latin': 'caf\u00e9' },
+  });
+  assert.equal(res.json<Echo>().headers['x-latin'], 'caf\u00e9');
+});

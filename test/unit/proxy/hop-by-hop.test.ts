@@ -95,3 +95,12 @@ test("buildResponseHeaders keeps the upstream's own X-Request-ID and adds Connec
     ['connection', 'close'],
   ]);
 });
+
+test('buildResponseHeaders keeps non-ASCII header bytes intact (latin1 round trip)', () => {
+  const raw = [Buffer.from('Content-Disposition'), Buffer.from([0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74])];
+  const got = buildResponseHeaders(raw, { requestId: 'rid', closeConnection: false });
+  assert.deepEqual(
+    Buffer.from(got[1] as string, 'latin1'),
+    Buffer.from([0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74]),
+  );
+});
