@@ -45,6 +45,7 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
   };
   entryFor('');
   for (const host of model.hostDefaults.keys()) entryFor(host);
+  for (const host of model.ruleHosts ?? []) entryFor(host);
   for (const route of [...model.routes].sort(compareRoutes)) {
     const match: RouteMatch = Object.freeze({
       kind: 'path',

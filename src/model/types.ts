@@ -62,6 +62,12 @@ export interface RoutingModel {
   readonly routes: readonly Route[];
   /** Per-host fallback: the `spec.defaultBackend` of the oldest Ingress with rules for that host ('' = rules without host). */
   readonly hostDefaults: ReadonlyMap<string, DefaultBackendBinding>;
+  /**
+   * Every host named by a served rule, with or without `http` paths. A rule without paths still
+   * claims its host (host selection is final), so such a host's requests go to its fallback, never
+   * to the rules without host. Absent means: only the hosts of `routes` and `hostDefaults`.
+   */
+  readonly ruleHosts?: readonly string[];
   /** The `spec.defaultBackend` of the oldest Ingress without rules, else `--default-backend-service`, else absent (built-in 404). */
   readonly catchAll?: DefaultBackendBinding;
   readonly ingresses: readonly IngressReport[];

@@ -210,6 +210,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   const model: RoutingModel = {
     routes,
     hostDefaults,
+    ruleHosts: [...hostOwners.keys()],
     ingresses: reports,
     diagnostics,
     ...(catchAll ? { catchAll } : {}),

@@ -62,6 +62,31 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    name: 'a host rule without http paths still claims its host: its requests go to the catch-all, not to the rules without host',
+    objects: [
+      ingress('bare').cls('portico').created(T1).hostOnly('bare.example').build(),
+      ingress('nohost').cls('portico').created(T2).rule().prefix('/', svc('hostless', 80)).build(),
+      ingress('catch').cls('portico').created(T3).defaultBackend(svc('fallback', 80)).build(),
+    ],
+    requests: [
+      ['bare.example', '/anything', 'default/fallback:80', 'catch-all'],
+      ['other.example', '/anything', 'default/hostless:80', 'path'],
+    ],
+  },
+  {
+    name: 'a host rule without http paths answers with its own defaultBackend when its Ingress has one',
+    objects: [
+      ingress('bare')
+        .cls('portico')
+        .created(T1)
+        .hostOnly('bare.example')
+        .defaultBackend(svc('b', 80))
+        .build(),
+      ingress('nohost').cls('portico').created(T2).rule().prefix('/', svc('hostless', 80)).build(),
+    ],
+    requests: [['bare.example', '/x', 'default/b:80', 'host-default']],
+  },
+  {
     name: 'when the selected host has no defaultBackend, the catch-all answers',
     objects: [
       ingress('host').cls('portico').created(T1).host('a.example').prefix('/api', svc('a', 80)).build(),
