@@ -3,6 +3,7 @@
  * flag, its default and its documentation, so `--help` cannot drift from what is parsed.
  */
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ProxyOptions } from '../config/types.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
@@ -18,7 +19,14 @@ interface FlagSpec {
   readonly value?: string;
   readonly default?: string;
   readonly doc: string;
-  readonly group: 'General' | 'Listeners' | 'Ingress selection' | 'Upstream' | 'Client' | 'Lifecycle';
+  readonly group:
+    | 'General'
+    | 'Listeners'
+    | 'Ingress selection'
+    | 'Upstream'
+    | 'Client'
+    | 'Lifecycle'
+    | 'Cluster';
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -28,7 +36,7 @@ export const FLAGS = {
   manifests: {
     type: 'string',
     value: 'DIR',
-    doc: 'File mode: load Ingress, IngressClass, Service and EndpointSlice manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico would run in cluster mode, which is not implemented yet.',
+    doc: 'File mode: load Ingress, IngressClass, Service and EndpointSlice manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.',
     group: 'General',
   },
   'log-level': {
@@ -159,8 +167,7 @@ export const FLAGS = {
   'shutdown-delay': {
     type: 'string',
     value: 'DURATION',
-    default: '0s',
-    doc: 'On SIGTERM/SIGINT, answer /readyz 503 but keep serving this long before draining, so load balancers notice first.',
+    doc: 'On SIGTERM/SIGINT, answer /readyz 503 but keep serving this long before draining, so load balancers and endpoint controllers notice first. (default 0s in file mode, 5s in cluster mode)',
     group: 'Lifecycle',
   },
   'drain-timeout': {
@@ -170,7 +177,120 @@ export const FLAGS = {
     doc: 'After the shutdown delay, how long in-flight requests get to finish.',
     group: 'Lifecycle',
   },
+  kubeconfig: {
+    type: 'string',
+    value: 'PATH',
+    doc: 'Cluster mode: kubeconfig file. Default: $KUBECONFIG, else the in-cluster service account.',
+    group: 'Cluster',
+  },
+  'watch-namespace': {
+    type: 'string',
+    value: 'NS,...',
+    doc: 'Cluster mode: watch only these namespaces (comma-separated). Default: all namespaces.',
+    group: 'Cluster',
+  },
+  configmap: {
+    type: 'string',
+    value: 'NS/NAME',
+    doc: 'ConfigMap holding global settings under ingress-nginx key names (file mode: the ConfigMap of that name in the folder).',
+    group: 'Cluster',
+  },
+  'publish-service': {
+    type: 'string',
+    value: 'NS/NAME',
+    doc: "Service whose load-balancer addresses (or, for a NodePort Service, external IPs or nodes' addresses) are written to served Ingresses' status.",
+    group: 'Cluster',
+  },
+  'publish-status-address': {
+    type: 'string',
+    value: 'ADDR,...',
+    doc: "IPs or hostnames written to served Ingresses' status instead of --publish-service's.",
+    group: 'Cluster',
+  },
+  'default-ssl-certificate': {
+    type: 'string',
+    value: 'NS/NAME',
+    doc: 'kubernetes.io/tls Secret served for unknown TLS names (TLS termination arrives in a later release).',
+    group: 'Cluster',
+  },
+  'election-id': {
+    type: 'string',
+    value: 'NAME',
+    default: 'portico-leader',
+    doc: 'Name of the coordination.k8s.io Lease used for leader election (only the leader writes status).',
+    group: 'Cluster',
+  },
+  'election-namespace': {
+    type: 'string',
+    value: 'NS',
+    doc: 'Namespace of the election Lease. Default: $POD_NAMESPACE, else default.',
+    group: 'Cluster',
+  },
+  'lease-duration': {
+    type: 'string',
+    value: 'DURATION',
+    default: '15s',
+    doc: 'How long a Lease holds without renewal before another replica may take it.',
+    group: 'Cluster',
+  },
+  'renew-deadline': {
+    type: 'string',
+    value: 'DURATION',
+    default: '10s',
+    doc: 'How long the leader keeps trying to renew before it stops acting as leader.',
+    group: 'Cluster',
+  },
+  'retry-period': {
+    type: 'string',
+    value: 'DURATION',
+    default: '2s',
+    doc: 'Interval between Lease acquire and renew attempts.',
+    group: 'Cluster',
+  },
+  'admission-listen': {
+    type: 'string',
+    value: 'ADDR:PORT',
+    doc: 'Serve the validating admission webhook (HTTPS) on this address, e.g. 0.0.0.0:8443. Off by default.',
+    group: 'Cluster',
+  },
+  'admission-cert-dir': {
+    type: 'string',
+    value: 'DIR',
+    doc: 'Folder with tls.crt and tls.key for the admission webhook.',
+    group: 'Cluster',
+  },
 } as const satisfies Record<string, FlagSpec>;
+
+/** `ObjectName` names a namespaced object, e.g. from `--publish-service ns/name`. */
+export interface ObjectName {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** `ClusterConfig` is what cluster mode needs beyond the data plane and translation settings. */
+export interface ClusterConfig {
+  readonly kubeconfig?: string;
+  /** Empty means all namespaces. */
+  readonly watchNamespaces: readonly string[];
+  readonly configMap?: ObjectName;
+  readonly publishService?: ObjectName;
+  readonly publishStatusAddresses: readonly string[];
+  readonly defaultSslCertificate?: ObjectName;
+  readonly election: {
+    readonly leaseName: string;
+    readonly namespace: string;
+    /** This replica's identity: $POD_NAME, else the host name. */
+    readonly identity: string;
+    readonly leaseDurationMs: number;
+    readonly renewDeadlineMs: number;
+    readonly retryPeriodMs: number;
+  };
+  readonly admission?: {
+    readonly host: string;
+    readonly port: number;
+    readonly certDir: string;
+  };
+}
 
 /** `PorticoConfig` is the whole process configuration. */
 export interface PorticoConfig {
@@ -179,6 +299,7 @@ export interface PorticoConfig {
   readonly logLevel: string;
   readonly proxy: ProxyOptions;
   readonly translate: TranslateOptions;
+  readonly cluster: ClusterConfig;
 }
 
 export type Command =
@@ -261,8 +382,60 @@ export function parseFlags(argv: readonly string[]): Command {
         return n;
       }),
     },
-    shutdownDelayMs: at('shutdown-delay', parseDuration),
+    // kube-proxy and load balancers need a few seconds to stop sending to a terminating pod; a
+    // local file-mode run has nobody to wait for.
+    shutdownDelayMs:
+      values['shutdown-delay'] === undefined
+        ? manifests === undefined
+          ? 5_000
+          : 0
+        : at('shutdown-delay', parseDuration),
     drainTimeoutMs: at('drain-timeout', parseDuration),
+  };
+  const optional = <T>(name: keyof typeof FLAGS, parse: (raw: string) => T): T | undefined =>
+    values[name] === undefined ? undefined : at(name, parse);
+  const kubeconfig = optional('kubeconfig', nonEmpty);
+  const configMap = optional('configmap', parseObjectName);
+  const publishService = optional('publish-service', parseObjectName);
+  const defaultSslCertificate = optional('default-ssl-certificate', parseObjectName);
+  const admissionListen = optional('admission-listen', parseListenAddress);
+  const admissionCertDir = optional('admission-cert-dir', nonEmpty);
+  if (admissionListen !== undefined && admissionCertDir === undefined)
+    throw new FlagError('--admission-listen needs --admission-cert-dir (the webhook serves HTTPS only)');
+  const leaseDurationMs = at('lease-duration', positiveDuration);
+  const renewDeadlineMs = at('renew-deadline', positiveDuration);
+  const retryPeriodMs = at('retry-period', positiveDuration);
+  // client-go's LeaderElector refuses the same combinations: they would let two leaders overlap.
+  if (renewDeadlineMs >= leaseDurationMs)
+    throw new FlagError('--renew-deadline must be shorter than --lease-duration');
+  if (retryPeriodMs >= renewDeadlineMs)
+    throw new FlagError('--retry-period must be shorter than --renew-deadline');
+  const cluster: ClusterConfig = {
+    ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+    watchNamespaces: at('watch-namespace', parseNameList),
+    ...(configMap !== undefined ? { configMap } : {}),
+    ...(publishService !== undefined ? { publishService } : {}),
+    publishStatusAddresses: at('publish-status-address', (v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== ''),
+    ),
+    ...(defaultSslCertificate !== undefined ? { defaultSslCertificate } : {}),
+    election: {
+      leaseName: at('election-id', parseDnsName),
+      namespace:
+        values['election-namespace'] === undefined
+          ? (process.env['POD_NAMESPACE'] ?? 'default')
+          : at('election-namespace', parseDnsName),
+      identity: process.env['POD_NAME'] ?? hostname(),
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+    },
+    ...(admissionListen !== undefined && admissionCertDir !== undefined
+      ? { admission: { ...admissionListen, certDir: admissionCertDir } }
+      : {}),
   };
   return {
     kind: 'run',
@@ -270,6 +443,7 @@ export function parseFlags(argv: readonly string[]): Command {
       ...(manifests !== undefined ? { manifests } : {}),
       logLevel,
       proxy,
+      cluster,
       translate: {
         controllerClass,
         ingressClass,
@@ -352,6 +526,44 @@ export function parseServiceRef(raw: string): { namespace: string; name: string;
   if (/^\d+$/.test(port))
     return { namespace: m[1] ?? '', name: m[3] ?? '', port: parseInteger(port, 1, 65_535) };
   return { namespace: m[1] ?? '', name: m[3] ?? '', port };
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** `parseDnsName` reads a Kubernetes object or namespace name (RFC 1123 subdomain, 253 chars at most). */
+export function parseDnsName(raw: string): string {
+  if (raw.length > 253 || !raw.split('.').every((label) => label.length <= 63 && DNS_LABEL.test(label)))
+    throw new Error('must be a lowercase RFC 1123 name, e.g. portico-leader');
+  return raw;
+}
+
+/** `parseObjectName` reads `namespace/name`. */
+export function parseObjectName(raw: string): ObjectName {
+  const [namespace = '', name = '', ...rest] = raw.split('/');
+  if (rest.length > 0 || !DNS_LABEL.test(namespace) || name === '')
+    throw new Error('must be namespace/name, e.g. ingress/portico');
+  parseDnsName(name);
+  return { namespace, name };
+}
+
+/** `parseNameList` reads comma-separated namespace names; empty means none. */
+export function parseNameList(raw: string): string[] {
+  const names = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  for (const n of names)
+    if (!DNS_LABEL.test(n)) throw new Error(`${JSON.stringify(n)} is not a namespace name`);
+  return [...new Set(names)];
+}
+
+/** `parseListenAddress` reads `host:port`, `[v6]:port` or `:port` (all addresses). */
+export function parseListenAddress(raw: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]*)):(\d+)$/.exec(raw);
+  if (!m) throw new Error('must be ADDR:PORT, e.g. 0.0.0.0:8443 or :8443');
+  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2]);
+  if (isIP(host) === 0) throw new Error(`${JSON.stringify(host)} is not an IP address`);
+  return { host, port: parsePort(m[3] ?? '') };
 }
 
 /** `parseCidrList` reads comma-separated CIDRs or bare addresses; empty means none. */
