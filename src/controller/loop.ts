@@ -47,6 +47,12 @@ export interface ControllerOptions {
   readonly clock?: Clock;
   readonly holdoffMs?: number;
   readonly maxDelayMs?: number;
+  /**
+   * Called after every full run with the model in force (the running one when nothing changed).
+   * Cluster mode hangs Ingress status and Kubernetes Events off it; it must not throw (a throw is
+   * logged and the loop carries on).
+   */
+  readonly onModel?: (model: RoutingModel, generation: number) => void;
   /** Extra fields for the per-load log line, e.g. documents of kinds the source skipped. */
   readonly describeSource?: () => Record<string, unknown>;
 }
@@ -204,6 +210,11 @@ export class Controller {
     const endpointsPublished = this.#publishEndpoints(this.#model ?? model);
     this.#logLoad(previous, model, changed, endpointsPublished);
     this.#record('full', changed, endpointsPublished);
+    try {
+      this.#o.onModel?.(this.#model ?? model, this.#generation);
+    } catch (err) {
+      this.#log.error({ err }, 'model observer failed');
+    }
   }
 
   #publishEndpoints(model: RoutingModel): boolean {

@@ -213,3 +213,65 @@ describe('Controller', () => {
     assert.equal(sink.routes.length, 0);
   });
 });
+
+describe('Controller model observer', () => {
+  function observed(
+    onModel: (model: import('../../../src/model/types.js').RoutingModel, generation: number) => void,
+  ) {
+    const source = new FakeSource();
+    const sink = new FakeSink();
+    const clock = new FakeClock();
+    const controller = new Controller({
+      source,
+      sink,
+      pipeline: defaultPipeline,
+      clock,
+      logger: silentLogger(),
+      translateOptions: {
+        controllerClass: 'portico.dev/ingress-controller',
+        ingressClass: 'portico',
+        watchIngressWithoutClass: false,
+      },
+      onModel,
+    });
+    const put = (...objects: KubeObject[]) => {
+      const kinds = new Set<KubeKind>();
+      for (const o of objects) if (source.store.upsert(o)) kinds.add(o.kind);
+      controller.notify({ kinds, diagnosticsChanged: false });
+    };
+    return { source, sink, clock, controller, put };
+  }
+
+  test('the observer sees the model in force after every full run, and not on the endpoints fast path', () => {
+    const seen: [string[], number][] = [];
+    const { source, clock, controller, put } = observed((model, generation) =>
+      seen.push([model.ingresses.filter((r) => r.state === 'served').map((r) => r.ingress), generation]),
+    );
+    source.synced = true;
+    put(ingressClass('portico').build(), ...echoService('web'));
+    controller.runNow();
+    put(ingress('shop').cls('portico').host('a.test').prefix('/', svc('web', 80)).build());
+    clock.advance(500);
+    const [slice] = echoService('web').filter((o) => o.kind === 'EndpointSlice');
+    assert.ok(slice && slice.kind === 'EndpointSlice');
+    put({ ...slice, endpoints: [{ addresses: ['127.0.0.9'] }] });
+    clock.advance(500);
+    assert.deepEqual(seen, [
+      [[], 1],
+      [['default/shop'], 2],
+    ]);
+  });
+
+  test('a throwing observer is logged and the loop keeps publishing', () => {
+    const { source, sink, clock, controller, put } = observed(() => {
+      throw new Error('observer bug');
+    });
+    source.synced = true;
+    put(ingressClass('portico').build(), ...echoService('web'));
+    controller.runNow();
+    put(ingress('shop').cls('portico').host('a.test').prefix('/', svc('web', 80)).build());
+    clock.advance(500);
+    assert.equal(sink.routes.length, 2);
+    assert.equal(answer(sink.routes[1], 'a.test', '/'), 'default/web:80');
+  });
+});
