@@ -8,6 +8,7 @@ import { Controller, type RouteSink } from '../controller/loop.js';
 import { defaultPipeline } from '../controller/pipeline.js';
 import { FileSource } from '../files/source.js';
 import type { Logger } from '../log/logger.js';
+import { PorticoMetrics } from '../metrics/registry.js';
 import type { PorticoConfig } from './flags.js';
 
 /** `FileModeDataPlane` is what file mode needs from the data plane (`src/proxy/data-plane.ts`). */
@@ -16,7 +17,11 @@ export interface FileModeDataPlane extends RouteSink {
   shutdown(): Promise<void>;
 }
 
-export type DataPlaneFactory = (options: ProxyOptions, logger: Logger) => FileModeDataPlane;
+export type DataPlaneFactory = (
+  options: ProxyOptions,
+  logger: Logger,
+  metrics?: PorticoMetrics,
+) => FileModeDataPlane;
 
 export interface RunFilesDeps {
   readonly createDataPlane: DataPlaneFactory;
@@ -50,7 +55,8 @@ export async function runFiles(
   // Ask for the signal before anything async starts, so an early SIGTERM is not the default kill.
   const stop = deps.stopSignal ?? firstSignal(['SIGTERM', 'SIGINT']);
 
-  const dataPlane = deps.createDataPlane(config.proxy, log);
+  const metrics = new PorticoMetrics();
+  const dataPlane = deps.createDataPlane(config.proxy, log, metrics);
   // `loop` is declared below; the source calls back only after start(), when it exists.
   const source = new FileSource({
     dir,
@@ -65,6 +71,7 @@ export async function runFiles(
     pipeline: defaultPipeline,
     translateOptions: config.translate,
     logger: log,
+    metrics,
     describeSource: () => {
       const skipped = source.skipped();
       return skipped.length > 0 ? { skippedKinds: skipped.slice(0, 50) } : {};

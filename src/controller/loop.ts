@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
+import type { PorticoMetrics } from '../metrics/registry.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { EndpointSlice, Ingress, IngressClass, KubeKind } from '../model/objects.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
@@ -53,6 +54,7 @@ export interface ControllerOptions {
    * logged and the loop carries on).
    */
   readonly onModel?: (model: RoutingModel, generation: number) => void;
+  readonly metrics?: PorticoMetrics;
   /** Extra fields for the per-load log line, e.g. documents of kinds the source skipped. */
   readonly describeSource?: () => Record<string, unknown>;
 }
@@ -182,6 +184,7 @@ export class Controller {
   }
 
   #runFull(): void {
+    const started = performance.now();
     const { source, pipeline, translateOptions } = this.#o;
     const store = source.store;
     const classes = store.list('IngressClass');
@@ -210,6 +213,7 @@ export class Controller {
     const endpointsPublished = this.#publishEndpoints(this.#model ?? model);
     this.#logLoad(previous, model, changed, endpointsPublished);
     this.#record('full', changed, endpointsPublished);
+    this.#observe(model, (performance.now() - started) / 1_000);
     try {
       this.#o.onModel?.(this.#model ?? model, this.#generation);
     } catch (err) {
@@ -265,8 +269,26 @@ export class Controller {
     this.#log[level](line, changed ? 'config loaded' : 'config loaded (no route changes)');
   }
 
+  #observe(model: RoutingModel, seconds: number): void {
+    const m = this.#o.metrics;
+    if (m === undefined) return;
+    m.configRebuildDuration.set(seconds);
+    m.rejectedObjects.set({ kind: 'Ingress' }, model.ingresses.filter((r) => r.state === 'rejected').length);
+    m.brokenReferences.set(
+      model.diagnostics.filter(
+        (d) => d.code === 'PORTICO_WARN_SERVICE_MISSING' || d.code === 'PORTICO_WARN_SERVICE_PORT_MISSING',
+      ).length,
+    );
+  }
+
   #record(kind: LoadOutcome['kind'], routesPublished: boolean, endpointsPublished: boolean): LoadOutcome {
     const outcome = { kind, routesPublished, endpointsPublished, generation: this.#generation };
+    const m = this.#o.metrics;
+    if (m !== undefined && kind !== 'not-synced') {
+      const label = kind === 'full' ? (routesPublished ? 'published' : 'unchanged') : kind;
+      m.configRebuilds.inc({ outcome: label });
+      if (kind !== 'failed') m.configLastSuccess.set(Date.now() / 1_000);
+    }
     this.#runs.push(outcome);
     // Bounded history: tests look at the last few, nothing needs more.
     if (this.#runs.length > 100) this.#runs.shift();

@@ -17,6 +17,8 @@ export interface AdminSources {
   readonly ready: () => boolean;
   readonly snapshot: () => RouteSnapshot;
   readonly upstreams: UpstreamRegistry;
+  /** Prometheus exposition, when the process has metrics. */
+  readonly metrics?: { render(): Promise<string>; readonly contentType: string };
 }
 
 interface BackendView {
@@ -110,8 +112,18 @@ export function createAdminServer(sources: AdminSources): Server {
           JSON.stringify(describeRoutes(sources.snapshot(), sources.upstreams), null, 2) + '\n',
         );
         return;
-      default:
-        send(404, 'text/plain; charset=utf-8', '404 Not Found — admin paths: /healthz /readyz /routes\n');
+      case '/metrics':
+        if (sources.metrics === undefined) break;
+        sources.metrics.render().then(
+          (text) => send(200, sources.metrics?.contentType ?? 'text/plain', text),
+          () => send(500, 'text/plain; charset=utf-8', 'metrics collection failed\n'),
+        );
+        return;
     }
+    send(
+      404,
+      'text/plain; charset=utf-8',
+      '404 Not Found — admin paths: /healthz /readyz /routes /metrics\n',
+    );
   });
 }

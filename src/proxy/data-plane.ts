@@ -8,6 +8,7 @@ import type { RouteSnapshot } from '../compile/types.js';
 import type { ProxyOptions } from '../config/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
+import type { PorticoMetrics } from '../metrics/registry.js';
 import { createAdminServer } from './admin.js';
 import { drainServer } from './drain.js';
 import type { ForwardSettings } from './forward.js';
@@ -70,7 +71,7 @@ export class PorticoDataPlane implements DataPlane {
   #draining = false;
   #shutdown: Promise<void> | undefined;
 
-  constructor(options: ProxyOptions, logger: Logger) {
+  constructor(options: ProxyOptions, logger: Logger, metrics?: PorticoMetrics) {
     this.#options = options;
     this.#logger = logger;
     this.#upstreams = new UpstreamRegistry(options.upstream, logger);
@@ -89,6 +90,7 @@ export class PorticoDataPlane implements DataPlane {
       ready: () => this.#ready && !this.#shuttingDown,
       snapshot: () => holder.current,
       upstreams: this.#upstreams,
+      ...(metrics !== undefined ? { metrics } : {}),
     });
   }
 
@@ -161,6 +163,6 @@ export class PorticoDataPlane implements DataPlane {
 }
 
 /** `createDataPlane` creates the data plane; nothing listens until `listen()`. */
-export function createDataPlane(options: ProxyOptions, logger: Logger): DataPlane {
-  return new PorticoDataPlane(options, logger);
+export function createDataPlane(options: ProxyOptions, logger: Logger, metrics?: PorticoMetrics): DataPlane {
+  return new PorticoDataPlane(options, logger, metrics);
 }
