@@ -1,0 +1,95 @@
+/**
+ * `types` holds the global settings Portico takes from the `--configmap` ConfigMap (under
+ * ingress-nginx's key names) on top of the flag defaults. The data plane applies them live.
+ */
+import type { ProxyOptions } from '../../config/types.js';
+
+/** `UpstreamSettings` governs every exchange with an upstream. Same shape as `UpstreamOptions`. */
+export interface UpstreamSettings {
+  readonly connectTimeoutMs: number;
+  /** Idle time between bytes read from the upstream before 504. */
+  readonly readTimeoutMs: number;
+  /** Idle time between bytes written to the upstream before 504. */
+  readonly sendTimeoutMs: number;
+  /** Total attempts for one request (first try included). */
+  readonly maxTries: number;
+}
+
+/** `ClientSettings` governs client connections. */
+export interface ClientSettings {
+  readonly headerTimeoutMs: number;
+  readonly bodyIdleTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+/**
+ * `ForwardedSettings` is ingress-nginx's `use-forwarded-headers` + `proxy-real-ip-cidr`: when
+ * `useForwardedHeaders` is true, peers inside `realIpCidrs` are trusted proxies whose
+ * X-Forwarded-* headers are kept; otherwise nobody is.
+ */
+export interface ForwardedSettings {
+  readonly useForwardedHeaders: boolean;
+  readonly realIpCidrs: readonly string[];
+}
+
+/** `GlobalSettings` is the effective global configuration of the data plane. */
+export interface GlobalSettings {
+  readonly upstream: UpstreamSettings;
+  readonly client: ClientSettings;
+  readonly forwarded: ForwardedSettings;
+}
+
+/** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */
+export const TRUST_ALL: readonly string[] = ['0.0.0.0/0', '::/0'];
+
+/**
+ * `baseSettings` derives the settings the flags give, i.e. what applies where the ConfigMap is
+ * silent. `--trusted-proxies` maps onto the ingress-nginx pair: a non-empty list means
+ * `use-forwarded-headers: "true"` with `proxy-real-ip-cidr` = that list; an empty one means
+ * `"false"`, with ingress-nginx's trust-everyone CIDR default waiting for a ConfigMap to turn it on.
+ */
+export function baseSettings(options: ProxyOptions): GlobalSettings {
+  const trusted = options.trustedProxies;
+  return {
+    upstream: {
+      connectTimeoutMs: options.upstream.connectTimeoutMs,
+      readTimeoutMs: options.upstream.readTimeoutMs,
+      sendTimeoutMs: options.upstream.sendTimeoutMs,
+      maxTries: options.upstream.maxTries,
+    },
+    client: {
+      headerTimeoutMs: options.client.headerTimeoutMs,
+      bodyIdleTimeoutMs: options.client.bodyIdleTimeoutMs,
+      keepAliveTimeoutMs: options.client.keepAliveTimeoutMs,
+    },
+    forwarded: {
+      useForwardedHeaders: trusted.length > 0,
+      realIpCidrs: trusted.length > 0 ? [...trusted] : [...TRUST_ALL],
+    },
+  };
+}
+
+/** `trustedProxiesOf` is the CIDR list whose X-Forwarded-* headers are believed (empty = nobody). */
+export function trustedProxiesOf(forwarded: ForwardedSettings): readonly string[] {
+  return forwarded.useForwardedHeaders ? forwarded.realIpCidrs : [];
+}
+
+/**
+ * `resolveUpstreamSettings` applies precedence annotation > ConfigMap > flag: `global` already is
+ * ConfigMap over flags; `route` holds the per-route overrides (annotations, when they arrive).
+ * Returns `global` itself when nothing is overridden, so the common case allocates nothing.
+ */
+export function resolveUpstreamSettings(
+  global: UpstreamSettings,
+  route?: Partial<UpstreamSettings>,
+): UpstreamSettings {
+  if (route === undefined) return global;
+  let out: { -readonly [K in keyof UpstreamSettings]: number } | undefined;
+  for (const key of ['connectTimeoutMs', 'readTimeoutMs', 'sendTimeoutMs', 'maxTries'] as const) {
+    const v = route[key];
+    if (v === undefined || v === global[key]) continue;
+    out ??= { ...global };
+    out[key] = v;
+  }
+  return out ?? global;
+}
