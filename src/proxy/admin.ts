@@ -9,6 +9,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { RouteSnapshot } from '../compile/types.js';
+import type { GlobalSettings } from '../model/settings/types.js';
 import type { BackendRef } from '../model/types.js';
 import type { UpstreamRegistry, UpstreamStats } from './upstreams.js';
 
@@ -17,6 +18,8 @@ export interface AdminSources {
   readonly ready: () => boolean;
   readonly snapshot: () => RouteSnapshot;
   readonly upstreams: UpstreamRegistry;
+  /** The global settings in force (ConfigMap over flags). */
+  readonly settings?: () => GlobalSettings;
   /** Prometheus exposition, when the process has metrics. */
   readonly metrics?: { render(): Promise<string>; readonly contentType: string };
 }
@@ -50,10 +53,16 @@ export interface RoutesReport {
   readonly ingresses: RouteSnapshot['model']['ingresses'];
   readonly diagnostics: RouteSnapshot['model']['diagnostics'];
   readonly upstreams: UpstreamStats;
+  /** The global settings in force, when the data plane has them. */
+  readonly settings?: GlobalSettings;
 }
 
 /** `describeRoutes` builds the `/routes` report from a snapshot and the live endpoint sets. */
-export function describeRoutes(snapshot: RouteSnapshot, upstreams: UpstreamRegistry): RoutesReport {
+export function describeRoutes(
+  snapshot: RouteSnapshot,
+  upstreams: UpstreamRegistry,
+  settings?: GlobalSettings,
+): RoutesReport {
   const model = snapshot.model;
   return {
     generation: snapshot.generation,
@@ -77,6 +86,7 @@ export function describeRoutes(snapshot: RouteSnapshot, upstreams: UpstreamRegis
     ingresses: model.ingresses,
     diagnostics: model.diagnostics,
     upstreams: upstreams.stats(),
+    ...(settings !== undefined ? { settings } : {}),
   };
 }
 
@@ -109,7 +119,11 @@ export function createAdminServer(sources: AdminSources): Server {
         send(
           200,
           'application/json',
-          JSON.stringify(describeRoutes(sources.snapshot(), sources.upstreams), null, 2) + '\n',
+          JSON.stringify(
+            describeRoutes(sources.snapshot(), sources.upstreams, sources.settings?.()),
+            null,
+            2,
+          ) + '\n',
         );
         return;
       case '/metrics':

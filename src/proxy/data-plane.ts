@@ -4,15 +4,18 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { ProxyOptions } from '../config/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
+import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { createAdminServer } from './admin.js';
 import { drainServer } from './drain.js';
 import type { ForwardSettings } from './forward.js';
-import { compileTrust } from './forwarded-headers.js';
+import { compileTrust, type TrustFunction } from './forwarded-headers.js';
+import { type LiveSettings, LiveSettingsHolder } from './live-settings.js';
 import type { ResolveContext } from './resolve.js';
 import { createProxyServer, type ProxyServer } from './server.js';
 import { SnapshotHolder } from './snapshot-holder.js';
@@ -30,6 +33,13 @@ export interface DataPlane {
   publishRoutes(snapshot: RouteSnapshot): void;
   /** Reconciles upstream pools: create for new endpoints, drain then close removed ones. */
   publishEndpoints(table: EndpointTable): void;
+  /**
+   * Applies global settings (ConfigMap over flags) live: read/send timeouts, tries, client body
+   * timeout and trust take effect for requests that start afterwards; a connect timeout change
+   * re-creates the pools (old ones drain); the listener's header and keep-alive timeouts change
+   * in place. Requests in flight keep the settings they started with.
+   */
+  applySettings(settings: GlobalSettings): void;
   /** /readyz answers 200 only after setReady(true) (the CLI calls it once the first config is live). */
   setReady(ready: boolean): void;
   /** Binds options.httpPort and options.adminPort on options.bindAddress (0 = ephemeral) and returns the real ports. The HTTPS port is NOT bound yet (TLS is a later issue). */
@@ -65,6 +75,8 @@ export class PorticoDataPlane implements DataPlane {
   readonly #admin: Server;
   readonly #resolve: ResolveContext;
   readonly #forward: ForwardSettings;
+  readonly #live: LiveSettingsHolder;
+  #settings: GlobalSettings;
   #proxy: ProxyServer | undefined;
   #ready = false;
   #shuttingDown = false;
@@ -75,13 +87,18 @@ export class PorticoDataPlane implements DataPlane {
     this.#options = options;
     this.#logger = logger;
     this.#upstreams = new UpstreamRegistry(options.upstream, logger);
-    // Compiled once: an invalid CIDR is a startup error, thrown here.
-    const trust = compileTrust(options.trustedProxies);
+    this.#settings = baseSettings(options);
+    // An invalid --trusted-proxies CIDR is a startup error, thrown here.
+    const live = new LiveSettingsHolder(liveSettings(this.#settings, compileTrust(options.trustedProxies)));
+    this.#live = live;
     const holder = this.#holder;
-    this.#resolve = { snapshot: () => holder.current, upstreams: this.#upstreams, trust, proto: 'http' };
+    this.#resolve = {
+      snapshot: () => holder.current,
+      upstreams: this.#upstreams,
+      settings: () => live.current,
+      proto: 'http',
+    };
     this.#forward = {
-      upstream: options.upstream,
-      clientBodyIdleMs: options.client.bodyIdleTimeoutMs,
       logger,
       draining: () => this.#draining,
       currentEndpoints: (backendKey) => this.#upstreams.backend(backendKey),
@@ -90,6 +107,7 @@ export class PorticoDataPlane implements DataPlane {
       ready: () => this.#ready && !this.#shuttingDown,
       snapshot: () => holder.current,
       upstreams: this.#upstreams,
+      settings: () => this.#settings,
       ...(metrics !== undefined ? { metrics } : {}),
     });
   }
@@ -107,6 +125,39 @@ export class PorticoDataPlane implements DataPlane {
     this.#ready = ready;
   }
 
+  /** `settings` are the global settings in force (flags, then whatever `applySettings` gave). */
+  get settings(): GlobalSettings {
+    return this.#settings;
+  }
+
+  applySettings(next: GlobalSettings): void {
+    const previous = this.#settings;
+    if (isDeepStrictEqual(previous, next)) return;
+    let settings = next;
+    let trust: TrustFunction = this.#live.current.trust;
+    const trusted = trustedProxiesOf(next.forwarded);
+    if (!isDeepStrictEqual(trustedProxiesOf(previous.forwarded), trusted)) {
+      try {
+        trust = compileTrust(trusted);
+      } catch (err) {
+        // The ConfigMap validator accepts only what compileTrust takes; if they ever disagree,
+        // keep trusting whom we trusted rather than fail open or closed.
+        this.#logger.error({ err, trusted }, 'cannot compile trusted proxies; keeping the previous ones');
+        settings = { ...next, forwarded: previous.forwarded };
+      }
+    }
+    this.#upstreams.setOptions(settings.upstream);
+    this.#live.publish(liveSettings(settings, trust));
+    const server = this.#proxy?.server;
+    if (server !== undefined) {
+      // node:http reads both on use: headersTimeout at each connection check, keepAliveTimeout
+      // when a response ends and the socket goes idle.
+      server.headersTimeout = settings.client.headerTimeoutMs;
+      server.keepAliveTimeout = settings.client.keepAliveTimeoutMs;
+    }
+    this.#settings = settings;
+  }
+
   /** `stats` reports pool counts and open client connections (tests, leak checks). */
   stats(): UpstreamStats & { readonly connections: number } {
     return { ...this.#upstreams.stats(), connections: this.#proxy?.sockets.size ?? 0 };
@@ -115,7 +166,7 @@ export class PorticoDataPlane implements DataPlane {
   async listen(): Promise<ListeningPorts> {
     if (this.#proxy !== undefined) throw new Error('listen() called twice');
     const proxy = await createProxyServer({
-      client: this.#options.client,
+      client: { ...this.#options.client, ...this.#settings.client },
       resolve: this.#resolve,
       forward: this.#forward,
       logger: this.#logger,
@@ -160,6 +211,10 @@ export class PorticoDataPlane implements DataPlane {
     }
     this.#logger.info('shutdown complete');
   }
+}
+
+function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSettings {
+  return { upstream: settings.upstream, clientBodyIdleMs: settings.client.bodyIdleTimeoutMs, trust };
 }
 
 /** `createDataPlane` creates the data plane; nothing listens until `listen()`. */

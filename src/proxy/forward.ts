@@ -28,6 +28,7 @@ import type { Logger } from '../log/logger.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { buildResponseHeaders } from './hop-by-hop.js';
+import type { LiveSettings } from './live-settings.js';
 import { routeLabel } from './resolve.js';
 import {
   classifyUpstreamError,
@@ -39,11 +40,11 @@ import type { BackendUpstreams, Upstream } from './upstreams.js';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-/** `ForwardSettings` is shared by every exchange of one data plane. */
+/**
+ * `ForwardSettings` is shared by every exchange of one data plane. The timeouts and retry budget
+ * are not here: they are live settings, read once per request (`ForwardRequest.settings`).
+ */
 export interface ForwardSettings {
-  readonly upstream: UpstreamOptions;
-  /** Client body idle timeout (ms): no request-body byte from the client for this long → 408. */
-  readonly clientBodyIdleMs: number;
   readonly logger: Logger;
   /** True while draining: responses carry `Connection: close`. */
   readonly draining: () => boolean;
@@ -63,6 +64,8 @@ export interface ForwardRequest {
   readonly backend: BackendUpstreams;
   /** The route that answered, for logs. */
   readonly match: RouteMatch;
+  /** The global settings this request runs with (read once, when it was resolved). */
+  readonly settings: LiveSettings;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -112,6 +115,7 @@ export function sendBuiltIn(
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #f: ForwardRequest;
   readonly #s: ForwardSettings;
+  readonly #u: UpstreamOptions;
   readonly #method: string;
   #set: BackendUpstreams;
   #maxAttempts: number;
@@ -132,9 +136,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   constructor(f: ForwardRequest, s: ForwardSettings, first: number) {
     this.#f = f;
     this.#s = s;
+    // NOTE: per-route overrides (annotations, later) plug in here via resolveUpstreamSettings.
+    this.#u = f.settings.upstream;
     this.#method = f.req.method ?? 'GET';
     this.#set = f.backend;
-    this.#maxAttempts = Math.max(1, Math.min(s.upstream.maxTries, f.backend.upstreams.length));
+    this.#maxAttempts = Math.max(1, Math.min(this.#u.maxTries, f.backend.upstreams.length));
     this.#first = first;
   }
 
@@ -152,7 +158,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#lastClientByte = Date.now();
       req.on('data', this.#onClientData);
       req.once('end', this.#stopWatchdog);
-      const idle = Math.min(this.#s.clientBodyIdleMs, this.#s.upstream.sendTimeoutMs);
+      const idle = Math.min(this.#f.settings.clientBodyIdleMs, this.#u.sendTimeoutMs);
       this.#watchdog = setTimeout(this.#onWatchdog, idle);
       this.#watchdog.unref();
     }
@@ -173,6 +179,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
         method: this.#method as Dispatcher.HttpMethod,
         headers: this.#f.headers,
         body: this.#body,
+        // Per request, so a proxy-read-timeout change applies without re-creating pools.
+        headersTimeout: this.#u.readTimeoutMs,
+        bodyTimeout: this.#u.readTimeoutMs,
       },
       this,
     );
@@ -264,7 +273,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#refreshes++;
     this.#set = fresh;
     this.#attempt = 0;
-    this.#maxAttempts = Math.max(1, Math.min(this.#s.upstream.maxTries, fresh.upstreams.length));
+    this.#maxAttempts = Math.max(1, Math.min(this.#u.maxTries, fresh.upstreams.length));
     this.#first = roundRobin.first(fresh.balancer, fresh.upstreams.length, {
       clientAddress: this.#f.req.socket.remoteAddress ?? '',
       path: this.#f.req.url ?? '/',
@@ -362,7 +371,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done || this.#f.req.complete) return;
     const body = this.#body;
     const stalledUpstream = body?.writableNeedDrain === true;
-    const limit = stalledUpstream ? this.#s.upstream.sendTimeoutMs : this.#s.clientBodyIdleMs;
+    const limit = stalledUpstream ? this.#u.sendTimeoutMs : this.#f.settings.clientBodyIdleMs;
     const idleFor = Date.now() - this.#lastClientByte;
     if (idleFor < limit) {
       this.#watchdog = setTimeout(this.#onWatchdog, limit - idleFor);

@@ -13,19 +13,16 @@ import {
   notFoundBody,
   type ProxyErrorCode,
 } from './errors.js';
-import {
-  buildUpstreamHeaders,
-  clientAddress,
-  generateRequestId,
-  type TrustFunction,
-} from './forwarded-headers.js';
+import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
+import type { LiveSettings } from './live-settings.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
 export interface ResolveContext {
   readonly snapshot: () => RouteSnapshot;
   readonly upstreams: UpstreamRegistry;
-  readonly trust: TrustFunction;
+  /** The global settings in force; read once per request, the result travels with it. */
+  readonly settings: () => LiveSettings;
   readonly proto: 'http' | 'https';
 }
 
@@ -39,6 +36,8 @@ export type Resolution =
       readonly headers: string[];
       readonly peer: string;
       readonly path: string;
+      /** The settings this request runs with, from start to end. */
+      readonly settings: LiveSettings;
     }
   | {
       readonly ok: false;
@@ -133,9 +132,10 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   }
   const socket = req.socket;
   const peer = clientAddress(socket.remoteAddress);
+  const settings = ctx.settings();
   const built = buildUpstreamHeaders(req.rawHeaders, {
     peer,
-    trusted: ctx.trust(peer),
+    trusted: settings.trust(peer),
     proto: ctx.proto,
     localPort: socket.localPort ?? 0,
     requestId,
@@ -151,5 +151,14 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       match,
     };
   }
-  return { ok: true, requestId, match, backend, headers: built.headers, peer, path: normalized.path };
+  return {
+    ok: true,
+    requestId,
+    match,
+    backend,
+    headers: built.headers,
+    peer,
+    path: normalized.path,
+    settings,
+  };
 }

@@ -80,8 +80,10 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
           requestTimeout: 0,
           keepAliveTimeout: c.keepAliveTimeoutMs,
           maxHeaderSize: c.maxHeaderBytes,
-          // headersTimeout is only checked this often; keep the check within a quarter of the limit.
-          connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(c.headerTimeoutMs / 4))),
+          // headersTimeout is only checked this often: within a quarter of the limit, and at least
+          // once a second, because the limit can shrink live (client-header-timeout) while the
+          // interval is fixed at creation. The check walks the connection list: cheap.
+          connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(c.headerTimeoutMs / 4))),
         },
         handler,
       );
@@ -140,7 +142,15 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         path: r.path,
       });
       new Exchange(
-        { req, res, headers: r.headers, requestId: r.requestId, backend: r.backend, match: r.match },
+        {
+          req,
+          res,
+          headers: r.headers,
+          requestId: r.requestId,
+          backend: r.backend,
+          match: r.match,
+          settings: r.settings,
+        },
         forward,
         first,
       ).start();
@@ -162,7 +172,6 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   httpServer.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     handleUpgrade(req, socket, head, {
       resolve,
-      upstream: forward.upstream,
       logger: deps.logger,
       draining: forward.draining,
       tunnels,

@@ -63,7 +63,7 @@ export interface UpstreamStats {
 
 /** `UpstreamRegistry` keeps the pools in line with the published endpoints. */
 export class UpstreamRegistry {
-  readonly #options: UpstreamOptions;
+  #options: UpstreamOptions;
   readonly #logger: Logger;
   readonly #pools = new Map<string, Upstream>();
   readonly #closing = new Set<Pool>();
@@ -101,6 +101,29 @@ export class UpstreamRegistry {
     this.#external = targets;
     this.#externalSignature = signature;
     this.#reconcile();
+  }
+
+  /**
+   * `setOptions` takes new upstream settings. Only the connect timeout lives in the pools (undici
+   * has no per-request connect timeout), so a change of it re-creates every pool and drains the
+   * old ones exactly as endpoint removal does: requests in flight finish on them, and a request
+   * that read the old endpoint set just before the swap gets UND_ERR_CLOSED and re-reads the live
+   * one. Read/send timeouts and tries are per request and need nothing here.
+   */
+  setOptions(options: UpstreamOptions): void {
+    const reconnect = options.connectTimeoutMs !== this.#options.connectTimeoutMs;
+    this.#options = options;
+    if (!reconnect || this.#closed) return;
+    for (const [key, upstream] of this.#pools) {
+      this.#pools.set(key, this.#createUpstream(key, upstream.endpoint));
+      this.#retire(upstream.pool);
+    }
+    this.#reconcile();
+  }
+
+  /** `connectTimeoutMs` is the connect timeout new pools get (tests). */
+  get connectTimeoutMs(): number {
+    return this.#options.connectTimeoutMs;
   }
 
   stats(): UpstreamStats {
@@ -163,6 +186,7 @@ export class UpstreamRegistry {
     const o = this.#options;
     const pool = new Pool(origin, {
       connect: { timeout: o.connectTimeoutMs },
+      // Defaults only: every dispatch sets its own (live) read timeout.
       headersTimeout: o.readTimeoutMs,
       bodyTimeout: o.readTimeoutMs,
       // Backends with large cookies: allow more than Node's 16 KiB default.

@@ -11,7 +11,6 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { UpstreamOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
@@ -22,7 +21,6 @@ import type { Upstream } from './upstreams.js';
 /** `UpgradeSettings` is what the upgrade path needs from the data plane. */
 export interface UpgradeSettings {
   readonly resolve: ResolveContext;
-  readonly upstream: UpstreamOptions;
   readonly logger: Logger;
   readonly draining: () => boolean;
   /** Upgraded connections (client side) are tracked so shutdown can force-close them. */
@@ -60,9 +58,10 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
     return;
   }
   const set = r.backend;
+  const upstreamSettings = r.settings.upstream;
   const count = set.upstreams.length;
   const first = roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path });
-  const maxAttempts = Math.max(1, Math.min(s.upstream.maxTries, count));
+  const maxAttempts = Math.max(1, Math.min(upstreamSettings.maxTries, count));
   let lines = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
   for (let i = 0; i + 1 < r.headers.length; i += 2) lines += `${r.headers[i]}: ${r.headers[i + 1]}\r\n`;
   const requestHead = lines + '\r\n';
@@ -75,7 +74,7 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
     const upstream = set.upstreams[attemptIndex(first, n, count)] as Upstream;
     const socket: Socket = connect({ host: upstream.endpoint.address, port: upstream.endpoint.port });
     let connected = false;
-    socket.setTimeout(s.upstream.connectTimeoutMs, () => {
+    socket.setTimeout(upstreamSettings.connectTimeoutMs, () => {
       socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
     });
     const onClientGone = (): void => {

@@ -34,8 +34,6 @@ before(async () => {
     balancer: newBalancerState(),
   };
   const settings: ForwardSettings = {
-    upstream: DEFAULT_UPSTREAM_OPTIONS,
-    clientBodyIdleMs: 60_000,
     logger: silentLogger(),
     draining: () => false,
     currentEndpoints: () => current,
@@ -49,6 +47,7 @@ before(async () => {
         requestId: 'rid',
         backend: stale,
         match: { kind: 'catch-all' },
+        settings: { upstream: DEFAULT_UPSTREAM_OPTIONS, clientBodyIdleMs: 60_000, trust: () => false },
       },
       settings,
       0,

@@ -74,3 +74,27 @@ test('UpstreamRegistry gives ExternalName backends a pool when the table has non
   assert.equal(reg.stats().pools, 1);
   await reg.closeAll();
 });
+
+test('UpstreamRegistry.setOptions re-creates every pool on a connect-timeout change and retires the old ones', async () => {
+  const reg = new UpstreamRegistry(DEFAULT_UPSTREAM_OPTIONS, silentLogger());
+  const e1: UpstreamEndpoint = { address: '127.0.0.2', port: 1, kind: 'ip' };
+  reg.setEndpoints(new Map([['ns/a:80', [e1]]]));
+  const before = reg.backend('ns/a:80');
+  const balancer = before?.balancer;
+
+  // Read/send timeouts and tries are per request: the pools stay.
+  reg.setOptions({ ...DEFAULT_UPSTREAM_OPTIONS, readTimeoutMs: 1_000, maxTries: 1 });
+  assert.equal(reg.backend('ns/a:80'), before, 'no new endpoint set');
+  assert.equal(reg.stats().closing, 0);
+
+  reg.setOptions({ ...DEFAULT_UPSTREAM_OPTIONS, connectTimeoutMs: 250 });
+  const after = reg.backend('ns/a:80');
+  assert.notEqual(after, before, 'a new endpoint set was swapped in');
+  assert.notEqual(after?.upstreams[0]?.pool, before?.upstreams[0]?.pool, 'with a new pool');
+  assert.equal(after?.balancer, balancer, 'balancer state survives');
+  assert.equal(reg.connectTimeoutMs, 250);
+  assert.equal(reg.stats().pools, 1);
+  assert.equal(before?.upstreams[0]?.pool.closed, true, 'the old pool is closing');
+  await reg.closeAll();
+  assert.deepEqual(reg.stats(), { pools: 0, closing: 0, backends: 0 });
+});

@@ -1,0 +1,35 @@
+/**
+ * `live-settings` holds the global settings the request path reads. Like the route snapshot, a
+ * ConfigMap change swaps ONE immutable object: a request reads `current` once when it starts and
+ * keeps that object, so its timeouts and retry budget never change halfway through.
+ */
+import type { UpstreamOptions } from '../config/types.js';
+import type { TrustFunction } from './forwarded-headers.js';
+
+/** `LiveSettings` is the per-request part of the global settings, ready to use (trust compiled). */
+export interface LiveSettings {
+  readonly upstream: UpstreamOptions;
+  /** Client body idle timeout (ms): no request-body byte from the client for this long → 408. */
+  readonly clientBodyIdleMs: number;
+  /** Whether a peer's X-Forwarded-* headers are believed. */
+  readonly trust: TrustFunction;
+}
+
+/** `LiveSettingsHolder` holds the settings in force; see the module comment. */
+export class LiveSettingsHolder {
+  #current: LiveSettings;
+
+  constructor(initial: LiveSettings) {
+    this.#current = initial;
+  }
+
+  /** `current` is what a new request must use; read it once per request. */
+  get current(): LiveSettings {
+    return this.#current;
+  }
+
+  /** `publish` swaps in new settings. The object must never be mutated afterwards. */
+  publish(settings: LiveSettings): void {
+    this.#current = settings;
+  }
+}
