@@ -9,6 +9,7 @@ import { defaultPipeline } from '../controller/pipeline.js';
 import { FileSource } from '../files/source.js';
 import type { Logger } from '../log/logger.js';
 import { PorticoMetrics } from '../metrics/registry.js';
+import { baseSettings } from '../model/settings/types.js';
 import type { PorticoConfig } from './flags.js';
 
 /** `FileModeDataPlane` is what file mode needs from the data plane (`src/proxy/data-plane.ts`). */
@@ -72,6 +73,10 @@ export async function runFiles(
     translateOptions: config.translate,
     logger: log,
     metrics,
+    // --configmap names a ConfigMap in the folder (namespace defaults to "default" there, as
+    // kubectl apply would); without it the flags alone govern.
+    settingsBase: baseSettings(config.proxy),
+    ...(config.cluster.configMap !== undefined ? { settingsConfigMap: config.cluster.configMap } : {}),
     describeSource: () => {
       const skipped = source.skipped();
       return skipped.length > 0 ? { skippedKinds: skipped.slice(0, 50) } : {};

@@ -8,8 +8,10 @@ import type { RouteSnapshot } from '../compile/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
-import type { Diagnostic } from '../model/diagnostics.js';
+import { type Diagnostic, formatLocation } from '../model/diagnostics.js';
 import type { EndpointSlice, Ingress, IngressClass, KubeKind } from '../model/objects.js';
+import { type GoodValues, parseConfigMapSettings } from '../model/settings/parse.js';
+import type { GlobalSettings } from '../model/settings/types.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
 import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
 import type { StoredObject } from '../store/object-store.js';
@@ -37,6 +39,18 @@ export interface RouteSink {
   publishRoutes(snapshot: RouteSnapshot): void;
   publishEndpoints(table: EndpointTable): void;
   setReady(ready: boolean): void;
+  /**
+   * Applies new global settings (ConfigMap over flag defaults) live. Called on the first full run
+   * and then only when the effective settings changed. Optional so that sinks without live
+   * settings (test fakes) need not implement it.
+   */
+  applySettings?(settings: GlobalSettings): void;
+}
+
+/** `SettingsConfigMapRef` names the ConfigMap holding global settings (`--configmap NS/NAME`). */
+export interface SettingsConfigMapRef {
+  readonly namespace: string;
+  readonly name: string;
 }
 
 export interface ControllerOptions {
@@ -57,6 +71,16 @@ export interface ControllerOptions {
   readonly metrics?: PorticoMetrics;
   /** Extra fields for the per-load log line, e.g. documents of kinds the source skipped. */
   readonly describeSource?: () => Record<string, unknown>;
+  /**
+   * The flag defaults of the global settings (`baseSettings(config.proxy)`). Given, every full run
+   * computes the effective settings and hands them to `sink.applySettings` when they changed.
+   */
+  readonly settingsBase?: GlobalSettings;
+  /**
+   * The ConfigMap whose `data` overrides `settingsBase` (`config.cluster.configMap`); read from the
+   * source's store on every full run. Needs `settingsBase`.
+   */
+  readonly settingsConfigMap?: SettingsConfigMapRef;
 }
 
 /** `LoadOutcome` describes one controller run, for tests and the load log line. */
@@ -88,8 +112,16 @@ export class Controller {
   #ready = false;
   #stopped = false;
   readonly #runs: LoadOutcome[] = [];
+  #settings: GlobalSettings | undefined;
+  #settingsGood: GoodValues = new Map();
+  /** Settings problems already logged, so each is logged once per appearance. */
+  #settingsReported: ReadonlySet<string> = new Set();
 
   constructor(options: ControllerOptions) {
+    if (options.settingsConfigMap !== undefined && options.settingsBase === undefined) {
+      // A programmer error: without the flag defaults there is nothing to apply the ConfigMap over.
+      throw new Error('ControllerOptions.settingsConfigMap needs settingsBase (the flag defaults)');
+    }
     this.#o = options;
     this.#log = options.logger.child({ component: 'controller' });
     this.#lastGood = new LastGoodIngresses((s) => options.pipeline.validateIngress(s));
@@ -108,6 +140,11 @@ export class Controller {
   /** `model` is the running routing model, as last published. */
   get model(): RoutingModel | undefined {
     return this.#model;
+  }
+
+  /** `settings` are the global settings last handed to the sink (undefined without `settingsBase`). */
+  get settings(): GlobalSettings | undefined {
+    return this.#settings;
   }
 
   /** `outcomes` lists what every run did, oldest first (tests and debugging). */
@@ -197,10 +234,14 @@ export class Controller {
       { ingresses: selection.ingresses, ingressClasses: classes, services: store.list('Service') },
       translateOptions,
     );
+    const settings = this.#effectiveSettings();
     const model = withRejections(translated, selection.rejected, [
       ...source.diagnostics(),
       ...selection.warnings,
+      ...settings.diagnostics,
     ]);
+    // Settings go first: pools created for the endpoints below then get the new connect timeout.
+    this.#applySettings(settings.settings);
     const previous = this.#model;
     const changed = previous === undefined || !isDeepStrictEqual(previous, model);
     if (changed) {
@@ -211,7 +252,7 @@ export class Controller {
       this.#model = model;
     }
     const endpointsPublished = this.#publishEndpoints(this.#model ?? model);
-    this.#logLoad(previous, model, changed, endpointsPublished);
+    this.#logLoad(previous, model, changed, endpointsPublished, new Set(settings.diagnostics));
     this.#record('full', changed, endpointsPublished);
     this.#observe(model, (performance.now() - started) / 1_000);
     try {
@@ -219,6 +260,77 @@ export class Controller {
     } catch (err) {
       this.#log.error({ err }, 'model observer failed');
     }
+  }
+
+  /**
+   * `#effectiveSettings` reads the settings ConfigMap from the store and applies it over the flag
+   * defaults. Its problems join the model's diagnostics (so `/routes` shows them) and are logged
+   * once each, not on every run.
+   */
+  #effectiveSettings(): { settings: GlobalSettings | undefined; diagnostics: readonly Diagnostic[] } {
+    const base = this.#o.settingsBase;
+    const ref = this.#o.settingsConfigMap;
+    if (base === undefined) return { settings: undefined, diagnostics: [] };
+    if (ref === undefined) return { settings: base, diagnostics: [] };
+    const stored = this.#o.source.store.get('ConfigMap', ref.namespace, ref.name);
+    if (stored === undefined) {
+      // Deleted or never created: flag defaults, and nothing to keep for a later invalid edit.
+      this.#settingsGood = new Map();
+      this.#reportSettings([], ref);
+      return { settings: base, diagnostics: [] };
+    }
+    const locate = stored.locate;
+    const result = parseConfigMapSettings(stored.object.data, base, {
+      configMap: ref,
+      previous: this.#settingsGood,
+      ...(locate !== undefined
+        ? {
+            locate: (field: string) => {
+              const at = locate(field);
+              return at === undefined ? undefined : formatLocation(at);
+            },
+          }
+        : {}),
+    });
+    this.#settingsGood = result.good;
+    this.#reportSettings(result.diagnostics, undefined);
+    return result;
+  }
+
+  #reportSettings(diagnostics: readonly Diagnostic[], missing: SettingsConfigMapRef | undefined): void {
+    const seen = new Set<string>();
+    if (missing !== undefined) {
+      const id = `missing\u0000${missing.namespace}/${missing.name}`;
+      seen.add(id);
+      if (!this.#settingsReported.has(id))
+        this.#log.warn(
+          { configMap: `${missing.namespace}/${missing.name}` },
+          'settings ConfigMap not found; using flag defaults',
+        );
+    }
+    for (const d of diagnostics) {
+      const id = `${d.field}\u0000${d.message}`;
+      seen.add(id);
+      if (this.#settingsReported.has(id)) continue;
+      this.#log.warn(describeDiagnostic(d), d.severity === 'error' ? 'setting invalid' : 'setting ignored');
+    }
+    this.#settingsReported = seen;
+  }
+
+  #applySettings(settings: GlobalSettings | undefined): void {
+    if (settings === undefined) return;
+    if (this.#settings !== undefined && isDeepStrictEqual(this.#settings, settings)) return;
+    this.#o.sink.applySettings?.(settings);
+    this.#settings = settings;
+    this.#log.info(
+      {
+        ...(this.#o.settingsConfigMap !== undefined
+          ? { configMap: `${this.#o.settingsConfigMap.namespace}/${this.#o.settingsConfigMap.name}` }
+          : {}),
+        settings,
+      },
+      'global settings applied',
+    );
   }
 
   #publishEndpoints(model: RoutingModel): boolean {
@@ -242,6 +354,7 @@ export class Controller {
     model: RoutingModel,
     changed: boolean,
     endpointsChanged: boolean,
+    loggedElsewhere: ReadonlySet<Diagnostic>,
   ): void {
     const before = new Set((previous?.routes ?? []).map(routeId));
     const after = new Set(model.routes.map(routeId));
@@ -249,8 +362,11 @@ export class Controller {
     for (const id of after) if (!before.has(id)) added++;
     let removed = 0;
     for (const id of before) if (!after.has(id)) removed++;
-    const errors = model.diagnostics.filter((d) => d.severity === 'error');
-    const warnings = model.diagnostics.filter((d) => d.severity === 'warning');
+    // Settings problems have their own once-per-appearance lines; repeating them here every load
+    // would turn "reported once" into "reported on every reload".
+    const listed = model.diagnostics.filter((d) => !loggedElsewhere.has(d));
+    const errors = listed.filter((d) => d.severity === 'error');
+    const warnings = listed.filter((d) => d.severity === 'warning');
     const ignored = model.ingresses.filter((r) => r.state === 'ignored');
     const line: Record<string, unknown> = {
       generation: this.#generation,
