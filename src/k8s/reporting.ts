@@ -1,0 +1,172 @@
+/**
+ * `reporting` is cluster mode's write side towards the API server: Lease-based leader election, and,
+ * while leader, Ingress `status.loadBalancer` and Warning Events for diagnostics. The controller
+ * calls `onModel` after every run; everything it starts runs in the background, one writer at a
+ * time, so a slow or failing API server never holds up routing.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from '../cli/flags.js';
+import type { Logger } from '../log/logger.js';
+import type { PorticoMetrics } from '../metrics/registry.js';
+import type { TranslateOptions } from '../model/translate/translate.js';
+import type { RoutingModel } from '../model/types.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { realClock } from '../util/clock.js';
+import { createEventApi, type EventApi, EventRecorder } from './events.js';
+import { createLeaseApi, LeaderElector, type LeaseApi } from './leader.js';
+import { type NodeLookup, resolvePublishAddresses } from './status/address.js';
+import { createIngressStatusApi, createNodeLookup, type IngressStatusApi } from './status/api.js';
+import { StatusWriter } from './status/writer.js';
+
+/** `ClusterReportingOptions` is what `createClusterReporting` needs; `run-cluster.ts` supplies it. */
+export interface ClusterReportingOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly store: ObjectStore;
+  readonly cluster: ClusterConfig;
+  readonly translate: TranslateOptions;
+  readonly logger: Logger;
+  readonly metrics: PorticoMetrics;
+  readonly clock?: Clock;
+}
+
+/** `ClusterReporting` is the handle cluster mode holds. */
+export interface ClusterReporting {
+  /** Starts leader election (and, once leader, status and Events). */
+  start(): void;
+  /** Takes the model in force after a controller run. Never blocks, never throws. */
+  onModel(model: RoutingModel, generation: number): void;
+  /** True while this replica is the leader. */
+  isLeader(): boolean;
+  /** Stops writing status and Events, waits for the write in flight, releases the Lease. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `ReportingApis` are the API edges reporting uses; `createClusterReporting` builds them from the
+ * kubeconfig, tests may pass fakes to `createClusterReportingWith`.
+ */
+export interface ReportingApis {
+  readonly leases: LeaseApi;
+  readonly ingresses: IngressStatusApi;
+  readonly nodes: NodeLookup;
+  readonly events: EventApi;
+}
+
+/** How often the leader re-checks every Ingress' status even without a model change (ingress-nginx: 60 s). */
+export const STATUS_RESYNC_MS = 60_000;
+
+/** `createClusterReporting` wires leader election, the status writer and the Event recorder. */
+export function createClusterReporting(options: ClusterReportingOptions): ClusterReporting {
+  return createClusterReportingWith(options, createReportingApis(options.kubeConfig, options.cluster));
+}
+
+/** `createReportingApis` builds the client-node backed API edges for one kubeconfig. */
+export function createReportingApis(kubeConfig: KubeConfig, cluster: ClusterConfig): ReportingApis {
+  return {
+    leases: createLeaseApi(kubeConfig, cluster.election.namespace, cluster.election.leaseName),
+    ingresses: createIngressStatusApi(kubeConfig),
+    nodes: createNodeLookup(kubeConfig),
+    events: createEventApi(kubeConfig),
+  };
+}
+
+/** `ReportingTuning` overrides intervals that are fixed in production, for tests. */
+export interface ReportingTuning {
+  /** Periodic status pass while leader; default {@link STATUS_RESYNC_MS}. */
+  readonly statusResyncMs?: number;
+  /** Minimum time between two patches of one Event; default one minute (client-go). */
+  readonly eventPatchIntervalMs?: number;
+}
+
+/** `createClusterReportingWith` is `createClusterReporting` with the API edges supplied. */
+export function createClusterReportingWith(
+  options: Omit<ClusterReportingOptions, 'kubeConfig'> & ReportingTuning,
+  apis: ReportingApis,
+): ClusterReporting {
+  const { store, cluster, translate, metrics } = options;
+  const clock = options.clock ?? realClock;
+  const logger = options.logger.child({ component: 'cluster-reporting' });
+  const resyncMs = options.statusResyncMs ?? STATUS_RESYNC_MS;
+  let model: RoutingModel | undefined;
+  let started = false;
+  let stopped = false;
+  let resyncTimer: TimerHandle | undefined;
+
+  // Late-bound: the elector's callbacks need the writer and recorder, which need `isLeader`.
+  const isLeader = (): boolean => elector.isLeader();
+  const status = new StatusWriter({
+    api: apis.ingresses,
+    store,
+    translate,
+    addresses: () => resolvePublishAddresses(cluster, store, apis.nodes),
+    isLeader,
+    logger,
+    metrics,
+    clock,
+  });
+  const events = new EventRecorder({
+    api: apis.events,
+    store,
+    identity: cluster.election.identity,
+    isLeader,
+    logger,
+    metrics,
+    clock,
+    ...(options.eventPatchIntervalMs !== undefined ? { intervalMs: options.eventPatchIntervalMs } : {}),
+  });
+  const resync = (): void => {
+    resyncTimer = undefined;
+    if (stopped) return;
+    // The NodePort address source (pods → nodes) changes without any model change; so can the store
+    // miss a write of ours. A periodic pass catches both; unchanged Ingresses cost nothing.
+    if (elector.isLeader()) status.request();
+    resyncTimer = clock.setTimeout(resync, resyncMs);
+  };
+  const elector = new LeaderElector({
+    api: apis.leases,
+    identity: cluster.election.identity,
+    leaseDurationMs: cluster.election.leaseDurationMs,
+    renewDeadlineMs: cluster.election.renewDeadlineMs,
+    retryPeriodMs: cluster.election.retryPeriodMs,
+    logger,
+    metrics,
+    clock,
+    onStartedLeading: () => {
+      // The new leader writes everything once: the old one may have died mid-pass.
+      status.request();
+      if (model !== undefined) events.observe(model);
+    },
+    onStoppedLeading: () => events.reset(),
+  });
+
+  return {
+    start() {
+      if (started || stopped) return;
+      started = true;
+      elector.start();
+      resyncTimer = clock.setTimeout(resync, resyncMs);
+    },
+    onModel(next) {
+      if (stopped) return;
+      try {
+        model = next;
+        status.setModel(next);
+        events.observe(next);
+      } catch (err) {
+        // Reporting must never fail the controller.
+        logger.error({ err }, 'cluster reporting failed to take a model');
+      }
+    },
+    isLeader,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (resyncTimer !== undefined) clock.clearTimeout(resyncTimer);
+      resyncTimer = undefined;
+      // Writers first, so nothing is written after the Lease is released.
+      await Promise.all([status.stop(), events.stop()]);
+      await elector.stop();
+    },
+  };
+}
