@@ -117,6 +117,8 @@ export interface FakeApiServer {
   compact(): void;
   /** The current resourceVersion (handy in assertions). */
   readonly resourceVersion: string;
+  /** Watch streams currently open (to check that clients clean up). */
+  readonly openWatches: number;
   close(): Promise<void>;
 }
 
@@ -321,6 +323,10 @@ class FakeServer implements FakeApiServer {
 
   get resourceVersion(): string {
     return String(this.store.resourceVersion);
+  }
+
+  get openWatches(): number {
+    return this.watches.size;
   }
 
   private makeServer(): Server {

@@ -77,7 +77,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   }),
   r('', 'v1', 'secrets', 'Secret'),
   r('', 'v1', 'configmaps', 'ConfigMap', { shortNames: ['cm'] }),
-  r('', 'v1', 'pods', 'Pod', { shortNames: ['po'], statusSubresource: true, generation: true }),
+  r('', 'v1', 'pods', 'Pod', { shortNames: ['po'], statusSubresource: true }),
   r('', 'v1', 'nodes', 'Node', { namespaced: false, shortNames: ['no'], statusSubresource: true }),
   r('', 'v1', 'namespaces', 'Namespace', {
     namespaced: false,

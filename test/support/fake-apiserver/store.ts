@@ -17,17 +17,7 @@ import {
 } from './defaults.js';
 import { isRecord } from './patch.js';
 import { apiVersionOf, findResource, type ResourceInfo } from './resources.js';
-import {
-  ApiError,
-  alreadyExists,
-  badRequest,
-  conflict,
-  failure,
-  gone,
-  invalid,
-  notFound,
-  qualified,
-} from './status.js';
+import { ApiError, alreadyExists, badRequest, conflict, failure, gone, invalid, notFound } from './status.js';
 import { validateObject, validateUpdate } from './validation.js';
 
 /** A JSON object as stored. */
@@ -427,7 +417,6 @@ export class Store {
     const finalizers = em['finalizers'];
     if (em['deletionTimestamp'] !== undefined && (!Array.isArray(finalizers) || finalizers.length === 0)) {
       const gone = this.commit(info, 'DELETED', key, next, existing);
-      this.afterDelete(info, gone);
       return fromStorage(info, structuredClone(gone));
     }
     return fromStorage(info, structuredClone(this.commit(info, 'MODIFIED', key, next, existing)));
@@ -478,13 +467,10 @@ export class Store {
       if (isNamespace) this.finaliseNamespace(name);
       return { object: fromStorage(info, structuredClone(marked)), gone: false };
     }
-    const deleted = this.commit(info, 'DELETED', key, existing, existing);
-    this.afterDelete(info, deleted);
+    this.commit(info, 'DELETED', key, existing, existing);
     // The HTTP answer carries the object as it was stored, not stamped with the deletion's RV.
     return { object: fromStorage(info, structuredClone(existing)), gone: true };
   }
-
-  private afterDelete(_info: ResourceInfo, _obj: Obj): void {}
 
   /** The namespace controller's job, done at once: delete everything inside, then the namespace. */
   private finaliseNamespace(ns: string): void {
@@ -504,10 +490,5 @@ export class Store {
       if (nsInfo && nsObj) this.commit(nsInfo, 'DELETED', ns, nsObj, nsObj);
     });
     this.timers.add(timer);
-  }
-
-  /** `describe` is the `resource.group "name"` text for messages. */
-  static describe(info: ResourceInfo, name: string): string {
-    return `${qualified(info)} "${name}"`;
   }
 }
