@@ -177,11 +177,10 @@ export class Store {
    */
   list(info: ResourceInfo, namespace: string | undefined, atRv?: number): ListResult {
     const bucket = this.bucket(info.storage);
-    let state = new Map(bucket);
+    const state = new Map(bucket);
     const rv = atRv ?? this.rv;
     if (atRv !== undefined && atRv < this.rv) {
-      if (atRv < this.compactedRv) throw this.tooOld(atRv);
-      state = new Map(bucket);
+      if (atRv < this.compactedRv) throw gone('The resourceVersion for the provided list is too old.');
       for (let i = this.history.length - 1; i >= 0; i--) {
         const ev = this.history[i];
         if (!ev || ev.rv <= atRv) break;
