@@ -103,6 +103,8 @@ export class Controller {
   readonly #o: ControllerOptions;
   readonly #log: Logger;
   readonly #debouncer: Debouncer;
+  /** Zero holdoff: coalesces the EndpointSlice events of one tick (one relist, one scale step). */
+  readonly #endpointsDebouncer: Debouncer;
   readonly #lastGood: LastGoodIngresses;
   #dirtyKinds = new Set<KubeKind>();
   #dirtyDiagnostics = false;
@@ -130,6 +132,11 @@ export class Controller {
       maxDelayMs: options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
       ...(options.clock ? { clock: options.clock } : {}),
     });
+    this.#endpointsDebouncer = new Debouncer(() => this.#runEndpointsFastPath(), {
+      holdoffMs: 0,
+      maxDelayMs: 0,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
   }
 
   /** `generation` is the generation of the last published route snapshot (0 = none yet). */
@@ -155,6 +162,17 @@ export class Controller {
   /** `notify` records a source change and schedules a debounced run. */
   notify(change: SourceChange): void {
     if (this.#stopped) return;
+    const endpointsOnly =
+      change.kinds.size > 0 &&
+      !change.diagnosticsChanged &&
+      [...change.kinds].every((k) => k === 'EndpointSlice');
+    // Pod churn skips the route holdoff (ingress-nginx's dynamic endpoint updates, Contour's
+    // EndpointSliceCache): a rolling update must not wait 100 ms per step for traffic to move.
+    // A pending full run reads the store too, so the change simply joins it.
+    if (endpointsOnly && this.#model !== undefined && !this.#debouncer.pending) {
+      this.#endpointsDebouncer.trigger();
+      return;
+    }
     for (const kind of change.kinds) this.#dirtyKinds.add(kind);
     if (change.diagnosticsChanged) this.#dirtyDiagnostics = true;
     this.#debouncer.trigger();
@@ -174,6 +192,7 @@ export class Controller {
   stop(): void {
     this.#stopped = true;
     this.#debouncer.stop();
+    this.#endpointsDebouncer.stop();
   }
 
   #run(): void {
@@ -199,6 +218,16 @@ export class Controller {
     } catch (err) {
       // Pure layers only throw on programmer errors; keep serving what runs and say so loudly.
       this.#log.error({ err }, 'config load failed; keeping the running configuration');
+      this.#record('failed', false, false);
+    }
+  }
+
+  #runEndpointsFastPath(): void {
+    if (this.#stopped || !this.#o.source.hasSynced()) return;
+    try {
+      this.#runEndpoints();
+    } catch (err) {
+      this.#log.error({ err }, 'endpoint update failed; keeping the running endpoints');
       this.#record('failed', false, false);
     }
   }

@@ -151,6 +151,48 @@ describe('Controller', () => {
     assert.equal(controller.outcomes.at(-1)?.kind, 'endpoints');
   });
 
+  test('EndpointSlice-only changes skip the route holdoff and coalesce within one tick', () => {
+    const { source, sink, clock, controller, put, translations } = setup();
+    source.synced = true;
+    put(
+      ingressClass('portico').build(),
+      ...echoService('web'),
+      ingress('shop').cls('portico').host('a.test').prefix('/', svc('web', 80)).build(),
+    );
+    controller.runNow();
+    const before = translations();
+    put(echoService('web', { addresses: ['127.0.0.2'] })[1]);
+    put(echoService('web', { addresses: ['127.0.0.3'] })[1]);
+    assert.equal(sink.endpoints.length, 1, 'nothing runs synchronously inside notify');
+    clock.advance(0);
+    assert.equal(sink.endpoints.length, 2, 'published at once, not after the 100 ms holdoff');
+    assert.deepEqual(
+      sink.endpoints[1]?.get('default/web:80')?.map((e) => e.address),
+      ['127.0.0.3'],
+    );
+    assert.equal(translations(), before);
+  });
+
+  test('an EndpointSlice change while a route change is pending joins the full run', () => {
+    const { source, sink, clock, controller, put } = setup();
+    source.synced = true;
+    put(ingressClass('portico').build(), ...echoService('web'));
+    controller.runNow();
+    put(ingress('shop').cls('portico').host('a.test').prefix('/', svc('web', 80)).build());
+    put(echoService('web', { addresses: ['127.0.0.4'] })[1]);
+    clock.advance(0);
+    assert.equal(sink.endpoints.length, 1, 'no separate endpoints run while a full run is pending');
+    clock.advance(100);
+    assert.equal(sink.routes.length, 2);
+    assert.deepEqual(
+      sink.endpoints
+        .at(-1)
+        ?.get('default/web:80')
+        ?.map((e) => e.address),
+      ['127.0.0.4'],
+    );
+  });
+
   test('an invalid edit keeps the last good routes and is reported as rejected', () => {
     const { source, sink, clock, controller, put } = setup();
     source.synced = true;
