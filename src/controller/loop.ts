@@ -5,11 +5,17 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
-import type { EndpointTable } from '../endpoints/types.js';
+import type { EndpointTable, UpstreamEndpoint } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import { type Diagnostic, formatLocation } from '../model/diagnostics.js';
-import type { EndpointSlice, Ingress, IngressClass, KubeKind } from '../model/objects.js';
+import {
+  type EndpointSlice,
+  type Ingress,
+  type IngressClass,
+  type KubeKind,
+  SERVICE_NAME_LABEL,
+} from '../model/objects.js';
 import { type GoodValues, parseConfigMapSettings } from '../model/settings/parse.js';
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
@@ -110,6 +116,10 @@ export class Controller {
   #dirtyDiagnostics = false;
   #model: RoutingModel | undefined;
   #endpoints: EndpointTable | undefined;
+  /** EndpointSlices as last seen, by `namespace/name`: tells which Services an event touched. */
+  #slices = new Map<string, EndpointSlice>();
+  /** Backends of the running model by Service (`namespace/name`). */
+  #backendsByService = new Map<string, BackendRef[]>();
   #generation = 0;
   #ready = false;
   #stopped = false;
@@ -232,17 +242,59 @@ export class Controller {
     }
   }
 
+  /**
+   * `#runEndpoints` is the EndpointSlice fast path. It rebuilds the entries of the Services whose
+   * slices changed (the store keeps an object's identity across no-op updates, so identity tells)
+   * and reuses every other entry, so the cost follows the change, not the cluster: rebuilding the
+   * whole table from 10,000 slices per event was 26 % of CPU and pushed p99 past 100 ms in
+   * bench/endpoint-latency.ts.
+   */
   #runEndpoints(): void {
     const model = this.#model;
     if (!model) return;
-    const published = this.#publishEndpoints(model);
-    const table = this.#endpoints;
+    const { pipeline, source, sink } = this.#o;
+    const slices = source.store.list('EndpointSlice').map((s) => s.object);
+    const seen = new Map<string, EndpointSlice>();
+    const touched = new Set<string>();
+    for (const slice of slices) {
+      const key = sliceKey(slice);
+      seen.set(key, slice);
+      if (this.#slices.get(key) !== slice) addService(touched, slice);
+    }
+    for (const [key, slice] of this.#slices) if (!seen.has(key)) addService(touched, slice);
+    this.#slices = seen;
+    const backends = [...touched].flatMap((service) => this.#backendsByService.get(service) ?? []);
+    let published = false;
+    if (backends.length > 0) {
+      const partial = pipeline.buildEndpointTable(
+        slices.filter((slice) => touched.has(serviceOf(slice) ?? '')),
+        backends,
+      );
+      const table = new Map(this.#endpoints);
+      for (const backend of backends) {
+        const next = partial.get(backend.key);
+        const current = table.get(backend.key);
+        if (next === undefined) {
+          if (current !== undefined) {
+            table.delete(backend.key);
+            published = true;
+          }
+        } else if (current === undefined || !isDeepStrictEqual(current, next)) {
+          table.set(backend.key, next);
+          published = true;
+        }
+      }
+      if (published) {
+        sink.publishEndpoints(table);
+        this.#endpoints = table;
+      }
+    }
     this.#log.info(
       {
         generation: this.#generation,
         endpointsChanged: published,
-        backends: table?.size ?? 0,
-        endpoints: countEndpoints(table),
+        services: touched.size,
+        backends: this.#endpoints?.size ?? 0,
       },
       'endpoints loaded',
     );
@@ -365,8 +417,17 @@ export class Controller {
   #publishEndpoints(model: RoutingModel): boolean {
     const { pipeline, source, sink } = this.#o;
     const slices = source.store.list('EndpointSlice').map((s) => s.object);
-    const table = pipeline.buildEndpointTable(slices, pipeline.collectBackends(model));
-    const changed = this.#endpoints === undefined || !isDeepStrictEqual(this.#endpoints, table);
+    const backends = pipeline.collectBackends(model);
+    const { table, changed } = reuseUnchanged(pipeline.buildEndpointTable(slices, backends), this.#endpoints);
+    this.#slices = new Map(slices.map((slice) => [sliceKey(slice), slice]));
+    const byService = new Map<string, BackendRef[]>();
+    for (const backend of backends) {
+      const service = `${backend.namespace}/${backend.service}`;
+      const list = byService.get(service);
+      if (list === undefined) byService.set(service, [backend]);
+      else list.push(backend);
+    }
+    this.#backendsByService = byService;
     if (changed) {
       sink.publishEndpoints(table);
       this.#endpoints = table;
@@ -499,8 +560,39 @@ function capped<T>(items: readonly T[]): readonly (T | string)[] {
   return [...items.slice(0, MAX_LISTED), `… and ${items.length - MAX_LISTED} more`];
 }
 
-function countEndpoints(table: EndpointTable | undefined): number {
-  let n = 0;
-  for (const eps of table?.values() ?? []) n += eps.length;
-  return n;
+function sliceKey(slice: EndpointSlice): string {
+  return `${slice.metadata.namespace ?? 'default'}/${slice.metadata.name}`;
+}
+
+/** `serviceOf` is the `namespace/name` of the Service a slice belongs to, if it names one. */
+function serviceOf(slice: EndpointSlice): string | undefined {
+  const name = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+  return name === undefined ? undefined : `${slice.metadata.namespace ?? 'default'}/${name}`;
+}
+
+function addService(into: Set<string>, slice: EndpointSlice): void {
+  const service = serviceOf(slice);
+  if (service !== undefined) into.add(service);
+}
+
+/**
+ * `reuseUnchanged` keeps the previous array of every backend whose endpoints did not change, so
+ * the data plane can find the changed keys by identity (UpstreamRegistry.setEndpoints).
+ */
+function reuseUnchanged(
+  table: EndpointTable,
+  previous: EndpointTable | undefined,
+): { table: EndpointTable; changed: boolean } {
+  if (previous === undefined) return { table, changed: true };
+  let changed = table.size !== previous.size;
+  const out = new Map<string, readonly UpstreamEndpoint[]>();
+  for (const [key, endpoints] of table) {
+    const before = previous.get(key);
+    if (before !== undefined && isDeepStrictEqual(before, endpoints)) out.set(key, before);
+    else {
+      out.set(key, endpoints);
+      changed = true;
+    }
+  }
+  return { table: out, changed };
 }

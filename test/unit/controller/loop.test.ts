@@ -317,3 +317,67 @@ describe('Controller model observer', () => {
     assert.equal(answer(sink.routes[1], 'a.test', '/'), 'default/web:80');
   });
 });
+
+describe('Controller endpoint fast path is incremental', () => {
+  test('an EndpointSlice event rebuilds only its Service, and other entries keep their identity', () => {
+    const source = new FakeSource();
+    const sink = new FakeSink();
+    const clock = new FakeClock();
+    const builds: number[] = [];
+    const pipeline: Pipeline = {
+      ...defaultPipeline,
+      buildEndpointTable: (slices, backends) => {
+        builds.push(slices.length);
+        return defaultPipeline.buildEndpointTable(slices, backends);
+      },
+    };
+    const controller = new Controller({
+      source,
+      sink,
+      pipeline,
+      clock,
+      logger: silentLogger(),
+      translateOptions: {
+        controllerClass: 'portico.dev/ingress-controller',
+        ingressClass: 'portico',
+        watchIngressWithoutClass: false,
+      },
+    });
+    const put = (...objects: KubeObject[]) => {
+      const kinds = new Set<KubeKind>();
+      for (const o of objects) if (source.store.upsert(o)) kinds.add(o.kind);
+      controller.notify({ kinds, diagnosticsChanged: false });
+    };
+    source.synced = true;
+    put(
+      ingressClass('portico').build(),
+      ...echoService('web'),
+      ...echoService('api'),
+      ingress('shop')
+        .cls('portico')
+        .host('a.test')
+        .prefix('/', svc('web', 80))
+        .prefix('/api', svc('api', 80))
+        .build(),
+    );
+    controller.runNow();
+    assert.deepEqual(builds, [2], 'the full run builds from every slice');
+    const apiBefore = sink.endpoints.at(-1)?.get('default/api:80');
+
+    put(echoService('web', { addresses: ['127.0.0.5'] })[1]);
+    clock.advance(0);
+    assert.deepEqual(builds, [2, 1], 'the fast path builds from the touched Service only');
+    const table = sink.endpoints.at(-1);
+    assert.deepEqual(
+      table?.get('default/web:80')?.map((e) => e.address),
+      ['127.0.0.5'],
+    );
+    assert.equal(table?.get('default/api:80'), apiBefore, 'the untouched entry is the same array');
+
+    // A slice for a Service no route uses changes nothing and publishes nothing.
+    const published = sink.endpoints.length;
+    put(echoService('unused', { addresses: ['127.0.0.6'] })[1]);
+    clock.advance(0);
+    assert.equal(sink.endpoints.length, published);
+  });
+});

@@ -98,3 +98,36 @@ test('UpstreamRegistry.setOptions re-creates every pool on a connect-timeout cha
   await reg.closeAll();
   assert.deepEqual(reg.stats(), { pools: 0, closing: 0, backends: 0 });
 });
+
+test('UpstreamRegistry updates only the backend keys whose endpoint arrays changed, without churning shared pools', async () => {
+  const reg = new UpstreamRegistry(DEFAULT_UPSTREAM_OPTIONS, silentLogger());
+  const ep = (i: number): UpstreamEndpoint => ({ address: `127.0.1.${i}`, port: 8080, kind: 'ip' });
+  // Enough untouched keys that a one-key change takes the incremental path.
+  const first = new Map<string, readonly UpstreamEndpoint[]>();
+  for (let i = 0; i < 200; i++) first.set(`ns/s${i}:80`, [ep(i)]);
+  first.set('ns/shared-a:80', [ep(250)]);
+  first.set('ns/shared-b:80', [ep(250)]);
+  reg.setEndpoints(first);
+  const untouched = reg.backend('ns/s1:80');
+  const sharedPool = reg.backend('ns/shared-b:80')?.upstreams[0]?.pool;
+  const released = reg.backend('ns/s0:80')?.upstreams[0]?.pool;
+  assert.deepEqual(reg.stats(), { pools: 201, closing: 0, backends: 202 });
+
+  const second = new Map(first);
+  second.set('ns/s0:80', [ep(251)]); // moves to a new endpoint: ep(0) loses its only user
+  second.set('ns/shared-a:80', [ep(252)]); // ep(250) is still used by shared-b
+  second.delete('ns/s2:80');
+  reg.setEndpoints(second);
+
+  assert.equal(reg.backend('ns/s1:80'), untouched, 'an untouched key keeps its very entry');
+  assert.equal(reg.backend('ns/shared-b:80')?.upstreams[0]?.pool, sharedPool, 'a still-shared pool is kept');
+  assert.equal(reg.backend('ns/s0:80')?.upstreams[0]?.endpoint.address, '127.0.1.251');
+  assert.notEqual(reg.backend('ns/s0:80')?.upstreams[0]?.pool, released);
+  assert.equal(reg.backend('ns/s2:80'), undefined);
+  // 201 pools + 251 + 252 − ep(0) − ep(2) = 201.
+  assert.deepEqual(reg.stats(), { pools: 201, closing: reg.stats().closing, backends: 201 });
+  assert.ok(reg.stats().closing <= 2, 'at most the two released pools are draining');
+
+  await reg.closeAll();
+  assert.deepEqual(reg.stats(), { pools: 0, closing: 0, backends: 0 });
+});
