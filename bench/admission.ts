@@ -15,7 +15,7 @@
  * section "## Admission" of bench/RESULTS.md (other sections are kept).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +31,7 @@ import type { TranslateOptions } from '../src/model/translate/translate.js';
 import { translate } from '../src/model/translate/translate.js';
 import type { RoutingModel } from '../src/model/types.js';
 import { ObjectStore } from '../src/store/object-store.js';
+import { writeSection } from './lib/results.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsPath = resolve(benchDir, 'RESULTS.md');
@@ -304,17 +305,6 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function replaceSection(doc: string, section: string): string {
-  const lines = doc.split('\n');
-  const start = lines.findIndex((l) => l.trimEnd() === HEADING);
-  if (start === -1) return `${doc.trimEnd()}\n\n${section}`;
-  let end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
-  if (end === -1) end = lines.length;
-  const before = lines.slice(0, start).join('\n');
-  const after = lines.slice(end).join('\n');
-  return `${before}\n${section}${after === '' ? '' : `\n${after}`}`;
-}
-
 async function main(): Promise<void> {
   const certDir = mkdtempSync(join(os.tmpdir(), 'portico-bench-admission-'));
   const rows: string[] = [];
@@ -361,8 +351,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(section);
   if (!values['no-results']) {
-    const doc = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '# Benchmark results\n';
-    writeFileSync(resultsPath, replaceSection(doc, section));
+    writeSection(resultsPath, HEADING, section);
     console.error(`wrote ${resultsPath}`);
   }
 }

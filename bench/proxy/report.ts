@@ -3,9 +3,10 @@
  * bench/out/ and the "## Proxy throughput and latency" section of bench/RESULTS.md (other sections
  * of that file, such as the routing-table one, are left byte-for-byte alone).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MachineInfo } from '../lib/machine.js';
+import { writeSection } from '../lib/results.js';
 import type { LatencyResult, SuiteResult, TargetThroughput, ThroughputRun } from './suite.js';
 import type { TargetId } from './target.js';
 
@@ -259,28 +260,9 @@ export function renderSection(r: Report, jsonPath: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-/**
- * `replaceSection` swaps our section inside `doc` (from its heading to the next `## ` heading or
- * the end) or appends it; everything else in the document is kept as it was.
- */
-export function replaceSection(doc: string, section: string): string {
-  const lines = doc.split('\n');
-  const start = lines.findIndex((l) => l.trimEnd() === SECTION_HEADING);
-  if (start === -1) {
-    const base = doc.trimEnd();
-    return `${base}${base === '' ? '' : '\n\n'}${section}`;
-  }
-  let end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
-  if (end === -1) end = lines.length;
-  const before = lines.slice(0, start).join('\n');
-  const after = lines.slice(end).join('\n');
-  return `${before}${before === '' ? '' : '\n'}${section}${after === '' ? '' : `\n${after}`}`;
-}
-
 /** `writeResultsSection` updates (or creates) RESULTS.md with our section. */
 export function writeResultsSection(path: string, section: string): void {
-  const doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n';
-  writeFileSync(path, replaceSection(doc, section));
+  writeSection(path, SECTION_HEADING, section);
 }
 
 /** `writeJson` writes the raw report (including the clients' raw output) and returns its path. */
