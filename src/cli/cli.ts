@@ -7,10 +7,8 @@ import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createDataPlane } from '../proxy/data-plane.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
+import { runCluster } from './run-cluster.js';
 import { EXIT_USAGE, runFiles } from './run-files.js';
-
-/** `CLUSTER_MODE_MESSAGE` is printed when `--manifests` is missing, until cluster mode exists. */
-export const CLUSTER_MODE_MESSAGE = 'cluster mode not implemented yet; pass --manifests DIR';
 
 /** `packageVersion` reads the version from package.json, two levels up from `dist/cli` or `src/cli`. */
 export function packageVersion(): string {
@@ -43,12 +41,11 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     return 0;
   }
   const { config } = command;
-  if (config.manifests === undefined) {
-    process.stderr.write(`${CLUSTER_MODE_MESSAGE}\n`);
-    return EXIT_USAGE;
-  }
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const code = await runFiles({ ...config, manifests: config.manifests }, { createDataPlane, logger });
+  const code =
+    config.manifests === undefined
+      ? await runCluster(config, { createDataPlane, logger })
+      : await runFiles({ ...config, manifests: config.manifests }, { createDataPlane, logger });
   // pino writes asynchronously; flush so the last lines ("stopped", startup errors) are not lost.
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   return code;
@@ -63,7 +60,7 @@ export function runMain(argv: readonly string[]): void {
   const serves = (() => {
     try {
       const c = parseFlags(argv);
-      return c.kind === 'run' && c.config.manifests !== undefined;
+      return c.kind === 'run';
     } catch {
       return false;
     }

@@ -64,6 +64,8 @@ export class ClusterSource implements ConfigSource {
   readonly #informers: Informer[] = [];
   /** Started once the Ingress informers have listed, so the first Secret list keeps what it needs. */
   readonly #secretInformers: Informer[] = [];
+  /** Informers restricted to one object by a metadata.name field selector. */
+  readonly #nameScoped = new Set<Informer>();
   readonly #secrets: SecretKeeper;
   #pending = new Set<KubeKind>();
   #flushQueued = false;
@@ -143,6 +145,21 @@ export class ClusterSource implements ConfigSource {
     return this.#secrets.fetches;
   }
 
+  /**
+   * `secretExists` says whether a Secret exists, from the Secret informers' key index (the store
+   * holds only referenced Secrets): undefined when its namespace is not watched or not listed yet.
+   */
+  secretExists(namespace: string, name: string): boolean | undefined {
+    const informer = this.#secretInformerFor(namespace);
+    if (informer === undefined || !informer.synced) return undefined;
+    // The default-certificate informer sees one name only; it cannot vouch for the others.
+    if (informer.namespace === namespace && this.#isNameScoped(informer)) {
+      const cert = this.#o.cluster.defaultSslCertificate;
+      if (cert?.name !== name) return undefined;
+    }
+    return informer.has(namespace, name);
+  }
+
   /** `informers` lists every informer (tests, diagnostics). */
   get informers(): readonly Informer[] {
     return this.#informers;
@@ -196,6 +213,11 @@ export class ClusterSource implements ConfigSource {
     });
     this.#informers.push(informer);
     if (secret) this.#secretInformers.push(informer);
+    if (collection.fieldSelector?.startsWith('metadata.name=') === true) this.#nameScoped.add(informer);
+  }
+
+  #isNameScoped(informer: Informer): boolean {
+    return this.#nameScoped.has(informer);
   }
 
   #secretInformerFor(namespace: string): Informer | undefined {

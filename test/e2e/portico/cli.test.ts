@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { FLAGS } from '../../../src/cli/flags.js';
-import { runPortico } from '../../support/portico-process.js';
+import { PORTICO_BIN, runPortico } from '../../support/portico-process.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -22,11 +23,27 @@ describe('portico command line', () => {
     assert.equal(r.stdout, `${pkg.version}\n`);
   });
 
-  test('without --manifests (cluster mode) it exits 2 with the exact message', async () => {
-    const r = await runPortico(['--http-port', '0']);
+  test('without --manifests it runs in cluster mode, and exits 2 when no cluster is configured', async () => {
+    // A clean environment: no $KUBECONFIG, not in a pod.
+    const env = { ...process.env };
+    delete env['KUBECONFIG'];
+    delete env['KUBERNETES_SERVICE_HOST'];
+    const r = spawnSync(process.execPath, [PORTICO_BIN, '--http-port', '0'], {
+      env,
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(r.status, 2);
+    const line = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { msg?: string; err?: string };
+    assert.equal(line.msg, 'cluster mode: no usable kubeconfig');
+    assert.match(line.err ?? '', /pass --kubeconfig, set KUBECONFIG, run in a pod, or use --manifests DIR/);
+  });
+
+  test('an unreadable --kubeconfig exits 2', async () => {
+    const r = await runPortico(['--kubeconfig', '/nonexistent/portico-kubeconfig', '--http-port', '0']);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, 'cluster mode not implemented yet; pass --manifests DIR\n');
-    assert.equal(r.stdout, '');
+    assert.match(r.stdout, /no usable kubeconfig/);
+    assert.match(r.stdout, /nonexistent\/portico-kubeconfig/);
   });
 
   const usageErrors = [
