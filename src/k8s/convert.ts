@@ -92,9 +92,10 @@ export function toPlain(value: unknown): unknown {
 }
 
 /**
- * `formatTime` writes a time as metav1.Time does (RFC 3339, whole seconds, `Z`), so the same
- * object yields the same string whether it came from a list (a `Date`) or a watch (a string), and
- * creation-time ordering (oldest Ingress wins a conflict) compares like with like.
+ * `formatTime` writes a time as metav1.Time does (RFC 3339 in UTC, no fraction when it is whole
+ * seconds, which metav1.Time always is), so the same object yields the same string whether it came
+ * from a list (a `Date`) or a watch (a string), and creation-time ordering (oldest Ingress wins a
+ * conflict) compares like with like.
  */
 export function formatTime(date: Date): string {
   if (Number.isNaN(date.getTime())) return '';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import { Informer, type InformerHandler } from '../../../src/k8s/informers.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { FakeClock } from '../../../src/util/clock.js';
@@ -222,4 +223,38 @@ test('stop ends the watch and cancels retries', async () => {
   await settle();
   assert.equal(api.listCalls.length, 1);
   assert.equal(clock.pending, 0);
+});
+
+test('a watch lost for longer than the threshold is logged as an error once, and the reconnection too', async () => {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const api = new FakeCollection({ kind: 'Ingress' });
+  const clock = new FakeClock();
+  const informer = new Informer({
+    kind: 'Ingress',
+    transport: api,
+    handler: recorder().handler,
+    logger,
+    clock,
+    backoff: { random: () => 0 },
+    disconnectedWarnMs: 10_000,
+  });
+  informer.start();
+  await informer.whenSynced();
+  await settle();
+  clock.advance(5_000);
+  api.listFailures = Array.from({ length: 20 }, () => apiError(503));
+  api.endWatches(apiError(500));
+  for (let t = 0; t < 12_000; t += 100) {
+    clock.advance(100);
+    await settle(2);
+  }
+  const errors = lines.filter((l) => l.level === 50);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]?.msg ?? '', /watch disconnected for more than 10s/);
+  api.listFailures = [];
+  clock.advance(30_000);
+  await settle();
+  assert.ok(lines.some((l) => l.msg === 'watch reconnected'));
+  informer.stop();
 });

@@ -359,3 +359,17 @@ test('a relist after an outage reconciles: deleted objects go, the rest stay ser
   assert.match(await metrics.render(), /portico_k8s_watch_disconnected_seconds\{kind="Service"\} 0\n/);
   source.stop();
 });
+
+test('secretExists answers from the informers, not the store (which holds only referenced Secrets)', async () => {
+  const { api, source } = setup({ watchNamespaces: ['a'] });
+  api.of('Secret', 'a').put(secret('there', undefined, 'a'));
+  assert.equal(source.secretExists('a', 'there'), undefined, 'not listed yet');
+  api.of('IngressClass').put(ourClass);
+  source.start();
+  await source.whenSynced();
+  assert.equal(source.secretExists('a', 'there'), true);
+  assert.equal(source.secretExists('a', 'missing'), false);
+  assert.equal(source.secretExists('elsewhere', 'x'), undefined, 'an unwatched namespace');
+  assert.deepEqual(source.store.keys('Secret'), []);
+  source.stop();
+});
