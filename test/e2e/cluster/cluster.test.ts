@@ -272,6 +272,43 @@ describe('cluster mode', () => {
     }
   });
 
+  test('--configmap: only that ConfigMap is watched, and its settings apply live', async () => {
+    const settings = (data: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'portico-settings', namespace: 'default' },
+      data,
+    });
+    const env = await setup(
+      [
+        ...base(),
+        settings({ 'proxy-read-timeout': '30' }),
+        { ...settings({}), metadata: { name: 'other', namespace: 'default' } },
+      ],
+      { args: ['--configmap', 'default/portico-settings'] },
+    );
+    const { api, portico } = env;
+    try {
+      const readTimeout = async () => {
+        const body = JSON.parse((await get(portico.adminPort, '/routes')).body) as {
+          settings?: { upstream?: { readTimeoutMs?: number } };
+        };
+        return body.settings?.upstream?.readTimeoutMs;
+      };
+      assert.equal(await readTimeout(), 30_000);
+      api.update(settings({ 'proxy-read-timeout': '45' }));
+      await waitUntil(async () => (await readTimeout()) === 45_000, 10_000, 'the edited ConfigMap applied');
+      const cmRequests = api.requests.filter((r) => r.resource === 'configmaps');
+      assert.ok(cmRequests.length > 0);
+      for (const r of cmRequests) {
+        assert.equal(r.namespace, 'default');
+        assert.equal(r.query['fieldSelector'], 'metadata.name=portico-settings');
+      }
+    } finally {
+      await env.close();
+    }
+  });
+
   test('watch drops, compaction (410 Gone) and an API server restart: readyz stays 200, changes still arrive', async () => {
     const env = await setup(base());
     const { api, portico } = env;
@@ -421,7 +458,7 @@ describe('cluster mode', () => {
     assert.ok(allRequests.length > 50, `requests were recorded (${allRequests.length})`);
     assert.deepEqual(uncoveredRequests(allRequests), []);
     const resources = new Set(allRequests.map((r) => r.resource));
-    for (const r of ['ingresses', 'ingressclasses', 'services', 'endpointslices', 'secrets']) {
+    for (const r of ['ingresses', 'ingressclasses', 'services', 'endpointslices', 'secrets', 'configmaps']) {
       assert.ok(resources.has(r), `${r} were read`);
     }
   });
