@@ -588,9 +588,11 @@ export function parseCidrList(raw: string): string[] {
 /** `helpText` renders `--help` from `FLAGS`. */
 export function helpText(): string {
   const lines = [
-    'Usage: portico --manifests DIR [flags]',
+    'Usage: portico [--manifests DIR | --kubeconfig PATH] [flags]',
     '',
     'Portico is a Kubernetes Ingress controller and layer-7 reverse proxy.',
+    'With --manifests it serves a folder of manifests (file mode); without it, it runs in cluster',
+    'mode against the Kubernetes API (--kubeconfig, else $KUBECONFIG, else the in-cluster account).',
     'Durations take a unit (500ms, 5s, 1m30s); sizes take bytes or k/m (32k).',
   ];
   const groups = new Map<string, string[]>();
