@@ -13,7 +13,7 @@ describe('portico command line', () => {
   test('--help documents every flag and exits 0', async () => {
     const r = await runPortico(['--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: portico --manifests DIR/);
+    assert.match(r.stdout, /^Usage: portico \[--manifests DIR \| --kubeconfig PATH\]/);
     for (const name of Object.keys(FLAGS)) assert.match(r.stdout, new RegExp(`--${name}\\b`));
   });
 
