@@ -36,6 +36,9 @@ export const EVENT_REASONS: Readonly<Record<DiagnosticCode, string | undefined>>
   PORTICO_WARN_DEFAULT_BACKEND_CONFLICT: 'DefaultBackendConflict',
   PORTICO_WARN_KEEPING_LAST_GOOD: 'KeepingLastGood',
   PORTICO_WARN_UNSUPPORTED: 'Unsupported',
+  PORTICO_WARN_TLS_CONFLICT: 'TLSConflict',
+  PORTICO_WARN_TLS_SECRET_INVALID: 'InvalidTLSSecret',
+  PORTICO_WARN_TLS_CERTIFICATE: 'TLSCertificateWarning',
 };
 
 /** `EVENT_SOURCE_COMPONENT` is `source.component` of every Event Portico writes. */

@@ -25,7 +25,13 @@ export type DiagnosticCode =
   | 'PORTICO_WARN_SERVICE_PORT_MISSING'
   | 'PORTICO_WARN_DEFAULT_BACKEND_CONFLICT'
   | 'PORTICO_WARN_KEEPING_LAST_GOOD'
-  | 'PORTICO_WARN_UNSUPPORTED';
+  | 'PORTICO_WARN_UNSUPPORTED'
+  /** Two Ingresses (or entries) name different Secrets for one TLS host; the oldest wins. */
+  | 'PORTICO_WARN_TLS_CONFLICT'
+  /** A TLS Secret failed a hard check (missing, malformed, key mismatch): its hosts get the default certificate. */
+  | 'PORTICO_WARN_TLS_SECRET_INVALID'
+  /** A TLS certificate is served but looks wrong for its host: expired, or its SANs do not cover the host. */
+  | 'PORTICO_WARN_TLS_CERTIFICATE';
 
 export interface Diagnostic {
   readonly severity: Severity;

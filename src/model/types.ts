@@ -57,6 +57,17 @@ export interface IngressReport {
   readonly servingLastGood?: boolean;
 }
 
+/** `TlsBinding` is the Secret that terminates TLS for one host (`spec.tls` of the oldest Ingress naming it). */
+export interface TlsBinding {
+  /** Namespace of the Ingress, which is the Secret's namespace too (no cross-namespace references). */
+  readonly namespace: string;
+  readonly secretName: string;
+  /** `"namespace/name"` of the Ingress. */
+  readonly ingress: string;
+  /** Field of the `secretName`, e.g. `spec.tls[0].secretName`, for diagnostics about the Secret. */
+  readonly field: string;
+}
+
 export interface RoutingModel {
   /** Conflict winners only, in no particular order (compile sorts). */
   readonly routes: readonly Route[];
@@ -71,5 +82,10 @@ export interface RoutingModel {
   /** The `spec.defaultBackend` of the oldest Ingress without rules, else `--default-backend-service`, else absent (built-in 404). */
   readonly catchAll?: DefaultBackendBinding;
   readonly ingresses: readonly IngressReport[];
+  /**
+   * TLS host (lowercased, may be `*.example.com`) → Secret serving it. Absent when no served
+   * Ingress has a usable `spec.tls` entry.
+   */
+  readonly tls?: ReadonlyMap<string, TlsBinding>;
   readonly diagnostics: readonly Diagnostic[];
 }

@@ -13,6 +13,7 @@ import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
+import { tlsBindings } from './tls.js';
 import { validateIngress } from './validate.js';
 
 /** `TranslateInput` is the part of the store translation reads. */
@@ -207,6 +208,11 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     catchAll = Object.freeze({ backend: resolution.ref, ingress: DEFAULT_BACKEND_FLAG });
   }
 
+  const tls = tlsBindings(
+    candidates.map((c) => c.stored),
+    diagnostics,
+  );
+
   const model: RoutingModel = {
     routes,
     hostDefaults,
@@ -214,6 +220,8 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     ingresses: reports,
     diagnostics,
     ...(catchAll ? { catchAll } : {}),
+    // Only when used, so models (and their JSON on /routes) of plain-HTTP setups are unchanged.
+    ...(tls.size > 0 ? { tls } : {}),
   };
   return model;
 }
