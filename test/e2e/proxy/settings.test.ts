@@ -4,47 +4,28 @@
  * they started with.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { GlobalSettings } from '../../../src/model/settings/types.js';
 import { type Backend, type Echo, refusedPort, startBackend } from '../../support/backends.js';
 import { backendRef, endpointsOf, snapshotOf } from '../../support/fake-snapshot.js';
 import { request } from '../../support/http.js';
+import { type SilentListener, startNeverAcceptingListener } from '../../support/never-accepts.js';
 import { type Harness, startDataPlane } from './harness.js';
 
-// A listener that never accepts, with a full accept queue: connects hang (see connect-timeout.test.ts).
 const BLACKHOLE = '127.0.0.7';
-const NEVER_ACCEPTS = `
-import socket, sys, time
-s = socket.socket()
-s.bind((sys.argv[1], 0))
-s.listen(0)
-print(s.getsockname()[1], flush=True)
-time.sleep(120)
-`;
 
 let a: Backend;
 let refused: number;
-let listener: ChildProcess;
+let blackhole: SilentListener;
 let blackholePort: number;
-const fillers: Socket[] = [];
 let h: Harness;
 
 before(async () => {
   a = await startBackend({ name: 'a', host: '127.0.0.2' });
   refused = await refusedPort('127.0.0.4');
-  listener = spawn('python3', ['-c', NEVER_ACCEPTS, BLACKHOLE], { stdio: ['ignore', 'pipe', 'inherit'] });
-  blackholePort = await new Promise<number>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
-  });
-  for (let i = 0; i < 3; i++) {
-    const s = connect({ host: BLACKHOLE, port: blackholePort });
-    s.on('error', () => undefined);
-    fillers.push(s);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  blackhole = await startNeverAcceptingListener(BLACKHOLE);
+  blackholePort = blackhole.port;
   h = await startDataPlane({
     routes: snapshotOf([
       { host: 'app.test', path: '/', backend: backendRef('app') },
@@ -64,8 +45,7 @@ before(async () => {
 
 after(async () => {
   await h.close();
-  for (const s of fillers) s.destroy();
-  listener.kill('SIGKILL');
+  blackhole.close();
   await a.close();
 });
 
