@@ -109,6 +109,8 @@ test('after compact() + dropWatches() the watch gets a 410 ERROR and the informe
   server.compact();
   await waitFor('relist', () => listsOf(server) === 2);
   await waitFor('add during gap', () => seen.events.includes('add during-gap'));
+  // ListWatch opens the next watch after it has processed the relist, asynchronously.
+  await waitFor('watch after the relist', () => watchesOf(server) >= 3);
   const watches = server.requests.filter((r) => r.verb === 'watch');
   assert.equal(watches.length, 3, 'initial watch, the 410 watch, and the one after the relist');
   assert.equal(watches[2]?.query['resourceVersion'], server.resourceVersion);
