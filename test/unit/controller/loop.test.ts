@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RouteSnapshot } from '../../../src/compile/types.js';
-import { Controller, type Pipeline } from '../../../src/controller/loop.js';
+import { Controller, type ControllerOptions, type Pipeline } from '../../../src/controller/loop.js';
 import { defaultPipeline } from '../../../src/controller/pipeline.js';
 import type { ConfigSource } from '../../../src/controller/source.js';
 import type { EndpointTable } from '../../../src/endpoints/types.js';
@@ -39,7 +39,8 @@ class FakeSink {
   }
 }
 
-function setup() {
+/** `setup` wires a controller to fakes; `extra` swaps pipeline steps or adds a model observer. */
+function setup(extra: { pipeline?: Partial<Pipeline>; onModel?: ControllerOptions['onModel'] } = {}) {
   const source = new FakeSource();
   const sink = new FakeSink();
   const clock = new FakeClock();
@@ -50,6 +51,7 @@ function setup() {
       translations++;
       return defaultPipeline.translate(input, options);
     },
+    ...extra.pipeline,
   };
   const controller = new Controller({
     source,
@@ -62,6 +64,7 @@ function setup() {
       ingressClass: 'portico',
       watchIngressWithoutClass: false,
     },
+    ...(extra.onModel ? { onModel: extra.onModel } : {}),
   });
   const put = (...objects: KubeObject[]) => {
     const kinds = new Set<KubeKind>();
@@ -257,32 +260,7 @@ describe('Controller', () => {
 });
 
 describe('Controller model observer', () => {
-  function observed(
-    onModel: (model: import('../../../src/model/types.js').RoutingModel, generation: number) => void,
-  ) {
-    const source = new FakeSource();
-    const sink = new FakeSink();
-    const clock = new FakeClock();
-    const controller = new Controller({
-      source,
-      sink,
-      pipeline: defaultPipeline,
-      clock,
-      logger: silentLogger(),
-      translateOptions: {
-        controllerClass: 'portico.dev/ingress-controller',
-        ingressClass: 'portico',
-        watchIngressWithoutClass: false,
-      },
-      onModel,
-    });
-    const put = (...objects: KubeObject[]) => {
-      const kinds = new Set<KubeKind>();
-      for (const o of objects) if (source.store.upsert(o)) kinds.add(o.kind);
-      controller.notify({ kinds, diagnosticsChanged: false });
-    };
-    return { source, sink, clock, controller, put };
-  }
+  const observed = (onModel: ControllerOptions['onModel']) => setup({ onModel });
 
   test('the observer sees the model in force after every full run, and not on the endpoints fast path', () => {
     const seen: [string[], number][] = [];
@@ -320,34 +298,15 @@ describe('Controller model observer', () => {
 
 describe('Controller endpoint fast path is incremental', () => {
   test('an EndpointSlice event rebuilds only its Service, and other entries keep their identity', () => {
-    const source = new FakeSource();
-    const sink = new FakeSink();
-    const clock = new FakeClock();
     const builds: number[] = [];
-    const pipeline: Pipeline = {
-      ...defaultPipeline,
-      buildEndpointTable: (slices, backends) => {
-        builds.push(slices.length);
-        return defaultPipeline.buildEndpointTable(slices, backends);
-      },
-    };
-    const controller = new Controller({
-      source,
-      sink,
-      pipeline,
-      clock,
-      logger: silentLogger(),
-      translateOptions: {
-        controllerClass: 'portico.dev/ingress-controller',
-        ingressClass: 'portico',
-        watchIngressWithoutClass: false,
+    const { source, sink, clock, controller, put } = setup({
+      pipeline: {
+        buildEndpointTable: (slices, backends) => {
+          builds.push(slices.length);
+          return defaultPipeline.buildEndpointTable(slices, backends);
+        },
       },
     });
-    const put = (...objects: KubeObject[]) => {
-      const kinds = new Set<KubeKind>();
-      for (const o of objects) if (source.store.upsert(o)) kinds.add(o.kind);
-      controller.notify({ kinds, diagnosticsChanged: false });
-    };
     source.synced = true;
     put(
       ingressClass('portico').build(),
