@@ -36,7 +36,7 @@ export const FLAGS = {
   manifests: {
     type: 'string',
     value: 'DIR',
-    doc: 'File mode: load Ingress, IngressClass, Service and EndpointSlice manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.',
+    doc: 'File mode: load Ingress, IngressClass, Service, EndpointSlice, Secret and ConfigMap manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.',
     group: 'General',
   },
   'log-level': {
@@ -59,7 +59,7 @@ export const FLAGS = {
     type: 'string',
     value: 'PORT',
     default: '443',
-    doc: 'HTTPS listener port (0 = any free port); reserved: TLS termination is not served yet.',
+    doc: 'HTTPS listener port (0 = any free port): TLS 1.2/1.3 termination with the spec.tls Secrets chosen by SNI.',
     group: 'Listeners',
   },
   'admin-port': {
@@ -210,7 +210,7 @@ export const FLAGS = {
   'default-ssl-certificate': {
     type: 'string',
     value: 'NS/NAME',
-    doc: 'kubernetes.io/tls Secret served for unknown TLS names (TLS termination arrives in a later release).',
+    doc: 'kubernetes.io/tls Secret served for unknown TLS names and clients without SNI (file mode: the Secret of that name in the folder). Default: a self-signed certificate generated at start-up.',
     group: 'Cluster',
   },
   'election-id': {

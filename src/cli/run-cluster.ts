@@ -86,13 +86,17 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
     // The --configmap ConfigMap (its informer watches that one object) over the flag defaults.
     settingsBase: baseSettings(config.proxy),
     ...(config.cluster.configMap !== undefined ? { settingsConfigMap: config.cluster.configMap } : {}),
+    // The SecretKeeper pins this Secret in the store (DEFAULT_CERTIFICATE_REFERRER).
+    ...(config.cluster.defaultSslCertificate !== undefined
+      ? { defaultCertificate: config.cluster.defaultSslCertificate }
+      : {}),
     onModel: (model, generation) => {
       reporting.onModel(model, generation);
       admission?.onModel(model);
     },
   });
 
-  let ports: { http: number; admin: number };
+  let ports: { http: number; https?: number; admin: number };
   let admissionPort: number | undefined;
   try {
     ports = await dataPlane.listen();
@@ -115,6 +119,7 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
   log.info(
     {
       httpPort: ports.http,
+      httpsPort: ports.https,
       adminPort: ports.admin,
       bindAddress: config.proxy.bindAddress,
       ...(admissionPort !== undefined ? { admissionPort } : {}),

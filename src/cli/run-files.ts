@@ -14,7 +14,7 @@ import type { PorticoConfig } from './flags.js';
 
 /** `FileModeDataPlane` is what file mode needs from the data plane (`src/proxy/data-plane.ts`). */
 export interface FileModeDataPlane extends RouteSink {
-  listen(): Promise<{ http: number; admin: number }>;
+  listen(): Promise<{ http: number; https?: number; admin: number }>;
   shutdown(): Promise<void>;
 }
 
@@ -77,13 +77,17 @@ export async function runFiles(
     // kubectl apply would); without it the flags alone govern.
     settingsBase: baseSettings(config.proxy),
     ...(config.cluster.configMap !== undefined ? { settingsConfigMap: config.cluster.configMap } : {}),
+    // File mode reads --default-ssl-certificate from the folder, as it does --configmap.
+    ...(config.cluster.defaultSslCertificate !== undefined
+      ? { defaultCertificate: config.cluster.defaultSslCertificate }
+      : {}),
     describeSource: () => {
       const skipped = source.skipped();
       return skipped.length > 0 ? { skippedKinds: skipped.slice(0, 50) } : {};
     },
   });
 
-  let ports: { http: number; admin: number };
+  let ports: { http: number; https?: number; admin: number };
   try {
     await source.start();
     // First load: publish at once (no holdoff) so /readyz turns 200 as soon as we listen.
@@ -103,7 +107,13 @@ export async function runFiles(
     return 1;
   }
   log.info(
-    { httpPort: ports.http, adminPort: ports.admin, bindAddress: config.proxy.bindAddress, manifests: dir },
+    {
+      httpPort: ports.http,
+      httpsPort: ports.https,
+      adminPort: ports.admin,
+      bindAddress: config.proxy.bindAddress,
+      manifests: dir,
+    },
     'listening',
   );
 

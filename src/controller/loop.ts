@@ -21,6 +21,8 @@ import type { GlobalSettings } from '../model/settings/types.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
 import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
 import type { StoredObject } from '../store/object-store.js';
+import type { TlsTable } from '../tls/certificates.js';
+import { type DefaultCertificateRef, sameTable, TlsTableBuilder } from '../tls/table.js';
 import type { Clock } from '../util/clock.js';
 import { DEFAULT_HOLDOFF_MS, DEFAULT_MAX_DELAY_MS, Debouncer } from './debounce.js';
 import { LastGoodIngresses, type OwnershipCheck, type Rejection } from './last-good.js';
@@ -51,6 +53,11 @@ export interface RouteSink {
    * settings (test fakes) need not implement it.
    */
   applySettings?(settings: GlobalSettings): void;
+  /**
+   * Installs the checked TLS certificates by SNI name. Called on the first full run and then when
+   * a certificate changed (a Secret rotated, a host moved). Optional like `applySettings`.
+   */
+  publishTls?(table: TlsTable): void;
 }
 
 /** `SettingsConfigMapRef` names the ConfigMap holding global settings (`--configmap NS/NAME`). */
@@ -87,6 +94,8 @@ export interface ControllerOptions {
    * source's store on every full run. Needs `settingsBase`.
    */
   readonly settingsConfigMap?: SettingsConfigMapRef;
+  /** `--default-ssl-certificate`: read from the store on every full run, like the TLS Secrets. */
+  readonly defaultCertificate?: DefaultCertificateRef;
 }
 
 /** `LoadOutcome` describes one controller run, for tests and the load log line. */
@@ -128,6 +137,9 @@ export class Controller {
   #settingsGood: GoodValues = new Map();
   /** Settings problems already logged, so each is logged once per appearance. */
   #settingsReported: ReadonlySet<string> = new Set();
+  readonly #tlsBuilder = new TlsTableBuilder();
+  #tls: TlsTable | undefined;
+  #defaultCertificateProblem: string | undefined;
 
   constructor(options: ControllerOptions) {
     if (options.settingsConfigMap !== undefined && options.settingsBase === undefined) {
@@ -316,11 +328,19 @@ export class Controller {
       translateOptions,
     );
     const settings = this.#effectiveSettings();
+    // Secrets are read on every full run; a Secret change is a full run (only EndpointSlices are not).
+    const tls = this.#tlsBuilder.build(
+      translated.tls,
+      (namespace, name) => store.get('Secret', namespace, name)?.object,
+      this.#o.defaultCertificate,
+    );
     const model = withRejections(translated, selection.rejected, [
       ...source.diagnostics(),
       ...selection.warnings,
       ...settings.diagnostics,
+      ...tls.diagnostics,
     ]);
+    this.#publishTls(tls.table, tls.defaultProblem);
     // Settings go first: pools created for the endpoints below then get the new connect timeout.
     this.#applySettings(settings.settings);
     const previous = this.#model;
@@ -396,6 +416,31 @@ export class Controller {
       this.#log.warn(describeDiagnostic(d), d.severity === 'error' ? 'setting invalid' : 'setting ignored');
     }
     this.#settingsReported = seen;
+  }
+
+  #publishTls(table: TlsTable, defaultProblem: string | undefined): void {
+    if (defaultProblem !== this.#defaultCertificateProblem) {
+      // Logged once per appearance: the flag names no Ingress, so there is no diagnostic to carry it.
+      if (defaultProblem !== undefined) {
+        this.#log.warn(
+          { reason: defaultProblem },
+          '--default-ssl-certificate not usable; serving the generated certificate',
+        );
+      }
+      this.#defaultCertificateProblem = defaultProblem;
+    }
+    const sink = this.#o.sink;
+    if (sink.publishTls === undefined || sameTable(this.#tls, table)) return;
+    sink.publishTls(table);
+    this.#tls = table;
+    this.#log.info(
+      {
+        hosts: table.hosts.size,
+        certificates: new Set([...table.hosts.values()].map((p) => p.fingerprint)).size,
+        defaultCertificate: table.defaultCertificate !== undefined ? 'secret' : 'generated',
+      },
+      'TLS certificates published',
+    );
   }
 
   #applySettings(settings: GlobalSettings | undefined): void {

@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { ProxyOptions } from '../config/types.js';
@@ -11,6 +12,7 @@ import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
+import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { createAdminServer } from './admin.js';
 import { drainServer } from './drain.js';
 import type { ForwardSettings } from './forward.js';
@@ -19,11 +21,13 @@ import { type LiveSettings, LiveSettingsHolder } from './live-settings.js';
 import type { ResolveContext } from './resolve.js';
 import { createProxyServer, type ProxyServer } from './server.js';
 import { SnapshotHolder } from './snapshot-holder.js';
+import { contextOptions, SNI_SIGALGS, SniContexts, type TlsTable } from './tls.js';
 import { externalTargets, UpstreamRegistry, type UpstreamStats } from './upstreams.js';
 
 /** `ListeningPorts` are the real ports after `listen()` (useful with port 0). */
 export interface ListeningPorts {
   readonly http: number;
+  readonly https: number;
   readonly admin: number;
 }
 
@@ -40,9 +44,14 @@ export interface DataPlane {
    * in place. Requests in flight keep the settings they started with.
    */
   applySettings(settings: GlobalSettings): void;
+  /**
+   * Installs the TLS certificates by SNI name (checked by the controller). New handshakes use them
+   * at once; open connections keep theirs. Can be called before `listen()`.
+   */
+  publishTls(table: TlsTable): void;
   /** /readyz answers 200 only after setReady(true) (the CLI calls it once the first config is live). */
   setReady(ready: boolean): void;
-  /** Binds options.httpPort and options.adminPort on options.bindAddress (0 = ephemeral) and returns the real ports. The HTTPS port is NOT bound yet (TLS is a later issue). */
+  /** Binds options.httpPort, options.httpsPort and options.adminPort on options.bindAddress (0 = ephemeral) and returns the real ports. */
   listen(): Promise<ListeningPorts>;
   /** The SIGTERM sequence: readyz 503, wait shutdownDelayMs, stop accepting, drain up to drainTimeoutMs, force-close, close pools. */
   shutdown(): Promise<void>;
@@ -78,6 +87,8 @@ export class PorticoDataPlane implements DataPlane {
   readonly #live: LiveSettingsHolder;
   #settings: GlobalSettings;
   #proxy: ProxyServer | undefined;
+  #httpsProxy: ProxyServer | undefined;
+  readonly #sni: SniContexts;
   #ready = false;
   #shuttingDown = false;
   #draining = false;
@@ -88,6 +99,15 @@ export class PorticoDataPlane implements DataPlane {
     this.#logger = logger;
     this.#upstreams = new UpstreamRegistry(options.upstream, logger);
     this.#settings = baseSettings(options);
+    // Generated even with --default-ssl-certificate: that Secret may be missing or broken, and the
+    // listener must present something. A P-256 key keeps this to about a millisecond
+    // (bench/tls-default-cert.ts), so it is done here, synchronously, before anything listens.
+    const started = performance.now();
+    this.#sni = new SniContexts(generateDefaultCertificate());
+    logger.debug(
+      { ms: Math.round((performance.now() - started) * 10) / 10 },
+      'default TLS certificate generated',
+    );
     // An invalid --trusted-proxies CIDR is a startup error, thrown here.
     const live = new LiveSettingsHolder(liveSettings(this.#settings, compileTrust(options.trustedProxies)));
     this.#live = live;
@@ -121,6 +141,31 @@ export class PorticoDataPlane implements DataPlane {
     this.#upstreams.setEndpoints(table);
   }
 
+  publishTls(table: TlsTable): void {
+    const defaultChanged = this.#sni.publish(table);
+    // Clients without SNI never reach the SNICallback: they get the server's own context.
+    if (defaultChanged) this.#httpsProxy?.tlsServer?.setSecureContext(this.#listenerContext());
+  }
+
+  /**
+   * `#listenerContext` is the HTTPS server's own context: the default certificate, plus the
+   * handshake settings `setSecureContext` would otherwise reset.
+   */
+  #listenerContext(): SecureContextOptions {
+    return {
+      ...contextOptions(this.#sni.defaultPair),
+      // Node keeps the listener's own (default, ECDSA) certificate loaded beside every SNI
+      // certificate; the server's order (RSA, EdDSA, ECDSA) makes the SNI one win (SNI_SIGALGS).
+      sigalgs: SNI_SIGALGS,
+      honorCipherOrder: true,
+    };
+  }
+
+  /** `tlsContexts` is the number of cached TLS contexts (tests: one per certificate, not per handshake). */
+  get tlsContexts(): number {
+    return this.#sni.size;
+  }
+
   setReady(ready: boolean): void {
     this.#ready = ready;
   }
@@ -148,35 +193,50 @@ export class PorticoDataPlane implements DataPlane {
     }
     this.#upstreams.setOptions(settings.upstream);
     this.#live.publish(liveSettings(settings, trust));
-    const server = this.#proxy?.server;
-    if (server !== undefined) {
+    for (const proxy of [this.#proxy, this.#httpsProxy]) {
+      if (proxy === undefined) continue;
       // node:http reads both on use: headersTimeout at each connection check, keepAliveTimeout
       // when a response ends and the socket goes idle.
-      server.headersTimeout = settings.client.headerTimeoutMs;
-      server.keepAliveTimeout = settings.client.keepAliveTimeoutMs;
+      proxy.server.headersTimeout = settings.client.headerTimeoutMs;
+      proxy.server.keepAliveTimeout = settings.client.keepAliveTimeoutMs;
     }
     this.#settings = settings;
   }
 
   /** `stats` reports pool counts and open client connections (tests, leak checks). */
   stats(): UpstreamStats & { readonly connections: number } {
-    return { ...this.#upstreams.stats(), connections: this.#proxy?.sockets.size ?? 0 };
+    return {
+      ...this.#upstreams.stats(),
+      connections: (this.#proxy?.sockets.size ?? 0) + (this.#httpsProxy?.sockets.size ?? 0),
+    };
   }
 
   async listen(): Promise<ListeningPorts> {
     if (this.#proxy !== undefined) throw new Error('listen() called twice');
+    const client = { ...this.#options.client, ...this.#settings.client };
     const proxy = await createProxyServer({
-      client: { ...this.#options.client, ...this.#settings.client },
+      client,
       resolve: this.#resolve,
       forward: this.#forward,
       logger: this.#logger,
     });
     this.#proxy = proxy;
+    const sni = this.#sni;
+    // Same handler, own ResolveContext: X-Forwarded-Proto says https for requests that came in here.
+    const httpsProxy = await createProxyServer({
+      client,
+      resolve: { ...this.#resolve, proto: 'https' },
+      forward: this.#forward,
+      logger: this.#logger,
+      tls: { ...this.#listenerContext(), SNICallback: sni.sniCallback },
+    });
+    this.#httpsProxy = httpsProxy;
     const host = this.#options.bindAddress;
     const http = await listenOn(proxy.server, this.#options.httpPort, host);
+    const https = await listenOn(httpsProxy.server, this.#options.httpsPort, host);
     const admin = await listenOn(this.#admin, this.#options.adminPort, host);
-    this.#logger.info({ host, http, admin }, 'data plane listening');
-    return { http, admin };
+    this.#logger.info({ host, http, https, admin }, 'data plane listening');
+    return { http, https, admin };
   }
 
   shutdown(): Promise<void> {
@@ -196,12 +256,14 @@ export class PorticoDataPlane implements DataPlane {
     if (o.shutdownDelayMs > 0) await sleep(o.shutdownDelayMs);
     // 3. Stop accepting; every response from now on carries Connection: close.
     this.#draining = true;
-    const proxy = this.#proxy;
-    if (proxy !== undefined) {
-      const { forced } = await drainServer(proxy.server, proxy.sockets, proxy.tunnels, o.drainTimeoutMs);
-      if (forced > 0) this.#logger.warn({ forced }, 'drain timeout: force-closed connections');
-      await proxy.app.close();
-    }
+    const proxies = [this.#proxy, this.#httpsProxy].filter((p): p is ProxyServer => p !== undefined);
+    await Promise.all(
+      proxies.map(async (proxy) => {
+        const { forced } = await drainServer(proxy.server, proxy.sockets, proxy.tunnels, o.drainTimeoutMs);
+        if (forced > 0) this.#logger.warn({ forced }, 'drain timeout: force-closed connections');
+        await proxy.app.close();
+      }),
+    );
     // 4. All client connections are gone: nothing can use a pool any more.
     await this.#upstreams.closeAll();
     if (this.#admin.listening) {

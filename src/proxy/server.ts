@@ -9,8 +9,10 @@
  * and a passthrough parser is registered for every content type as a second line of defence.
  */
 import { createServer, METHODS, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SecureContextOptions, TlsOptions, Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ClientOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -26,6 +28,11 @@ export interface ProxyServerDeps {
   readonly resolve: ResolveContext;
   readonly forward: ForwardSettings;
   readonly logger: Logger;
+  /**
+   * Given, the listener speaks TLS (node:https) with these options: the no-SNI certificate and the
+   * SNICallback. The request handling is the same code either way.
+   */
+  readonly tls?: TlsOptions & SecureContextOptions;
 }
 
 /** `ProxyServer` is the built listener and what shutdown needs to drain it. */
@@ -36,6 +43,8 @@ export interface ProxyServer {
   readonly sockets: Set<Socket>;
   /** Client connections that became WebSocket tunnels. */
   readonly tunnels: Set<Duplex>;
+  /** The same server seen as a TLS server, when `deps.tls` was given (for `setSecureContext`). */
+  readonly tlsServer?: TlsServer;
 }
 
 // CONNECT is a forward-proxy method: Node routes it to the 'connect' event, which Portico does
@@ -70,24 +79,29 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   const sockets = new Set<Socket>();
   const tunnels = new Set<Duplex>();
   let server: Server | undefined;
+  let tlsServer: TlsServer | undefined;
 
   const app = Fastify({
     serverFactory: (handler) => {
-      server = createServer(
-        {
-          headersTimeout: c.headerTimeoutMs,
-          // Node's whole-request timeout would cut long uploads and downloads; idle timeouts guard instead.
-          requestTimeout: 0,
-          keepAliveTimeout: c.keepAliveTimeoutMs,
-          maxHeaderSize: c.maxHeaderBytes,
-          // headersTimeout is only checked this often: within a quarter of the limit, and at least
-          // once a second, because the limit can shrink live (client-header-timeout) while the
-          // interval is fixed at creation. The check walks the connection list: cheap.
-          connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(c.headerTimeoutMs / 4))),
-        },
-        handler,
-      );
-      return server;
+      const options = {
+        headersTimeout: c.headerTimeoutMs,
+        // Node's whole-request timeout would cut long uploads and downloads; idle timeouts guard instead.
+        requestTimeout: 0,
+        keepAliveTimeout: c.keepAliveTimeoutMs,
+        maxHeaderSize: c.maxHeaderBytes,
+        // headersTimeout is only checked this often: within a quarter of the limit, and at least
+        // once a second, because the limit can shrink live (client-header-timeout) while the
+        // interval is fixed at creation. The check walks the connection list: cheap.
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(c.headerTimeoutMs / 4))),
+      };
+      if (deps.tls === undefined) {
+        server = createServer(options, handler);
+        return server;
+      }
+      const https = createHttpsServer({ ...options, ...deps.tls }, handler);
+      tlsServer = https;
+      server = https;
+      return https;
     },
     // Bodies are streamed, never buffered by Fastify; the limit must not apply to anything.
     bodyLimit: Number.MAX_SAFE_INTEGER,
@@ -179,5 +193,5 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   });
 
   await app.ready();
-  return { app, server: httpServer, sockets, tunnels };
+  return { app, server: httpServer, sockets, tunnels, ...(tlsServer !== undefined ? { tlsServer } : {}) };
 }

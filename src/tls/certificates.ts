@@ -16,6 +16,14 @@ export interface CertificatePair {
   readonly fingerprint: string;
 }
 
+/** `TlsTable` is what the controller publishes to the data plane: checked certificates by SNI name. */
+export interface TlsTable {
+  /** Lowercased host or `*.example.com` → certificate. Hosts whose Secret failed are absent. */
+  readonly hosts: ReadonlyMap<string, CertificatePair>;
+  /** `--default-ssl-certificate`, when given and valid; otherwise the generated one is used. */
+  readonly defaultCertificate?: CertificatePair;
+}
+
 /** `CertificateCheck` is the verdict on one Secret for the hosts it is meant to serve. */
 export type CertificateCheck =
   | { readonly ok: true; readonly pair: CertificatePair; readonly warnings: readonly string[] }

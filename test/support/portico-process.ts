@@ -19,6 +19,7 @@ export type LogEntry = Record<string, unknown> & { readonly msg?: string; readon
 
 export interface PorticoProcess {
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly adminPort: number;
   readonly child: ChildProcess;
   /** Every JSON log line so far, in order. */
@@ -137,7 +138,18 @@ export async function startPortico(options: StartOptions): Promise<PorticoProces
   }
   const httpPort = Number(listening['httpPort']);
   const adminPort = Number(listening['adminPort']);
-  const proc: PorticoProcess = { httpPort, adminPort, child, logs, output, exited, waitForLog, stop };
+  const httpsPort = Number(listening['httpsPort']);
+  const proc: PorticoProcess = {
+    httpPort,
+    httpsPort,
+    adminPort,
+    child,
+    logs,
+    output,
+    exited,
+    waitForLog,
+    stop,
+  };
   await waitUntil(async () => (await get(adminPort, '/readyz')).status === 200, 10_000, 'readyz 200');
   return proc;
 }

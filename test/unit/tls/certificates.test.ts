@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { checkCertificate, checkPair } from '../../../src/tls/certificates.js';
-import { DEFAULT_CERTIFICATE_CN, generateDefaultCertificate } from '../../../src/tls/default-certificate.js';
+import {
+  DEFAULT_CERTIFICATE_CN,
+  generateDefaultCertificate,
+  generateRsaCertificate,
+} from '../../../src/tls/default-certificate.js';
 import { makeCertificate, tlsSecret } from '../../support/certs.js';
 
 const rsa = makeCertificate('a.example.com');
@@ -131,6 +135,17 @@ describe('generateDefaultCertificate', () => {
     assert.ok(x509.verify(x509.publicKey), 'signature verifies with its own key');
     const days = (Date.parse(x509.validTo) - Date.now()) / 86_400_000;
     assert.ok(days > 364 && days < 366, String(days));
+    assert.equal(checkPair(pair.cert, pair.key).ok, true);
+  });
+
+  test('the RSA variant is RSA-2048, signed sha256WithRSA, and passes the checks', () => {
+    const pair = generateRsaCertificate();
+    const x509 = new X509Certificate(pair.cert);
+    assert.equal(x509.subject, `CN=${DEFAULT_CERTIFICATE_CN}`);
+    assert.equal(x509.publicKey.asymmetricKeyType, 'rsa');
+    assert.equal(x509.publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+    assert.ok(x509.verify(x509.publicKey));
+    assert.equal(x509.subjectAltName, 'DNS:ingress.local');
     assert.equal(checkPair(pair.cert, pair.key).ok, true);
   });
 
