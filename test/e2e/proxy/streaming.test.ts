@@ -9,7 +9,10 @@ import { type Harness, startDataPlane } from './harness.js';
 const SIZE = 100 * 1024 * 1024;
 // Client, data plane and backend share this process, so growth counts all three; a buffering
 // proxy would add at least SIZE.
-const MAX_RSS_GROWTH = 40 * 1024 * 1024;
+// Backend, proxy and client share this process, so up to a few tens of MiB of not-yet-collected
+// Buffers show up under load (42.8 MiB seen once with other jobs on the machine); 60 MiB still
+// fails any proxy that holds the body, which adds at least SIZE.
+const MAX_RSS_GROWTH = 60 * 1024 * 1024;
 
 let backend: Backend;
 let h: Harness;
