@@ -5,12 +5,11 @@
  */
 import { createAdmissionServer } from '../admission/server.js';
 import { Controller } from '../controller/loop.js';
-import { defaultPipeline } from '../controller/pipeline.js';
 import { clientTransports, KubeConfigError, loadKubeConfig } from '../k8s/client.js';
 import { createClusterReporting } from '../k8s/reporting.js';
 import { ClusterSource } from '../k8s/source.js';
 import { PorticoMetrics } from '../metrics/registry.js';
-import { baseSettings } from '../model/settings/types.js';
+import { controllerOptionsFor } from './controller-options.js';
 import type { PorticoConfig } from './flags.js';
 import { EXIT_USAGE, firstSignal, type RunFilesDeps } from './run-files.js';
 
@@ -76,20 +75,9 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
           currentModel: () => loop.model,
           secretExists: (namespace, name) => source.secretExists(namespace, name),
         });
+  // The --configmap ConfigMap is watched alone; the SecretKeeper pins --default-ssl-certificate.
   const loop = new Controller({
-    source,
-    sink: dataPlane,
-    pipeline: defaultPipeline,
-    translateOptions: config.translate,
-    logger: log,
-    metrics,
-    // The --configmap ConfigMap (its informer watches that one object) over the flag defaults.
-    settingsBase: baseSettings(config.proxy),
-    ...(config.cluster.configMap !== undefined ? { settingsConfigMap: config.cluster.configMap } : {}),
-    // The SecretKeeper pins this Secret in the store (DEFAULT_CERTIFICATE_REFERRER).
-    ...(config.cluster.defaultSslCertificate !== undefined
-      ? { defaultCertificate: config.cluster.defaultSslCertificate }
-      : {}),
+    ...controllerOptionsFor(config, { source, sink: dataPlane, logger: log, metrics }),
     onModel: (model, generation) => {
       reporting.onModel(model, generation);
       admission?.onModel(model);

@@ -5,11 +5,10 @@
 import { stat } from 'node:fs/promises';
 import type { ProxyOptions } from '../config/types.js';
 import { Controller, type RouteSink } from '../controller/loop.js';
-import { defaultPipeline } from '../controller/pipeline.js';
 import { FileSource } from '../files/source.js';
 import type { Logger } from '../log/logger.js';
 import { PorticoMetrics } from '../metrics/registry.js';
-import { baseSettings } from '../model/settings/types.js';
+import { controllerOptionsFor } from './controller-options.js';
 import type { PorticoConfig } from './flags.js';
 
 /** `FileModeDataPlane` is what file mode needs from the data plane (`src/proxy/data-plane.ts`). */
@@ -66,21 +65,10 @@ export async function runFiles(
     logger: log,
     onChange: (change) => loop.notify(change),
   });
+  // --configmap and --default-ssl-certificate name objects in the folder (namespace "default"
+  // when a manifest leaves it out, as kubectl apply would).
   const loop = new Controller({
-    source,
-    sink: dataPlane,
-    pipeline: defaultPipeline,
-    translateOptions: config.translate,
-    logger: log,
-    metrics,
-    // --configmap names a ConfigMap in the folder (namespace defaults to "default" there, as
-    // kubectl apply would); without it the flags alone govern.
-    settingsBase: baseSettings(config.proxy),
-    ...(config.cluster.configMap !== undefined ? { settingsConfigMap: config.cluster.configMap } : {}),
-    // File mode reads --default-ssl-certificate from the folder, as it does --configmap.
-    ...(config.cluster.defaultSslCertificate !== undefined
-      ? { defaultCertificate: config.cluster.defaultSslCertificate }
-      : {}),
+    ...controllerOptionsFor(config, { source, sink: dataPlane, logger: log, metrics }),
     describeSource: () => {
       const skipped = source.skipped();
       return skipped.length > 0 ? { skippedKinds: skipped.slice(0, 50) } : {};
