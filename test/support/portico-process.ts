@@ -46,12 +46,33 @@ process.once('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-/** `startPortico` spawns portico, waits for the "listening" line and /readyz 200. */
+/** `startPortico` spawns portico in file mode, waits for the "listening" line and /readyz 200. */
 export async function startPortico(options: StartOptions): Promise<PorticoProcess> {
+  const proc = await spawnPortico(['--manifests', options.manifests, ...(options.args ?? [])], {
+    ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
+  });
+  await waitUntil(async () => (await get(proc.adminPort, '/readyz')).status === 200, 10_000, 'readyz 200');
+  return proc;
+}
+
+export interface SpawnOptions {
+  /** Extra environment, over the test process's own. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly bindAddress?: string;
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * `spawnPortico` runs the compiled CLI with `args` (either mode) on ephemeral ports, collects its
+ * logs, and resolves at its "listening" line, before /readyz: tests of the synced gate look at the
+ * 503 first.
+ */
+export async function spawnPortico(
+  modeArgs: readonly string[],
+  options: SpawnOptions = {},
+): Promise<PorticoProcess> {
   const args = [
     PORTICO_BIN,
-    '--manifests',
-    options.manifests,
     '--http-port',
     '0',
     '--https-port',
@@ -59,10 +80,13 @@ export async function startPortico(options: StartOptions): Promise<PorticoProces
     '--admin-port',
     '0',
     '--bind-address',
-    '127.0.0.1',
-    ...(options.args ?? []),
+    options.bindAddress ?? '127.0.0.1',
+    ...modeArgs,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env !== undefined ? { env: { ...process.env, ...options.env } } : {}),
+  });
   running.add(child);
   const logs: LogEntry[] = [];
   const output: string[] = [];
@@ -150,7 +174,6 @@ export async function startPortico(options: StartOptions): Promise<PorticoProces
     waitForLog,
     stop,
   };
-  await waitUntil(async () => (await get(adminPort, '/readyz')).status === 200, 10_000, 'readyz 200');
   return proc;
 }
 

@@ -4,131 +4,30 @@
  * server off for as long as a test likes, object builders, and the check that every request the
  * API server saw is covered by `src/k8s/permissions.ts`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import { REQUIRED_PERMISSIONS } from '../../../src/k8s/permissions.js';
 import type { RecordedRequest } from '../../support/fake-apiserver/index.js';
-import { get, type LogEntry, PORTICO_BIN, waitUntil } from '../../support/portico-process.js';
+import { get, type PorticoProcess, spawnPortico, waitUntil } from '../../support/portico-process.js';
 
 export const CONTROLLER = 'portico.dev/ingress-controller';
 
-export interface ClusterPortico {
-  readonly httpPort: number;
-  readonly adminPort: number;
-  readonly child: ChildProcess;
-  readonly logs: LogEntry[];
-  readonly output: string[];
-  readonly exited: Promise<number | null>;
-  waitForLog(pred: (e: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry>;
-  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
-}
-
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
+/** `ClusterPortico` is a portico process in cluster mode (test/support/portico-process.ts). */
+export type ClusterPortico = PorticoProcess;
 
 /**
  * `startClusterPortico` spawns portico in cluster mode and resolves at its "listening" line (not
  * at /readyz: tests of the synced gate look at the 503 first).
  */
-export async function startClusterPortico(options: {
+export function startClusterPortico(options: {
   readonly kubeconfig: string;
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   readonly bindAddress?: string;
 }): Promise<ClusterPortico> {
-  const args = [
-    PORTICO_BIN,
-    '--kubeconfig',
-    options.kubeconfig,
-    '--http-port',
-    '0',
-    '--https-port',
-    '0',
-    '--admin-port',
-    '0',
-    '--bind-address',
-    options.bindAddress ?? '127.0.0.1',
-    ...(options.args ?? []),
-  ];
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, POD_NAMESPACE: 'default', POD_NAME: 'portico-e2e', ...options.env },
+  return spawnPortico(['--kubeconfig', options.kubeconfig, ...(options.args ?? [])], {
+    env: { POD_NAMESPACE: 'default', POD_NAME: 'portico-e2e', ...options.env },
+    ...(options.bindAddress !== undefined ? { bindAddress: options.bindAddress } : {}),
   });
-  running.add(child);
-  const logs: LogEntry[] = [];
-  const output: string[] = [];
-  const waiters = new Set<() => void>();
-  const notify = () => {
-    for (const w of [...waiters]) w();
-  };
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-      notify();
-    });
-  });
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line) as LogEntry);
-    } catch {
-      output.push(line);
-    }
-    notify();
-  });
-  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
-  const dump = () => [...logs.map((l) => JSON.stringify(l)), ...output].slice(-60).join('\n');
-  const waitForLog = (pred: (e: LogEntry) => boolean, timeoutMs = 15_000): Promise<LogEntry> =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        const hit = logs.find(pred);
-        if (hit) {
-          cleanup();
-          resolve(hit);
-        } else if (child.exitCode !== null || child.signalCode !== null) {
-          cleanup();
-          reject(new Error(`portico exited before the expected log line\n${dump()}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for a log line\n${dump()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  let listening: LogEntry;
-  try {
-    listening = await waitForLog((e) => e.msg === 'listening');
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  return {
-    httpPort: Number(listening['httpPort']),
-    adminPort: Number(listening['adminPort']),
-    child,
-    logs,
-    output,
-    exited,
-    waitForLog,
-    stop,
-  };
 }
 
 /** `RouteView` is one entry of `/routes`, as far as these tests read it. */
