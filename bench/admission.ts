@@ -14,8 +14,7 @@
  * Run: `npx tsx bench/admission.ts [--reviews N] [--https-seconds S] [--no-results]`. Writes the
  * section "## Admission" of bench/RESULTS.md (other sections are kept).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +30,7 @@ import type { TranslateOptions } from '../src/model/translate/translate.js';
 import { translate } from '../src/model/translate/translate.js';
 import type { RoutingModel } from '../src/model/types.js';
 import { ObjectStore } from '../src/store/object-store.js';
+import { makeCertificate } from '../test/support/certs.js';
 import { writeSection } from './lib/results.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -218,29 +218,9 @@ function inProcess(c: Cluster): { figures: Figures; indexMs: number; outcomes: R
 }
 
 function makeCert(dir: string): void {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=portico-admission',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'tls.key'),
-      '-out',
-      join(dir, 'tls.crt'),
-    ],
-    { stdio: 'pipe' },
-  );
+  const pair = makeCertificate('portico-admission', { keyType: 'ecdsa', ips: ['127.0.0.1'] });
+  writeFileSync(join(dir, 'tls.crt'), pair.cert);
+  writeFileSync(join(dir, 'tls.key'), pair.key);
 }
 
 async function overHttps(c: Cluster, certDir: string): Promise<Figures> {

@@ -17,6 +17,7 @@ import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { makeCertificate } from '../test/support/certs.js';
 import { parseWrk, totalErrors, type WrkResult, wrkArgs } from './lib/clients.js';
 import { cpuBetween, sampleCpu } from './lib/cpu.js';
 import { describeMachine } from './lib/machine.js';
@@ -88,22 +89,12 @@ function checkTools(): void {
 }
 
 function makeCert(dir: string, type: KeyType): Cert {
+  const pair = makeCertificate(HOST, { keyType: type });
   const keyFile = join(dir, `${type}.key`);
   const certFile = join(dir, `${type}.crt`);
-  const newKey =
-    type === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
-  execFileSync(
-    'openssl',
-    ['req', '-x509', ...newKey, '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1'].concat([
-      '-subj',
-      `/CN=${HOST}`,
-      '-addext',
-      `subjectAltName=DNS:${HOST}`,
-    ]),
-    { stdio: 'ignore' },
-  );
-  const fingerprint = new X509Certificate(readFileSync(certFile)).fingerprint256;
-  return { type, certFile, keyFile, fingerprint };
+  writeFileSync(keyFile, pair.key);
+  writeFileSync(certFile, pair.cert);
+  return { type, certFile, keyFile, fingerprint: new X509Certificate(pair.cert).fingerprint256 };
 }
 
 function writePorticoManifests(dir: string, cert: Cert, backendPort: number): void {

@@ -21,16 +21,22 @@ const NEW_KEY: Record<KeyType, readonly string[]> = {
   ed25519: ['-newkey', 'ed25519'],
 };
 
-/** `makeCertificate` runs `openssl req -x509` for CN `cn` and DNS SANs `sans` (default: the CN). */
+/**
+ * `makeCertificate` runs `openssl req -x509` for CN `cn`, DNS SANs `sans` (default: the CN) and IP
+ * SANs `ips` (default: none). Test and bench code only: src/ never spawns processes.
+ */
 export function makeCertificate(
   cn: string,
-  options: { sans?: readonly string[]; keyType?: KeyType } = {},
+  options: { sans?: readonly string[]; ips?: readonly string[]; keyType?: KeyType } = {},
 ): TestCertificate {
   const dir = mkdtempSync(join(tmpdir(), 'portico-cert-'));
   try {
     const keyFile = join(dir, 'tls.key');
     const certFile = join(dir, 'tls.crt');
-    const sans = (options.sans ?? [cn]).map((s) => `DNS:${s}`).join(',');
+    const sans = [
+      ...(options.ips ?? []).map((ip) => `IP:${ip}`),
+      ...(options.sans ?? [cn]).map((s) => `DNS:${s}`),
+    ].join(',');
     execFileSync(
       'openssl',
       [

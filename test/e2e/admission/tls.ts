@@ -3,45 +3,16 @@
  * src/ never spawns processes) and lays them out as a mounted Secret volume does, with the
  * `..data` symlink kubelet swaps atomically on update.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeCertificate, type TestCertificate } from '../../support/certs.js';
 
 /** `Cert` is a generated certificate (PEM) and key. */
-export interface Cert {
-  readonly cert: string;
-  readonly key: string;
-}
+export type Cert = TestCertificate;
 
 /** `makeCert` returns a fresh self-signed P-256 certificate valid for 127.0.0.1 and `cn`. */
-export function makeCert(dir: string, cn: string): Cert {
-  mkdirSync(dir, { recursive: true });
-  const keyFile = join(dir, `${cn}.key`);
-  const certFile = join(dir, `${cn}.crt`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      `subjectAltName=IP:127.0.0.1,DNS:${cn}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'pipe' },
-  );
-  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+export function makeCert(_dir: string, cn: string): Cert {
+  return makeCertificate(cn, { keyType: 'ecdsa', ips: ['127.0.0.1'] });
 }
 
 let generation = 0;
