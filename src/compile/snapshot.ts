@@ -2,17 +2,59 @@
  * `snapshot` compiles a `RoutingModel` into the lookup structure the data plane swaps atomically.
  * All `RouteMatch` objects are built and frozen here, so `match` allocates nothing per request.
  */
-import type { BackendRef, DefaultBackendBinding, Route, RoutingModel } from '../model/types.js';
-import { HostTable } from './host-match.js';
+import {
+  type BackendRef,
+  type ClientAuthPolicy,
+  DEFAULT_ROUTE_POLICY,
+  type DefaultBackendBinding,
+  type Route,
+  type RoutingModel,
+} from '../model/types.js';
+import { HostTable, hostMatches } from './host-match.js';
 import { PathTable } from './path-match.js';
 import type { RouteMatch, RouteSnapshot } from './types.js';
 
 /** `NOT_FOUND` is the answer when nothing matches and no default backend exists (the built-in 404). */
-export const NOT_FOUND: RouteMatch = Object.freeze({ kind: 'not-found' });
+export const NOT_FOUND: RouteMatch = Object.freeze({
+  kind: 'not-found',
+  policy: DEFAULT_ROUTE_POLICY,
+  tlsHost: false,
+});
 
-function defaultMatch(kind: 'host-default' | 'catch-all', binding: DefaultBackendBinding): RouteMatch {
+/** `HostFacts` are what a rule host adds to every answer given for it. */
+interface HostFacts {
+  readonly tlsHost: boolean;
+  readonly clientAuth?: ClientAuthPolicy;
+}
+
+const PLAIN_HOST: HostFacts = Object.freeze({ tlsHost: false });
+
+function defaultMatch(
+  kind: 'host-default' | 'catch-all',
+  binding: DefaultBackendBinding,
+  facts: HostFacts,
+): RouteMatch {
   const backend: BackendRef = binding.backend;
-  return Object.freeze({ kind, backend, ingress: binding.ingress });
+  return Object.freeze({
+    kind,
+    backend,
+    ingress: binding.ingress,
+    policy: binding.policy ?? DEFAULT_ROUTE_POLICY,
+    ...facts,
+  });
+}
+
+/**
+ * `tlsCovers` says whether a rule host is listed in `spec.tls`: exactly, or by a TLS wildcard one
+ * label up. A wildcard rule host counts only when the same wildcard is listed (a precise TLS name
+ * under it covers only some of its requests). Rules without host never count.
+ */
+function tlsCovers(tlsHosts: ReadonlySet<string>, ruleHost: string): boolean {
+  if (ruleHost === '') return false;
+  if (tlsHosts.has(ruleHost)) return true;
+  if (ruleHost.startsWith('*.')) return false;
+  for (const tls of tlsHosts) if (tls.startsWith('*.') && hostMatches(tls, ruleHost)) return true;
+  return false;
 }
 
 function compareRoutes(a: Route, b: Route): number {
@@ -31,14 +73,36 @@ function compareRoutes(a: Route, b: Route): number {
  * Cost per lookup: two Map lookups for the host, one for Exact and one per `/` in the path.
  */
 export function compileSnapshot(model: RoutingModel, generation: number): RouteSnapshot {
-  const catchAll = model.catchAll ? defaultMatch('catch-all', model.catchAll) : NOT_FOUND;
-  // One PathTable per rule host; its fallback is the host's default, else the catch-all.
+  const catchAll = model.catchAll ? defaultMatch('catch-all', model.catchAll, PLAIN_HOST) : NOT_FOUND;
+  const tlsHosts = new Set(model.tlsHosts ?? []);
+  const factsByHost = new Map<string, HostFacts>();
+  const factsOf = (host: string): HostFacts => {
+    let facts = factsByHost.get(host);
+    if (facts === undefined) {
+      const clientAuth = model.clientAuth?.get(host);
+      const tlsHost = tlsCovers(tlsHosts, host);
+      facts =
+        !tlsHost && clientAuth === undefined
+          ? PLAIN_HOST
+          : Object.freeze({ tlsHost, ...(clientAuth !== undefined ? { clientAuth } : {}) });
+      factsByHost.set(host, facts);
+    }
+    return facts;
+  };
+  // One PathTable per rule host; its fallback is the host's default, else the catch-all. A host
+  // with TLS or client authentication gets its own copy of the shared fallback, so that even its
+  // 404s and catch-all answers carry the host's redirect and certificate rules.
   const building = new Map<string, PathTable<RouteMatch>>();
   const entryFor = (host: string): PathTable<RouteMatch> => {
     let entry = building.get(host);
     if (!entry) {
       const binding = model.hostDefaults.get(host);
-      entry = new PathTable<RouteMatch>(binding ? defaultMatch('host-default', binding) : catchAll);
+      const facts = factsOf(host);
+      let fallback: RouteMatch;
+      if (binding) fallback = defaultMatch('host-default', binding, facts);
+      else if (facts === PLAIN_HOST) fallback = catchAll;
+      else fallback = Object.freeze({ ...catchAll, ...facts });
+      entry = new PathTable<RouteMatch>(fallback);
       building.set(host, entry);
     }
     return entry;
@@ -52,6 +116,8 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
       backend: route.backend,
       route,
       ingress: route.ingress,
+      policy: route.policy ?? DEFAULT_ROUTE_POLICY,
+      ...factsOf(route.host),
     });
     entryFor(route.host).add(route.path, route.pathType, match);
   }

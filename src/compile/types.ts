@@ -1,7 +1,7 @@
 /**
  * `types` is the contract between the compiled routing snapshot and the data plane.
  */
-import type { BackendRef, Route, RoutingModel } from '../model/types.js';
+import type { BackendRef, ClientAuthPolicy, Route, RoutePolicy, RoutingModel } from '../model/types.js';
 
 export type MatchKind = 'path' | 'host-default' | 'catch-all' | 'not-found';
 
@@ -17,6 +17,12 @@ export interface RouteMatch {
   readonly route?: Route;
   /** `"namespace/name"` of the Ingress that supplied the answer, if any. */
   readonly ingress?: string;
+  /** The answering Ingress's location policy (`DEFAULT_ROUTE_POLICY` when it has none, and for `not-found`). */
+  readonly policy: RoutePolicy;
+  /** The request's host is listed in `spec.tls` of a served Ingress (exactly or by wildcard). */
+  readonly tlsHost: boolean;
+  /** Client-certificate authentication of the matched host, if it has any. */
+  readonly clientAuth?: ClientAuthPolicy;
 }
 
 /** `RouteSnapshot` is the immutable, compiled routing table the data plane swaps atomically. */

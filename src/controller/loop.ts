@@ -21,6 +21,7 @@ import type { GlobalSettings } from '../model/settings/types.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
 import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
 import type { StoredObject } from '../store/object-store.js';
+import { caSecretReferences } from '../tls/ca-bundles.js';
 import type { TlsTable } from '../tls/certificates.js';
 import { type DefaultCertificateRef, sameTable, TlsTableBuilder } from '../tls/table.js';
 import type { Clock } from '../util/clock.js';
@@ -333,6 +334,7 @@ export class Controller {
       translated.tls,
       (namespace, name) => store.get('Secret', namespace, name)?.object,
       this.#o.defaultCertificate,
+      caSecretReferences(translated),
     );
     const model = withRejections(translated, selection.rejected, [
       ...source.diagnostics(),

@@ -39,6 +39,11 @@ export const EVENT_REASONS: Readonly<Record<DiagnosticCode, string | undefined>>
   PORTICO_WARN_TLS_CONFLICT: 'TLSConflict',
   PORTICO_WARN_TLS_SECRET_INVALID: 'InvalidTLSSecret',
   PORTICO_WARN_TLS_CERTIFICATE: 'TLSCertificateWarning',
+  PORTICO_ERR_ANNOTATION_INVALID: 'InvalidAnnotation',
+  PORTICO_WARN_ANNOTATION_UNKNOWN: 'UnknownAnnotation',
+  PORTICO_WARN_ANNOTATION_DENIED: 'AnnotationDenied',
+  PORTICO_WARN_HOST_ANNOTATION_IGNORED: 'HostAnnotationIgnored',
+  PORTICO_WARN_CA_SECRET_INVALID: 'InvalidCASecret',
 };
 
 /** `EVENT_SOURCE_COMPONENT` is `source.component` of every Event Portico writes. */

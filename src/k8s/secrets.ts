@@ -7,6 +7,7 @@
  * Secret that becomes referenced later is fetched with one GET.
  */
 import type { Logger } from '../log/logger.js';
+import { annotationSecretRefs } from '../model/annotations/registry.js';
 import type { Ingress, Secret } from '../model/objects.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
@@ -26,12 +27,16 @@ export const SECRET_FIELD_SELECTOR = 'type!=helm.sh/release.v1';
 /** `DEFAULT_CERTIFICATE_REFERRER` is the pseudo-referrer pinning --default-ssl-certificate. */
 export const DEFAULT_CERTIFICATE_REFERRER = '--default-ssl-certificate';
 
-/** `ingressSecretRefs` returns the `"namespace/name"` keys of the Secrets an Ingress references. */
+/**
+ * `ingressSecretRefs` returns the `"namespace/name"` keys of the Secrets an Ingress references:
+ * its `spec.tls` Secrets and the CA Secrets of its annotations (same namespace only).
+ */
 export function ingressSecretRefs(ingress: Ingress): string[] {
   const namespace = ingress.metadata.namespace;
+  if (namespace === undefined) return [];
+  const out = new Set<string>(annotationSecretRefs(ingress));
   const tls: unknown = ingress.spec?.tls;
-  if (namespace === undefined || !Array.isArray(tls)) return [];
-  const out = new Set<string>();
+  if (!Array.isArray(tls)) return [...out].sort();
   for (const entry of tls as unknown[]) {
     if (typeof entry !== 'object' || entry === null) continue;
     const name = (entry as { secretName?: unknown }).secretName;

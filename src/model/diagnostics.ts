@@ -31,7 +31,17 @@ export type DiagnosticCode =
   /** A TLS Secret failed a hard check (missing, malformed, key mismatch): its hosts get the default certificate. */
   | 'PORTICO_WARN_TLS_SECRET_INVALID'
   /** A TLS certificate is served but looks wrong for its host: expired, or its SANs do not cover the host. */
-  | 'PORTICO_WARN_TLS_CERTIFICATE';
+  | 'PORTICO_WARN_TLS_CERTIFICATE'
+  /** An annotation value Portico cannot use: the Ingress is rejected (its last good version serves). */
+  | 'PORTICO_ERR_ANNOTATION_INVALID'
+  /** An annotation under Portico's prefixes that no family reads: ignored. */
+  | 'PORTICO_WARN_ANNOTATION_UNKNOWN'
+  /** A well-formed policy that must not be served (e.g. cross-namespace Secret): its routes answer 503. */
+  | 'PORTICO_WARN_ANNOTATION_DENIED'
+  /** A host-scoped annotation is ignored because an older Ingress of the host sets it. */
+  | 'PORTICO_WARN_HOST_ANNOTATION_IGNORED'
+  /** A CA bundle Secret (`ca.crt`) is missing or malformed: the routes or hosts using it fail closed. */
+  | 'PORTICO_WARN_CA_SECRET_INVALID';
 
 export interface Diagnostic {
   readonly severity: Severity;

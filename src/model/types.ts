@@ -24,6 +24,72 @@ export interface BackendRef {
   readonly problem?: string;
 }
 
+/** `BackendProtocol` is how Portico talks to a backend (`backend-protocol` annotation). */
+export type BackendProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPCS' | 'H2C';
+
+/** `SecretRef` names a Secret an annotation points at (same namespace as the Ingress). */
+export interface SecretRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** `UpstreamTlsPolicy` is how an HTTPS/GRPCS backend's certificate is checked (`proxy-ssl-*`). */
+export interface UpstreamTlsPolicy {
+  /** `proxy-ssl-verify: "on"`: verify the backend's certificate against `caSecret` (its `ca.crt`). */
+  readonly verify: boolean;
+  /** `proxy-ssl-secret`: Secret with `ca.crt` (required when `verify`). */
+  readonly caSecret?: SecretRef;
+  /** `proxy-ssl-name`: the name checked against the backend certificate (and sent as SNI when `sendServerName`). */
+  readonly serverName?: string;
+  /** `proxy-ssl-server-name: "on"`: send SNI to the backend. */
+  readonly sendServerName: boolean;
+}
+
+/**
+ * `RoutePolicy` is what an Ingress's location-scoped annotations say about its routes. One frozen
+ * object per Ingress, shared by all its routes and its `defaultBackend`.
+ */
+export interface RoutePolicy {
+  /** `ssl-redirect`; absent: the ConfigMap's `ssl-redirect` (default true) decides. */
+  readonly sslRedirect?: boolean;
+  /** `force-ssl-redirect`; absent: the ConfigMap's `force-ssl-redirect` (default false) decides. */
+  readonly forceSslRedirect?: boolean;
+  readonly backendProtocol: BackendProtocol;
+  /** For HTTPS and GRPCS backends; absent: TLS without verification (ingress-nginx's default). */
+  readonly upstreamTls?: UpstreamTlsPolicy;
+  /**
+   * Set when a policy is configured but unusable (e.g. a cross-namespace Secret reference): the
+   * route fails closed and answers 503 with this reason, while every other route keeps serving.
+   */
+  readonly deny?: string;
+}
+
+/** `DEFAULT_ROUTE_POLICY` applies to routes of Ingresses without any policy annotation. */
+export const DEFAULT_ROUTE_POLICY: RoutePolicy = Object.freeze({ backendProtocol: 'HTTP' });
+
+/** `ClientCertVerify` is `auth-tls-verify-client`, as in nginx's `ssl_verify_client`. */
+export type ClientCertVerify = 'on' | 'optional' | 'optional_no_ca' | 'off';
+
+/**
+ * `ClientAuthPolicy` is client-certificate authentication for one host (`auth-tls-*`), host
+ * scoped: the oldest Ingress of the host that sets `auth-tls-secret` supplies it.
+ */
+export interface ClientAuthPolicy {
+  /** `auth-tls-secret`: Secret with `ca.crt`, the CA bundle client certificates must chain to. */
+  readonly caSecret: SecretRef;
+  readonly verify: ClientCertVerify;
+  /** `auth-tls-verify-depth` (default 1): longest chain from the client certificate to a CA. */
+  readonly depth: number;
+  /** `auth-tls-pass-certificate-to-upstream`: send `ssl-client-cert` (URL-encoded PEM) upstream. */
+  readonly passCertificate: boolean;
+  /** `"namespace/name"` of the Ingress that supplied it. */
+  readonly ingress: string;
+  /** Field of the `auth-tls-secret` annotation, for diagnostics about the Secret. */
+  readonly field: string;
+  /** Set when configured but unusable: the host's requests answer 503 with this reason. */
+  readonly deny?: string;
+}
+
 /** `Route` is one winning host+path+pathType of one Ingress. */
 export interface Route {
   /** Lowercased; `''` for a rule without host; may be a wildcard like `*.example.com`. */
@@ -36,6 +102,8 @@ export interface Route {
   readonly ingress: string;
   /** Field of the path in that Ingress, e.g. `spec.rules[0].http.paths[1]`. */
   readonly field: string;
+  /** The Ingress's location policy; absent means `DEFAULT_ROUTE_POLICY`. */
+  readonly policy?: RoutePolicy;
 }
 
 /** `DefaultBackendBinding` is a `spec.defaultBackend` in force for a host or for everything. */
@@ -43,6 +111,8 @@ export interface DefaultBackendBinding {
   readonly backend: BackendRef;
   /** `"namespace/name"` of the Ingress, or `"--default-backend-service"` for the flag. */
   readonly ingress: string;
+  /** The Ingress's location policy; absent means `DEFAULT_ROUTE_POLICY`. */
+  readonly policy?: RoutePolicy;
 }
 
 export type IngressState = 'served' | 'ignored' | 'rejected';
@@ -87,5 +157,12 @@ export interface RoutingModel {
    * Ingress has a usable `spec.tls` entry.
    */
   readonly tls?: ReadonlyMap<string, TlsBinding>;
+  /**
+   * Every host (lowercased, may be a wildcard) listed in `spec.tls[].hosts` of a served Ingress,
+   * with or without `secretName`: these hosts redirect HTTP to HTTPS unless told otherwise.
+   */
+  readonly tlsHosts?: readonly string[];
+  /** Host (as in `ruleHosts`) → client-certificate authentication. Absent when no host uses it. */
+  readonly clientAuth?: ReadonlyMap<string, ClientAuthPolicy>;
   readonly diagnostics: readonly Diagnostic[];
 }

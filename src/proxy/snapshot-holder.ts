@@ -3,10 +3,9 @@
  * (Traefik's `HTTPHandlerSwitcher`): a request reads `current` once when it starts and keeps that
  * object for its whole life, so a swap never changes the routing of a request in flight.
  */
-import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
+import { NOT_FOUND } from '../compile/snapshot.js';
+import type { RouteSnapshot } from '../compile/types.js';
 import type { RoutingModel } from '../model/types.js';
-
-const NOT_FOUND: RouteMatch = { kind: 'not-found' };
 
 const EMPTY_MODEL: RoutingModel = {
   routes: [],

@@ -7,6 +7,7 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { Secret } from '../model/objects.js';
+import type { CaBundleCheck } from './ca-bundles.js';
 
 /** `CertificatePair` is what a secure context is built from: PEM text, the chain allowed in `cert`. */
 export interface CertificatePair {
@@ -22,6 +23,11 @@ export interface TlsTable {
   readonly hosts: ReadonlyMap<string, CertificatePair>;
   /** `--default-ssl-certificate`, when given and valid; otherwise the generated one is used. */
   readonly defaultCertificate?: CertificatePair;
+  /**
+   * CA bundles by Secret (`"namespace/name"`), for every CA Secret the model references
+   * (`auth-tls-secret`, `proxy-ssl-secret`); a failed check is kept so users of it fail closed.
+   */
+  readonly caBundles?: ReadonlyMap<string, CaBundleCheck>;
 }
 
 /** `CertificateCheck` is the verdict on one Secret for the hosts it is meant to serve. */

@@ -6,6 +6,7 @@
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { Secret } from '../model/objects.js';
 import type { TlsBinding } from '../model/types.js';
+import { type CaBundleCheck, type CaReference, checkCaBundle } from './ca-bundles.js';
 import {
   type CertificateCheck,
   type CertificatePair,
@@ -43,11 +44,13 @@ interface CacheEntry {
  */
 export class TlsTableBuilder {
   #cache = new Map<string, CacheEntry>();
+  #caCache = new Map<string, { readonly secret: Secret | undefined; readonly check: CaBundleCheck }>();
 
   build(
     bindings: ReadonlyMap<string, TlsBinding> | undefined,
     lookup: SecretLookup,
     defaultRef?: DefaultCertificateRef,
+    caReferences?: ReadonlyMap<string, readonly CaReference[]>,
   ): TlsTableResult {
     const bySecret = new Map<
       string,
@@ -106,11 +109,47 @@ export class TlsTableBuilder {
       else defaultProblem = `Secret ${key} cannot be used: ${check.reason}`;
     }
     this.#cache = next;
+    const caBundles = this.#caBundles(caReferences, lookup, diagnostics);
     return {
-      table: { hosts, ...(defaultCertificate !== undefined ? { defaultCertificate } : {}) },
+      table: {
+        hosts,
+        ...(defaultCertificate !== undefined ? { defaultCertificate } : {}),
+        ...(caBundles.size > 0 ? { caBundles } : {}),
+      },
       diagnostics,
       ...(defaultProblem !== undefined ? { defaultProblem } : {}),
     };
+  }
+
+  /** `#caBundles` checks every referenced CA Secret once per version, reporting failures per use. */
+  #caBundles(
+    references: ReadonlyMap<string, readonly CaReference[]> | undefined,
+    lookup: SecretLookup,
+    diagnostics: Diagnostic[],
+  ): Map<string, CaBundleCheck> {
+    const next = new Map<string, { readonly secret: Secret | undefined; readonly check: CaBundleCheck }>();
+    const out = new Map<string, CaBundleCheck>();
+    for (const [key, refs] of references ?? []) {
+      const slash = key.indexOf('/');
+      const secret = lookup(key.slice(0, slash), key.slice(slash + 1));
+      const cached = this.#caCache.get(key);
+      const entry =
+        cached !== undefined && cached.secret === secret ? cached : { secret, check: checkCaBundle(secret) };
+      next.set(key, entry);
+      out.set(key, entry.check);
+      if (entry.check.ok) continue;
+      for (const ref of refs) {
+        diagnostics.push({
+          severity: 'warning',
+          code: 'PORTICO_WARN_CA_SECRET_INVALID',
+          object: `Ingress ${ref.ingress}`,
+          field: ref.field,
+          message: `CA Secret ${key} cannot be used: ${entry.check.reason}; what needs it answers 503`,
+        });
+      }
+    }
+    this.#caCache = next;
+    return out;
   }
 
   #check(
@@ -137,9 +176,18 @@ export function sameTable(a: TlsTable | undefined, b: TlsTable): boolean {
   if (a.defaultCertificate?.fingerprint !== b.defaultCertificate?.fingerprint) return false;
   if (a.hosts.size !== b.hosts.size) return false;
   for (const [host, pair] of b.hosts) if (a.hosts.get(host)?.fingerprint !== pair.fingerprint) return false;
+  const caA = a.caBundles ?? new Map<string, CaBundleCheck>();
+  const caB = b.caBundles ?? new Map<string, CaBundleCheck>();
+  if (caA.size !== caB.size) return false;
+  for (const [key, check] of caB) if (caIdentity(caA.get(key)) !== caIdentity(check)) return false;
   return true;
 }
 
 function diagnostic(binding: TlsBinding, code: Diagnostic['code'], message: string): Diagnostic {
   return { severity: 'warning', code, object: `Ingress ${binding.ingress}`, field: binding.field, message };
+}
+
+function caIdentity(check: CaBundleCheck | undefined): string {
+  if (check === undefined) return '';
+  return check.ok ? `ok:${check.bundle.fingerprint}` : `bad:${check.reason}`;
 }

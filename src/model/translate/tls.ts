@@ -63,3 +63,24 @@ export function tlsBindings(
   }
   return out;
 }
+
+/**
+ * `tlsHostList` lists every host of `spec.tls[].hosts` of the served Ingresses, with or without
+ * `secretName` (a host without one is served with the default certificate, and redirects to HTTPS
+ * all the same, as in ingress-nginx). Lowercased, deduplicated, sorted.
+ */
+export function tlsHostList(ingresses: readonly StoredObject<Ingress>[]): string[] {
+  const out = new Set<string>();
+  for (const stored of ingresses) {
+    const tls: unknown = stored.object.spec?.tls;
+    if (!Array.isArray(tls)) continue;
+    for (const entry of tls as unknown[]) {
+      const hosts: unknown =
+        typeof entry === 'object' && entry !== null ? (entry as IngressTLS).hosts : undefined;
+      if (!Array.isArray(hosts)) continue;
+      for (const host of hosts as unknown[])
+        if (typeof host === 'string' && host !== '') out.add(host.toLowerCase());
+    }
+  }
+  return [...out].sort();
+}

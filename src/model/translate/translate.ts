@@ -5,15 +5,25 @@
  */
 
 import type { StoredObject } from '../../store/object-store.js';
+import { type IngressAnnotations, readIngressAnnotations } from '../annotations/registry.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { objectLabel } from '../diagnostics.js';
 import type { Ingress, IngressBackend, IngressClass, PathType, Service } from '../objects.js';
-import type { BackendRef, DefaultBackendBinding, IngressReport, Route, RoutingModel } from '../types.js';
+import {
+  type BackendRef,
+  type ClientAuthPolicy,
+  DEFAULT_ROUTE_POLICY,
+  type DefaultBackendBinding,
+  type IngressReport,
+  type Route,
+  type RoutePolicy,
+  type RoutingModel,
+} from '../types.js';
 import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js';
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
-import { tlsBindings } from './tls.js';
+import { tlsBindings, tlsHostList } from './tls.js';
 import { validateIngress } from './validate.js';
 
 /** `TranslateInput` is the part of the store translation reads. */
@@ -50,6 +60,7 @@ interface Candidate {
   readonly ingress: Ingress;
   readonly key: string;
   readonly namespace: string;
+  readonly annotations: IngressAnnotations;
 }
 
 interface Claim {
@@ -102,7 +113,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
       continue;
     }
     reports.push({ ingress: key, state: 'served', reason: '' });
-    candidates.push({ stored, ingress, key, namespace });
+    candidates.push({ stored, ingress, key, namespace, annotations: readIngressAnnotations(ingress) });
   }
 
   candidates.sort((a, b) => compareAge(a.ingress, b.ingress));
@@ -112,16 +123,21 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   const hostOwners = new Map<string, string>();
   const hostDefaults = new Map<string, DefaultBackendBinding>();
   let catchAll: DefaultBackendBinding | undefined;
+  const clientAuth = new Map<string, ClientAuthPolicy>();
 
   for (const c of candidates) {
     const make = diagnosticsFor(c.stored);
     const spec = c.ingress.spec ?? {};
     const rules = spec.rules ?? [];
+    const policy = c.annotations.policy;
+    // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.
+    const withPolicy: { policy?: RoutePolicy } = policy === DEFAULT_ROUTE_POLICY ? {} : { policy };
+    reportAnnotations(c.annotations, make, diagnostics);
     let defaultBinding: DefaultBackendBinding | undefined;
     const bindDefault = (backend: IngressBackend): DefaultBackendBinding => {
       if (!defaultBinding) {
         const ref = resolveReporting(resolver, c, backend, 'spec.defaultBackend', make, diagnostics);
-        defaultBinding = Object.freeze({ backend: ref, ingress: c.key });
+        defaultBinding = Object.freeze({ backend: ref, ingress: c.key, ...withPolicy });
       }
       return defaultBinding;
     };
@@ -148,6 +164,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     const warnedHosts = new Set<string>();
     rules.forEach((rule, i) => {
       const host = (rule.host ?? '').toLowerCase();
+      bindClientAuth(clientAuth, host, c, make, diagnostics);
       const owner = hostOwners.get(host);
       if (owner === undefined) {
         hostOwners.set(host, c.key);
@@ -187,7 +204,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
         }
         claims.set(key, { ingress: c.key, field });
         const backend = resolveReporting(resolver, c, entry.backend, `${field}.backend`, make, diagnostics);
-        routes.push(Object.freeze({ host, path, pathType, backend, ingress: c.key, field }));
+        routes.push(Object.freeze({ host, path, pathType, backend, ingress: c.key, field, ...withPolicy }));
       });
     });
   }
@@ -208,10 +225,9 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     catchAll = Object.freeze({ backend: resolution.ref, ingress: DEFAULT_BACKEND_FLAG });
   }
 
-  const tls = tlsBindings(
-    candidates.map((c) => c.stored),
-    diagnostics,
-  );
+  const served = candidates.map((c) => c.stored);
+  const tls = tlsBindings(served, diagnostics);
+  const tlsHosts = tlsHostList(served);
 
   const model: RoutingModel = {
     routes,
@@ -222,6 +238,8 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     ...(catchAll ? { catchAll } : {}),
     // Only when used, so models (and their JSON on /routes) of plain-HTTP setups are unchanged.
     ...(tls.size > 0 ? { tls } : {}),
+    ...(tlsHosts.length > 0 ? { tlsHosts } : {}),
+    ...(clientAuth.size > 0 ? { clientAuth } : {}),
   };
   return model;
 }
@@ -240,4 +258,76 @@ function resolveReporting(
     diagnostics.push(make('warning', resolution.warning.code, sub, resolution.warning.message));
   }
   return resolution.ref;
+}
+
+/** `reportAnnotations` turns an Ingress's fail-closed policies and unknown keys into warnings. */
+function reportAnnotations(
+  annotations: IngressAnnotations,
+  make: DiagnosticFactory,
+  diagnostics: Diagnostic[],
+): void {
+  for (const denial of annotations.denials) {
+    diagnostics.push(
+      make(
+        'warning',
+        'PORTICO_WARN_ANNOTATION_DENIED',
+        denial.field,
+        `${denial.message}; the routes it covers answer 503`,
+      ),
+    );
+  }
+  for (const unknown of annotations.unknown) {
+    diagnostics.push(
+      make(
+        'warning',
+        'PORTICO_WARN_ANNOTATION_UNKNOWN',
+        unknown.field,
+        `annotation ${unknown.key} is not supported by Portico (docs/annotations.md lists what is); ignored`,
+      ),
+    );
+  }
+}
+
+/**
+ * `bindClientAuth` applies host scope to `auth-tls-*`: the first (oldest) Ingress of a host that
+ * sets it supplies the host's policy; a younger one setting it too is told it is ignored.
+ */
+function bindClientAuth(
+  bindings: Map<string, ClientAuthPolicy>,
+  host: string,
+  c: Candidate,
+  make: DiagnosticFactory,
+  diagnostics: Diagnostic[],
+): void {
+  const settings = c.annotations.clientAuth;
+  if (settings === undefined) return;
+  const current = bindings.get(host);
+  if (current !== undefined) {
+    if (current.ingress !== c.key) {
+      diagnostics.push(
+        make(
+          'warning',
+          'PORTICO_WARN_HOST_ANNOTATION_IGNORED',
+          settings.caSecret.field,
+          `client-certificate settings for ${host === '' ? 'rules without host' : `host "${host}"`} are ignored: Ingress ${current.ingress} (older) sets them for the host`,
+        ),
+      );
+    }
+    return;
+  }
+  bindings.set(
+    host,
+    Object.freeze({
+      caSecret: Object.freeze({
+        namespace: settings.caSecret.value.namespace ?? c.namespace,
+        name: settings.caSecret.value.name,
+      }),
+      verify: settings.verify,
+      depth: settings.depth,
+      passCertificate: settings.passCertificate,
+      ingress: c.key,
+      field: settings.caSecret.field,
+      ...(settings.deny !== undefined ? { deny: settings.deny } : {}),
+    }),
+  );
 }

@@ -5,6 +5,7 @@
  */
 
 import type { StoredObject } from '../../store/object-store.js';
+import { readIngressAnnotations } from '../annotations/registry.js';
 import type { Diagnostic, DiagnosticCode } from '../diagnostics.js';
 import type { Ingress } from '../objects.js';
 import { hostProblem, isDns1035Label, isDns1123Subdomain } from './hosts.js';
@@ -287,6 +288,10 @@ export function validateIngress(stored: StoredObject<Ingress>): Diagnostic[] {
     return out;
   }
   const s = spec ?? {};
+  // Annotation values are checked with the object: a bad one rejects this version (last good serves).
+  for (const problem of readIngressAnnotations(object as unknown as Ingress).problems) {
+    report('PORTICO_ERR_ANNOTATION_INVALID', problem.field, problem.message);
+  }
   const { rules, defaultBackend, tls, ingressClassName } = s;
   const hasRules = Array.isArray(rules) ? rules.length > 0 : rules !== undefined && rules !== null;
   const hasDefault = defaultBackend !== undefined && defaultBackend !== null;

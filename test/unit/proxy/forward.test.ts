@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { Pool } from 'undici';
 import { DEFAULT_UPSTREAM_OPTIONS } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log/logger.js';
+import { DEFAULT_ROUTE_POLICY } from '../../../src/model/types.js';
 import { newBalancerState } from '../../../src/proxy/balancer.js';
 import { Exchange, type ForwardSettings } from '../../../src/proxy/forward.js';
 import type { BackendUpstreams } from '../../../src/proxy/upstreams.js';
@@ -46,7 +47,7 @@ before(async () => {
         headers: ['host', 'x.test'],
         requestId: 'rid',
         backend: stale,
-        match: { kind: 'catch-all' },
+        match: { kind: 'catch-all', policy: DEFAULT_ROUTE_POLICY, tlsHost: false },
         settings: { upstream: DEFAULT_UPSTREAM_OPTIONS, clientBodyIdleMs: 60_000, trust: () => false },
       },
       settings,

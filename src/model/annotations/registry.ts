@@ -1,0 +1,114 @@
+/**
+ * `registry` is the single list of annotation families (ingress-nginx's `NewAnnotationFactory`)
+ * and the one entry point translation uses: `readIngressAnnotations` parses every family of one
+ * Ingress into a typed result with its problems, unknown keys and fail-closed reasons.
+ */
+import type { Ingress } from '../objects.js';
+import { DEFAULT_ROUTE_POLICY, type RoutePolicy } from '../types.js';
+import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
+import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
+import {
+  type AnnotationFamily,
+  type AnnotationProblem,
+  AnnotationReader,
+  type AnnotationTable,
+  annotationField,
+} from './spec.js';
+import { parseSslRedirect, sslRedirectAnnotations } from './ssl-redirect.js';
+
+/** `FAMILIES` lists every family, in the order the docs show them. */
+export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
+  sslRedirectAnnotations,
+  backendProtocolAnnotations,
+  authTlsAnnotations,
+];
+
+/** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
+export interface IngressAnnotations {
+  /** Location policy for the Ingress's routes (`DEFAULT_ROUTE_POLICY` itself when nothing is set). */
+  readonly policy: RoutePolicy;
+  /** Host-scoped client-certificate settings, when `auth-tls-secret` is set. */
+  readonly clientAuth?: ClientAuthSettings & { readonly deny?: string };
+  /** Invalid values: the Ingress is rejected (its last good version keeps serving). */
+  readonly problems: readonly AnnotationProblem[];
+  /** Well-formed values that fail closed (the `deny` of `policy` or `clientAuth`), with their fields. */
+  readonly denials: readonly AnnotationProblem[];
+  /** Keys under Portico's prefixes that no family reads: reported, ignored. */
+  readonly unknown: readonly { readonly key: string; readonly field: string }[];
+}
+
+/** `readIngressAnnotations` parses all families; pure, never throws for bad input. */
+export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
+  const meta: Partial<Ingress['metadata']> | undefined = ingress?.metadata;
+  const namespace = meta?.namespace ?? 'default';
+  const raw: unknown = meta?.annotations;
+  const annotations =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const reader = new AnnotationReader(annotations, namespace);
+  const redirect = parseSslRedirect(reader);
+  const protocol = parseBackendProtocol(reader);
+  const clientAuth = parseAuthTls(reader);
+  const unknown = reader
+    .ownKeys()
+    .filter((key) => !reader.consumed(key))
+    .sort()
+    .map((key) => ({ key, field: annotationField(key) }));
+
+  const hasPolicy =
+    redirect.sslRedirect !== undefined ||
+    redirect.forceSslRedirect !== undefined ||
+    protocol.backendProtocol !== 'HTTP' ||
+    protocol.upstreamTls !== undefined ||
+    protocol.deny !== undefined;
+  // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
+  const policy: RoutePolicy = hasPolicy
+    ? Object.freeze({
+        backendProtocol: protocol.backendProtocol,
+        ...redirect,
+        ...(protocol.upstreamTls !== undefined ? { upstreamTls: Object.freeze(protocol.upstreamTls) } : {}),
+        ...(protocol.deny !== undefined ? { deny: protocol.deny } : {}),
+      })
+    : DEFAULT_ROUTE_POLICY;
+
+  const denials: AnnotationProblem[] = [];
+  if (protocol.deny !== undefined) {
+    const secret = reader.read(backendProtocolAnnotations, 'proxy-ssl-secret');
+    denials.push({ field: secret?.field ?? 'metadata.annotations', message: protocol.deny });
+  }
+  let auth: IngressAnnotations['clientAuth'];
+  if (clientAuth !== undefined) {
+    const ns = clientAuth.caSecret.value.namespace ?? namespace;
+    if (ns === namespace) auth = clientAuth;
+    else {
+      const deny = `${clientAuth.caSecret.key}: Secret ${ns}/${clientAuth.caSecret.value.name} is in another namespace; only Secrets in ${namespace} may be used`;
+      denials.push({ field: clientAuth.caSecret.field, message: deny });
+      auth = { ...clientAuth, deny };
+    }
+  }
+  return {
+    policy,
+    ...(auth !== undefined ? { clientAuth: auth } : {}),
+    problems: reader.problems,
+    denials,
+    unknown,
+  };
+}
+
+/**
+ * `annotationSecretRefs` returns the `"namespace/name"` keys of the Secrets an Ingress's
+ * annotations reference and Portico may read (same namespace only), for the cluster's Secret
+ * keeper and the CA bundle table.
+ */
+export function annotationSecretRefs(ingress: Ingress): string[] {
+  const parsed = readIngressAnnotations(ingress);
+  const out = new Set<string>();
+  const ca = parsed.policy.upstreamTls?.caSecret;
+  if (ca !== undefined && parsed.policy.deny === undefined) out.add(`${ca.namespace}/${ca.name}`);
+  const auth = parsed.clientAuth;
+  if (auth !== undefined && auth.deny === undefined) {
+    out.add(
+      `${auth.caSecret.value.namespace ?? ingress.metadata.namespace ?? 'default'}/${auth.caSecret.value.name}`,
+    );
+  }
+  return [...out].sort();
+}
