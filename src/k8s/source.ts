@@ -20,6 +20,7 @@ import type { PorticoMetrics } from '../metrics/registry.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import { type Ingress, KNOWN_KINDS, type KubeKind } from '../model/objects.js';
 import { type ClassOptions, classifyIngress, indexClasses } from '../model/translate/class.js';
+import { validateIngress } from '../model/translate/validate.js';
 import { ObjectStore } from '../store/object-store.js';
 import { type Clock, realClock, type TimerHandle } from '../util/clock.js';
 import { objectKey } from '../util/keys.js';
@@ -67,6 +68,8 @@ export class ClusterSource implements ConfigSource {
   /** Informers restricted to one object by a metadata.name field selector. */
   readonly #nameScoped = new Set<Informer>();
   readonly #secrets: SecretKeeper;
+  /** Ingress key → Secret refs of its last valid version (see `#updateRefs`). */
+  readonly #validRefs = new Map<string, readonly string[]>();
   #pending = new Set<KubeKind>();
   #flushQueued = false;
   #synced = false;
@@ -294,6 +297,7 @@ export class ClusterSource implements ConfigSource {
         if (previous === undefined || !sameRouting(previous, ingress)) this.#changed('Ingress');
       },
       remove: (namespace, name) => {
+        this.#validRefs.delete(objectKey(namespace, name));
         this.#secrets.setReferences(objectKey(namespace, name), []);
         if (this.store.remove('Ingress', namespace, name)) this.#changed('Ingress');
       },
@@ -317,7 +321,18 @@ export class ClusterSource implements ConfigSource {
 
   #updateRefs(ingress: Ingress, served = this.#isServed()): void {
     const key = objectKey(ingress.metadata.namespace, ingress.metadata.name);
-    this.#secrets.setReferences(key, served(ingress) ? ingressSecretRefs(ingress) : []);
+    if (!served(ingress)) {
+      this.#validRefs.delete(key);
+      this.#secrets.setReferences(key, []);
+      return;
+    }
+    const refs = ingressSecretRefs(ingress);
+    // An invalid edit is not served: the controller keeps serving the last valid version, so the
+    // Secrets that version uses must stay held (else its hosts would drop to the default certificate).
+    const invalid = validateIngress({ object: ingress }).some((d) => d.severity === 'error');
+    if (!invalid) this.#validRefs.set(key, refs);
+    const kept = invalid ? (this.#validRefs.get(key) ?? []) : [];
+    this.#secrets.setReferences(key, kept.length === 0 ? refs : new Set([...refs, ...kept]));
   }
 
   #refreshAllRefs(): void {

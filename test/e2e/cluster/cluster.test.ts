@@ -237,6 +237,33 @@ describe('cluster mode', () => {
         ['shop-tls'],
         'exactly one GET, of the referenced Secret only',
       );
+      // An invalid edit (a bad annotation value, which the API server does not check; no spec.tls)
+      // is rejected and the last good version keeps serving: its Secret must stay held, so going
+      // back to it needs no new GET.
+      const invalid = ingress('shop');
+      api.update({
+        ...invalid,
+        metadata: {
+          ...invalid.metadata,
+          annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'maybe' },
+        },
+      });
+      await waitUntil(
+        async () => JSON.stringify(await routes(portico.adminPort)).includes('"rejected"'),
+        10_000,
+        'the invalid edit is rejected',
+      );
+      api.update(ingress('shop', { tls: ['shop-tls'], paths: [{ path: '/v2', service: 'web', port: 80 }] }));
+      await waitUntil(
+        async () => JSON.stringify(await routes(portico.adminPort)).includes('/v2'),
+        10_000,
+        'the valid edit is served',
+      );
+      assert.deepEqual(
+        api.requests.filter((r) => r.resource === 'secrets' && r.verb === 'get').map((r) => r.name),
+        ['shop-tls'],
+        'the Secret of the last good version was kept through the invalid edit',
+      );
     } finally {
       await env.close();
     }
