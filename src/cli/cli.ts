@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '../log/logger.js';
+import { useCipherCheck } from '../model/settings/tls.js';
 import { createDataPlane } from '../proxy/data-plane.js';
+import { opensslCipherCheck } from '../proxy/tls-settings.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { runCluster } from './run-cluster.js';
 import { EXIT_USAGE, runFiles } from './run-files.js';
@@ -24,6 +26,8 @@ export interface MainOptions {
 
 /** `main` runs the CLI with `argv` (without node and script) and resolves with the exit code. */
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  // ssl-ciphers (flag and ConfigMap) is checked by OpenSSL itself, which the model cannot load.
+  useCipherCheck(opensslCipherCheck);
   let command: ReturnType<typeof parseFlags>;
   try {
     command = parseFlags(argv);

@@ -6,6 +6,8 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ProxyOptions } from '../config/types.js';
+import { cipherList, INGRESS_NGINX_CIPHERS, nginxSize, tlsProtocols } from '../model/settings/tls.js';
+import { type Parsed, boolean as parseBoolean } from '../model/settings/validators.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
 
 /** `FlagError` is a bad command line; the CLI prints its message and exits 2. */
@@ -25,6 +27,7 @@ interface FlagSpec {
     | 'Ingress selection'
     | 'Upstream'
     | 'Client'
+    | 'TLS'
     | 'Lifecycle'
     | 'Cluster';
 }
@@ -163,6 +166,55 @@ export const FLAGS = {
     default: '32k',
     doc: 'Largest request header block accepted (e.g. 16k, 1m, or bytes).',
     group: 'Client',
+  },
+  'ssl-protocols': {
+    type: 'string',
+    value: 'VERSIONS',
+    default: 'TLSv1.2 TLSv1.3',
+    doc: 'TLS versions the HTTPS listener accepts: TLSv1.2, TLSv1.3 or both (blank-separated).',
+    group: 'TLS',
+  },
+  'ssl-ciphers': {
+    type: 'string',
+    value: 'CIPHERS',
+    default: INGRESS_NGINX_CIPHERS,
+    doc: "OpenSSL cipher string for TLS 1.2 (TLS 1.3 keeps OpenSSL's default suites); default: ingress-nginx's list.",
+    group: 'TLS',
+  },
+  'ssl-session-cache': {
+    type: 'string',
+    value: 'BOOL',
+    default: 'true',
+    doc: 'Resume TLS 1.2 sessions by session ID from an in-memory cache.',
+    group: 'TLS',
+  },
+  'ssl-session-cache-size': {
+    type: 'string',
+    value: 'SIZE',
+    default: '10m',
+    doc: 'Most session data the session cache holds (least recently used sessions go first).',
+    group: 'TLS',
+  },
+  'ssl-session-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '10m',
+    doc: 'How long a TLS session stays resumable.',
+    group: 'TLS',
+  },
+  'ssl-session-tickets': {
+    type: 'string',
+    value: 'BOOL',
+    default: 'false',
+    doc: 'Issue TLS session tickets (off, as in ingress-nginx: the ticket key never rotates).',
+    group: 'TLS',
+  },
+  'use-http2': {
+    type: 'string',
+    value: 'BOOL',
+    default: 'true',
+    doc: 'Offer HTTP/2 (ALPN h2) on the HTTPS listener, beside HTTP/1.1.',
+    group: 'TLS',
   },
   'shutdown-delay': {
     type: 'string',
@@ -384,6 +436,20 @@ export function parseFlags(argv: readonly string[]): Command {
     },
     // kube-proxy and load balancers need a few seconds to stop sending to a terminating pod; a
     // local file-mode run has nobody to wait for.
+    tls: {
+      protocols: at('ssl-protocols', (v) => parsedOrThrow(tlsProtocols(v))),
+      ciphers: at('ssl-ciphers', (v) => parsedOrThrow(cipherList(v))),
+      sessionCache: at('ssl-session-cache', (v) => parsedOrThrow(parseBoolean(v))),
+      sessionCacheBytes: at('ssl-session-cache-size', (v) => parsedOrThrow(nginxSize(v))),
+      sessionTimeoutMs: at('ssl-session-timeout', (v) => {
+        const ms = parseDuration(v);
+        // OpenSSL counts session lifetimes in whole seconds.
+        if (ms < 1_000) throw new Error('must be at least 1s');
+        return ms;
+      }),
+      sessionTickets: at('ssl-session-tickets', (v) => parsedOrThrow(parseBoolean(v))),
+      http2: at('use-http2', (v) => parsedOrThrow(parseBoolean(v))),
+    },
     shutdownDelayMs:
       values['shutdown-delay'] === undefined
         ? manifests === undefined
@@ -474,6 +540,12 @@ export function parseDuration(raw: string): number {
   // setTimeout overflows past 2^31-1 ms and fires at once; refuse rather than misbehave.
   if (!Number.isFinite(ms) || ms > 2_147_483_647) throw new Error('duration too large (max about 24 days)');
   return ms;
+}
+
+// The ConfigMap validators report instead of throwing; a flag error is thrown and named by `at`.
+function parsedOrThrow<T>(parsed: Parsed<T>): T {
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.value;
 }
 
 function positiveDuration(raw: string): number {

@@ -19,6 +19,24 @@ export interface ClientOptions {
   readonly maxHeaderBytes: number;
 }
 
+/** `TlsProtocol` is a TLS version the HTTPS listener can offer. */
+export type TlsProtocol = 'TLSv1.2' | 'TLSv1.3';
+
+/** `TlsListenerOptions` govern the HTTPS listener's handshakes (ingress-nginx's ssl-* keys, use-http2). */
+export interface TlsListenerOptions {
+  /** Ascending, at least one. */
+  readonly protocols: readonly TlsProtocol[];
+  /** OpenSSL cipher string for TLS 1.2; TLS 1.3 keeps its default suites. */
+  readonly ciphers: string;
+  /** Session-ID resumption through Portico's in-memory cache. */
+  readonly sessionCache: boolean;
+  readonly sessionCacheBytes: number;
+  readonly sessionTimeoutMs: number;
+  readonly sessionTickets: boolean;
+  /** Offer h2 in ALPN. */
+  readonly http2: boolean;
+}
+
 export interface ProxyOptions {
   readonly bindAddress: string;
   readonly httpPort: number;
@@ -28,6 +46,8 @@ export interface ProxyOptions {
   readonly trustedProxies: readonly string[];
   readonly upstream: UpstreamOptions;
   readonly client: ClientOptions;
+  /** The HTTPS listener's TLS settings; absent means ingress-nginx's defaults. */
+  readonly tls?: TlsListenerOptions;
   readonly shutdownDelayMs: number;
   readonly drainTimeoutMs: number;
 }

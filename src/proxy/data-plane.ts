@@ -3,7 +3,7 @@
  * snapshots and endpoint tables into it, binds it, and shuts it down on SIGTERM.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
@@ -11,6 +11,7 @@ import type { ProxyOptions } from '../config/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
+import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { createAdminServer } from './admin.js';
@@ -22,6 +23,13 @@ import type { ResolveContext } from './resolve.js';
 import { createProxyServer, type ProxyServer } from './server.js';
 import { SnapshotHolder } from './snapshot-holder.js';
 import { contextOptions, SNI_SIGALGS, SniContexts, type TlsTable } from './tls.js';
+import {
+  handshakeOptions,
+  opensslCipherCheck,
+  SessionCache,
+  type SessionCacheSettings,
+  selectAlpn,
+} from './tls-settings.js';
 import { externalTargets, UpstreamRegistry, type UpstreamStats } from './upstreams.js';
 
 /** `ListeningPorts` are the real ports after `listen()` (useful with port 0). */
@@ -57,7 +65,7 @@ export interface DataPlane {
   shutdown(): Promise<void>;
 }
 
-function listenOn(server: Server, port: number, host: string): Promise<number> {
+function listenOn(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
@@ -89,6 +97,7 @@ export class PorticoDataPlane implements DataPlane {
   #proxy: ProxyServer | undefined;
   #httpsProxy: ProxyServer | undefined;
   readonly #sni: SniContexts;
+  readonly #sessionCache: SessionCache;
   #ready = false;
   #shuttingDown = false;
   #draining = false;
@@ -103,7 +112,8 @@ export class PorticoDataPlane implements DataPlane {
     // listener must present something. A P-256 key keeps this to about a millisecond
     // (bench/tls-default-cert.ts), so it is done here, synchronously, before anything listens.
     const started = performance.now();
-    this.#sni = new SniContexts(generateDefaultCertificate());
+    this.#sni = new SniContexts(generateDefaultCertificate(), handshakeOptions(this.#settings.tls));
+    this.#sessionCache = new SessionCache(sessionCacheSettings(this.#settings.tls));
     logger.debug(
       { ms: Math.round((performance.now() - started) * 10) / 10 },
       'default TLS certificate generated',
@@ -152,13 +162,42 @@ export class PorticoDataPlane implements DataPlane {
    * handshake settings `setSecureContext` would otherwise reset.
    */
   #listenerContext(): SecureContextOptions {
+    // A new context would get new random ticket keys and void every ticket issued so far.
+    const ticketKeys = this.#httpsProxy?.tlsServer?.getTicketKeys();
     return {
-      ...contextOptions(this.#sni.defaultPair),
+      ...contextOptions(this.#sni.defaultPair, this.#sni.handshake),
       // Node keeps the listener's own (default, ECDSA) certificate loaded beside every SNI
       // certificate; the server's order (RSA, EdDSA, ECDSA) makes the SNI one win (SNI_SIGALGS).
       sigalgs: SNI_SIGALGS,
       honorCipherOrder: true,
+      // OpenSSL takes the session lifetime from the listener's context, whatever SNI chose.
+      sessionTimeout: Math.ceil(this.#settings.tls.sessionTimeoutMs / 1_000),
+      ...(ticketKeys !== undefined ? { ticketKeys } : {}),
     };
+  }
+
+  /**
+   * `#applyTls` makes new TLS settings live: every SecureContext is rebuilt (SNI ones and the
+   * listener's own), the session cache takes its new bounds; `use-http2` needs nothing, the
+   * ALPNCallback reads it on each handshake. A cipher string OpenSSL refuses (the ConfigMap parser
+   * checks it already; this guards the data plane on its own) keeps the previous one.
+   */
+  #applyTls(previous: TlsSettings, next: TlsSettings): TlsSettings {
+    let tls = next;
+    if (next.ciphers !== previous.ciphers) {
+      const refused = opensslCipherCheck(next.ciphers);
+      if (refused !== undefined) {
+        this.#logger.error(
+          { ciphers: next.ciphers, reason: refused },
+          'ssl-ciphers refused; keeping the previous list',
+        );
+        tls = { ...next, ciphers: previous.ciphers };
+      }
+    }
+    this.#sessionCache.configure(sessionCacheSettings(tls));
+    const handshake = handshakeOptions(tls);
+    if (!isDeepStrictEqual(handshake, handshakeOptions(previous))) this.#sni.configure(handshake);
+    return tls;
   }
 
   /** `tlsContexts` is the number of cached TLS contexts (tests: one per certificate, not per handshake). */
@@ -191,6 +230,9 @@ export class PorticoDataPlane implements DataPlane {
         settings = { ...next, forwarded: previous.forwarded };
       }
     }
+    if (!isDeepStrictEqual(previous.tls, settings.tls)) {
+      settings = { ...settings, tls: this.#applyTls(previous.tls, settings.tls) };
+    }
     this.#upstreams.setOptions(settings.upstream);
     this.#live.publish(liveSettings(settings, trust));
     for (const proxy of [this.#proxy, this.#httpsProxy]) {
@@ -200,7 +242,10 @@ export class PorticoDataPlane implements DataPlane {
       proxy.server.headersTimeout = settings.client.headerTimeoutMs;
       proxy.server.keepAliveTimeout = settings.client.keepAliveTimeoutMs;
     }
+    const tlsChanged = !isDeepStrictEqual(previous.tls, settings.tls);
     this.#settings = settings;
+    // After #settings: the listener context reads the session timeout from it.
+    if (tlsChanged) this.#httpsProxy?.tlsServer?.setSecureContext(this.#listenerContext());
   }
 
   /** `stats` reports pool counts and open client connections (tests, leak checks). */
@@ -228,9 +273,15 @@ export class PorticoDataPlane implements DataPlane {
       resolve: { ...this.#resolve, proto: 'https' },
       forward: this.#forward,
       logger: this.#logger,
-      tls: { ...this.#listenerContext(), SNICallback: sni.sniCallback },
+      tls: {
+        ...this.#listenerContext(),
+        SNICallback: sni.sniCallback,
+        ALPNCallback: selectAlpn(() => this.#settings.tls.http2),
+      },
     });
     this.#httpsProxy = httpsProxy;
+    httpsProxy.tlsServer?.on('newSession', this.#sessionCache.onNewSession);
+    httpsProxy.tlsServer?.on('resumeSession', this.#sessionCache.onResumeSession);
     const host = this.#options.bindAddress;
     const http = await listenOn(proxy.server, this.#options.httpPort, host);
     const https = await listenOn(httpsProxy.server, this.#options.httpsPort, host);
@@ -259,7 +310,13 @@ export class PorticoDataPlane implements DataPlane {
     const proxies = [this.#proxy, this.#httpsProxy].filter((p): p is ProxyServer => p !== undefined);
     await Promise.all(
       proxies.map(async (proxy) => {
-        const { forced } = await drainServer(proxy.server, proxy.sockets, proxy.tunnels, o.drainTimeoutMs);
+        const { forced } = await drainServer(
+          proxy.server,
+          proxy.sockets,
+          proxy.tunnels,
+          o.drainTimeoutMs,
+          proxy.sessions,
+        );
         if (forced > 0) this.#logger.warn({ forced }, 'drain timeout: force-closed connections');
         await proxy.app.close();
       }),
@@ -273,6 +330,10 @@ export class PorticoDataPlane implements DataPlane {
     }
     this.#logger.info('shutdown complete');
   }
+}
+
+function sessionCacheSettings(tls: TlsSettings): SessionCacheSettings {
+  return { enabled: tls.sessionCache, maxBytes: tls.sessionCacheBytes, timeoutMs: tls.sessionTimeoutMs };
 }
 
 function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSettings {

@@ -28,6 +28,7 @@ import type { Logger } from '../log/logger.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { buildResponseHeaders } from './hop-by-hop.js';
+import { http2HasBody } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import { routeLabel } from './resolve.js';
 import {
@@ -70,6 +71,7 @@ export interface ForwardRequest {
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
 export function hasRequestBody(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) return http2HasBody(req);
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) return true;
   const cl = req.headers['content-length'];
@@ -103,7 +105,8 @@ export function sendBuiltIn(
     requestId,
   ];
   if (extra !== undefined) headers.push(...extra);
-  if (close) headers.push('connection', 'close');
+  // HTTP/2 has no Connection header (Node throws on one): the stream ends, the session lives on.
+  if (close && res.req.httpVersionMajor !== 2) headers.push('connection', 'close');
   res.writeHead(status, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
@@ -202,7 +205,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       requestId: this.#f.requestId,
       // An upstream may answer before reading the whole request body; the rest of that body is
       // still on the client connection, so it cannot carry another request.
-      closeConnection: this.#s.draining() || (this.#body !== null && !this.#f.req.complete),
+      // HTTP/2 has no Connection header; draining sends GOAWAY instead (drain.ts).
+      closeConnection:
+        this.#f.req.httpVersionMajor !== 2 &&
+        (this.#s.draining() || (this.#body !== null && !this.#f.req.complete)),
     });
     try {
       res.writeHead(statusCode, headers);

@@ -14,6 +14,7 @@ import {
   type ProxyErrorCode,
 } from './errors.js';
 import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
+import { http2RequestView } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
@@ -96,7 +97,18 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       body: badRequestBody(normalized.reason),
     };
   }
-  const host = normalizeHost(absoluteFormHost(target) ?? req.headers.host);
+  // HTTP/2: routed by :authority, and pseudo-headers never go upstream (http2.ts).
+  const h2 = req.httpVersionMajor === 2 ? http2RequestView(req.rawHeaders) : undefined;
+  if (h2?.conflictingHost === true) {
+    return {
+      ok: false,
+      requestId,
+      status: 400,
+      code: 'PORTICO_ERR_BAD_REQUEST',
+      body: badRequestBody('the Host header differs from :authority'),
+    };
+  }
+  const host = normalizeHost(absoluteFormHost(target) ?? (h2 === undefined ? req.headers.host : h2.host));
   const match = snapshot.match(host, normalized.path);
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
@@ -133,7 +145,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   const socket = req.socket;
   const peer = clientAddress(socket.remoteAddress);
   const settings = ctx.settings();
-  const built = buildUpstreamHeaders(req.rawHeaders, {
+  const built = buildUpstreamHeaders(h2 === undefined ? req.rawHeaders : h2.rawHeaders, {
     peer,
     trusted: settings.trust(peer),
     proto: ctx.proto,

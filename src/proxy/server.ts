@@ -9,8 +9,13 @@
  * and a passthrough parser is registered for every content type as a second line of defence.
  */
 import { createServer, METHODS, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import {
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TlsOptions, Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -29,18 +34,34 @@ export interface ProxyServerDeps {
   readonly forward: ForwardSettings;
   readonly logger: Logger;
   /**
-   * Given, the listener speaks TLS (node:https) with these options: the no-SNI certificate and the
-   * SNICallback. The request handling is the same code either way.
+   * Given, the listener speaks TLS with these options (the no-SNI certificate, the SNICallback,
+   * the ALPNCallback): node:http2's server, which serves HTTP/2 and, for clients that do not
+   * negotiate h2, HTTP/1.1 through node:http's own connection handling. The request handling is
+   * the same code either way.
    */
   readonly tls?: TlsOptions & SecureContextOptions;
+}
+
+/**
+ * `ListenerServer` is what the data plane drives on either listener. node:http2's server with
+ * `allowHTTP1` runs node:http's connection code for HTTP/1.1 and honours the same timeout
+ * properties, but has no `closeAllConnections`.
+ */
+export interface ListenerServer extends NetServer {
+  headersTimeout: number;
+  keepAliveTimeout: number;
+  closeIdleConnections(): void;
+  closeAllConnections?: () => void;
 }
 
 /** `ProxyServer` is the built listener and what shutdown needs to drain it. */
 export interface ProxyServer {
   readonly app: FastifyInstance;
-  readonly server: Server;
-  /** Every open client connection (keep-alive idle, busy, or upgraded). */
+  readonly server: ListenerServer;
+  /** Every open client connection (keep-alive idle, busy, upgraded, or HTTP/2). */
   readonly sockets: Set<Socket>;
+  /** Open HTTP/2 sessions (TLS listener only), for GOAWAY on shutdown. */
+  readonly sessions: Set<ServerHttp2Session>;
   /** Client connections that became WebSocket tunnels. */
   readonly tunnels: Set<Duplex>;
   /** The same server seen as a TLS server, when `deps.tls` was given (for `setSecureContext`). */
@@ -78,7 +99,8 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   const c = deps.client;
   const sockets = new Set<Socket>();
   const tunnels = new Set<Duplex>();
-  let server: Server | undefined;
+  const sessions = new Set<ServerHttp2Session>();
+  let server: ListenerServer | undefined;
   let tlsServer: TlsServer | undefined;
 
   const app = Fastify({
@@ -95,13 +117,42 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(c.headerTimeoutMs / 4))),
       };
       if (deps.tls === undefined) {
-        server = createServer(options, handler);
-        return server;
+        const http = createServer(options, handler);
+        server = http;
+        return http;
       }
-      const https = createHttpsServer({ ...options, ...deps.tls }, handler);
-      tlsServer = https;
-      server = https;
-      return https;
+      const secure = createSecureServer(
+        {
+          ...deps.tls,
+          allowHTTP1: true,
+          // HTTP/2's counterpart of maxHeaderSize (HPACK-decoded size of one header list).
+          settings: { maxHeaderListSize: c.maxHeaderBytes },
+          maxSessionInvalidFrames: 100,
+        },
+        // Fastify's handler takes either kind of request: it only routes on method and URL.
+        handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+      );
+      // The HTTP/2 server takes none of node:http's options for its HTTP/1.1 connections; its
+      // constructor sets its own values, read again when a connection starts or is checked.
+      // @types/node lacks closeIdleConnections on the HTTP/2 server; Node 20 has it (HTTP/1.1 only).
+      const listener = Object.assign(secure, {
+        headersTimeout: options.headersTimeout,
+        requestTimeout: options.requestTimeout,
+        keepAliveTimeout: options.keepAliveTimeout,
+        maxHeaderSize: options.maxHeaderSize,
+        connectionsCheckingInterval: options.connectionsCheckingInterval,
+      }) as unknown as ListenerServer;
+      secure.on('session', (session: ServerHttp2Session) => {
+        sessions.add(session);
+        session.once('close', () => sessions.delete(session));
+        // An idle HTTP/2 connection closes after the keep-alive timeout (GOAWAY), as HTTP/1.1 ones do.
+        session.setTimeout(listener.keepAliveTimeout, () => session.close());
+      });
+      tlsServer = secure;
+      server = listener;
+      // Fastify types its raw request and reply as node:http's; the HTTP/2 compatibility objects
+      // provide what the handler uses of them (forward.ts, http2.ts).
+      return secure as unknown as Server;
     },
     // Bodies are streamed, never buffered by Fastify; the limit must not apply to anything.
     bodyLimit: Number.MAX_SAFE_INTEGER,
@@ -126,7 +177,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
     },
   });
   if (server === undefined) throw new Error('Fastify did not call serverFactory');
-  const httpServer: Server = server;
+  const httpServer: ListenerServer = server;
 
   for (const method of PROXIED_METHODS) app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
   app.removeAllContentTypeParsers();
@@ -193,5 +244,12 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   });
 
   await app.ready();
-  return { app, server: httpServer, sockets, tunnels, ...(tlsServer !== undefined ? { tlsServer } : {}) };
+  return {
+    app,
+    server: httpServer,
+    sockets,
+    tunnels,
+    sessions,
+    ...(tlsServer !== undefined ? { tlsServer } : {}),
+  };
 }

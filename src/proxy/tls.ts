@@ -3,7 +3,7 @@
  * checked certificate), a SecureContext per certificate content (built once, reused by every
  * handshake and every host sharing it), and the SNI lookup.
  */
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { CertificatePair, TlsTable } from '../tls/certificates.js';
 
 export type { TlsTable } from '../tls/certificates.js';
@@ -34,9 +34,15 @@ export const SNI_SIGALGS = [
   'ecdsa_secp521r1_sha512',
 ].join(':');
 
-/** `contextOptions` are the options every context gets (the listener's own included). */
-export function contextOptions(pair: CertificatePair): { cert: string; key: string; minVersion: 'TLSv1.2' } {
-  return { cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION };
+/**
+ * `contextOptions` are the options every context gets (the listener's own included): the
+ * certificate and the handshake settings (`handshakeOptions` in tls-settings.ts).
+ */
+export function contextOptions(
+  pair: CertificatePair,
+  handshake: SecureContextOptions = {},
+): SecureContextOptions {
+  return { minVersion: MIN_TLS_VERSION, ...handshake, cert: pair.cert, key: pair.key };
 }
 
 /**
@@ -50,10 +56,35 @@ export class SniContexts {
   #byFingerprint = new Map<string, SecureContext>();
   #hosts: ReadonlyMap<string, SecureContext> = new Map();
   #default: { readonly pair: CertificatePair; readonly context: SecureContext };
+  #handshake: SecureContextOptions;
+  #table: TlsTable | undefined;
 
-  constructor(generated: CertificatePair) {
+  constructor(generated: CertificatePair, handshake: SecureContextOptions = {}) {
     this.#generated = generated;
-    this.#default = { pair: generated, context: createSecureContext(contextOptions(generated)) };
+    this.#handshake = handshake;
+    this.#default = { pair: generated, context: createSecureContext(contextOptions(generated, handshake)) };
+  }
+
+  /** `handshake` are the handshake settings every context is built with. */
+  get handshake(): SecureContextOptions {
+    return this.#handshake;
+  }
+
+  /**
+   * `configure` rebuilds every context with new handshake settings (ssl-protocols, ssl-ciphers,
+   * tickets…): the cache is per certificate AND settings, so nothing built with the old settings
+   * is reused. New handshakes use them at once; open connections keep theirs.
+   */
+  configure(handshake: SecureContextOptions): void {
+    this.#handshake = handshake;
+    this.#byFingerprint = new Map();
+    this.#default = {
+      pair: this.#default.pair,
+      context: createSecureContext(contextOptions(this.#default.pair, handshake)),
+    };
+    this.#byFingerprint.set(this.#default.pair.fingerprint, this.#default.context);
+    if (this.#table !== undefined) this.publish(this.#table);
+    else this.#byFingerprint = new Map();
   }
 
   /** `defaultPair` is the certificate for unknown names and clients without SNI. */
@@ -71,12 +102,13 @@ export class SniContexts {
    * caller can give the listener its new no-SNI context.
    */
   publish(table: TlsTable): boolean {
+    this.#table = table;
     const next = new Map<string, SecureContext>();
     const hosts = new Map<string, SecureContext>();
     const contextOf = (pair: CertificatePair): SecureContext => {
       let context = next.get(pair.fingerprint) ?? this.#byFingerprint.get(pair.fingerprint);
       // The pair was checked by createSecureContext already (checkPair), so this does not throw.
-      context ??= createSecureContext(contextOptions(pair));
+      context ??= createSecureContext(contextOptions(pair, this.#handshake));
       next.set(pair.fingerprint, context);
       return context;
     };

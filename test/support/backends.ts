@@ -6,7 +6,8 @@
  * `/api/slow?ms=50` as it answers `/slow?ms=50`:
  * - `…/slow?ms=N`      waits N ms (capped at 60 s), then echoes
  * - `…/big?bytes=N`    streams N bytes (zeros, 64 KiB chunks, with Content-Length), honouring backpressure
- * - `…/upload`         counts the streamed request body without buffering, answers `{ name, bodyBytes }`
+ * - `…/upload`         counts and hashes the streamed request body without buffering, answers
+ *                      `{ name, bodyBytes, sha256 }`
  * - `…/status/NNN`     answers status NNN with the echo body
  * - `…/reset`          destroys the socket without answering
  * - `…/stall?bytes=N`  sends headers promising 2N bytes, sends N, then stalls (until close())
@@ -16,6 +17,7 @@
  * - an Upgrade: websocket request is a WebSocket echo server (text and binary messages come back as
  *   sent); on `…/headers` the first message is the upgrade request as an `Echo` JSON
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -48,6 +50,8 @@ export interface Backend {
   readonly requests: () => number;
   /** Open TCP connections right now. */
   readonly connections: () => number;
+  /** Requests whose connection closed before their answer was complete (the proxy aborted them). */
+  readonly aborted: () => number;
   /** Stops listening and destroys every open connection (hanging requests included). */
   close(): Promise<void>;
 }
@@ -61,10 +65,14 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let requestCount = 0;
+  let abortedCount = 0;
   let name = opts.name ?? '';
 
   const server: Server = createServer({ keepAliveTimeout: 5_000, maxHeaderSize: 64 * 1024 }, (req, res) => {
     requestCount++;
+    res.once('close', () => {
+      if (!res.writableFinished) abortedCount++;
+    });
     handle(req, res);
   });
   const wss = new WebSocketServer({ noServer: true });
@@ -131,11 +139,13 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     }
     if (path.endsWith('/upload')) {
       let bodyBytes = 0;
+      const hash = createHash('sha256');
       req.on('data', (chunk: Buffer) => {
         bodyBytes += chunk.length;
+        hash.update(chunk);
       });
       req.on('end', () => {
-        const text = JSON.stringify({ name, bodyBytes });
+        const text = JSON.stringify({ name, bodyBytes, sha256: hash.digest('hex') });
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
         res.end(text);
       });
@@ -216,6 +226,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     name,
     requests: () => requestCount,
     connections: () => sockets.size,
+    aborted: () => abortedCount,
     async close(): Promise<void> {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

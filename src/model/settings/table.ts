@@ -4,6 +4,7 @@
  * only through this table, and `npm run gen:docs` renders docs/configmap.md from it (DESIGN §3's
  * "one table, parser, validator, doc", applied to the ConfigMap).
  */
+import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
 import type { GlobalSettings } from './types.js';
 import { boolean, cidrList, integer, nginxDuration, type Parsed, type Validator } from './validators.js';
 
@@ -82,6 +83,12 @@ const keepAlive: Validator<number> = (raw) =>
   raw.trim() === '0' || /^0+(ms|s|m|h|d)?$/.test(raw.trim())
     ? { ok: false, reason: '0 (keep-alive off) is not supported; Portico always allows keep-alive' }
     : nginxDuration()(raw);
+
+const withTls = (s: GlobalSettings, patch: Partial<TlsSettings>): GlobalSettings => ({
+  ...s,
+  tls: { ...s.tls, ...patch },
+});
+const TLS_LIVE = 'A change applies to TLS handshakes that start afterwards; open connections keep theirs.';
 
 // Tries: 0 is nginx's "no limit"; the balancer never tries an endpoint twice in one request, so the
 // endpoint count is the real ceiling.
@@ -187,6 +194,84 @@ export const SETTINGS = {
     render: showDuration,
     differs: SECONDS_NOTE,
   }),
+  'ssl-ciphers': supported({
+    type: 'string',
+    ingressNginxDefault: '"ECDHE-ECDSA-AES128-GCM-SHA256:…:DHE-RSA-AES256-GCM-SHA384" (8 suites)',
+    default:
+      'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384',
+    flag: 'ssl-ciphers',
+    doc: `OpenSSL cipher string of the TLS 1.2 suites the HTTPS listener accepts, in the server's order of preference. DHE suites work (Diffie-Hellman parameters are chosen automatically). ${TLS_LIVE}`,
+    validate: cipherList,
+    read: (s) => s.tls.ciphers,
+    apply: (s, v) => withTls(s, { ciphers: v }),
+    render: String,
+    differs:
+      "TLS 1.3 always uses OpenSSL's default TLS 1.3 suites, as in ingress-nginx; a `TLS_…` name in the list is refused instead of ignored. A string OpenSSL refuses is an error and the previous list stays.",
+  }),
+  'ssl-protocols': supported({
+    type: 'string',
+    ingressNginxDefault: '"TLSv1.2 TLSv1.3"',
+    default: 'TLSv1.2 TLSv1.3',
+    flag: 'ssl-protocols',
+    doc: `TLS versions the HTTPS listener accepts: \`TLSv1.2\`, \`TLSv1.3\` or both, blank-separated. ${TLS_LIVE}`,
+    validate: tlsProtocols,
+    read: (s) => s.tls.protocols,
+    apply: (s, v) => withTls(s, { protocols: v }),
+    render: (v) => v.join(' '),
+    differs:
+      '`TLSv1`, `TLSv1.1`, `SSLv2` and `SSLv3` are refused (RFC 8996) and the previous value stays; ingress-nginx passes them to OpenSSL.',
+  }),
+  'ssl-session-cache': supported({
+    type: 'bool',
+    ingressNginxDefault: '"true"',
+    default: 'true',
+    flag: 'ssl-session-cache',
+    doc: `Session-ID resumption (TLS 1.2): sessions are kept in memory, up to \`ssl-session-cache-size\` bytes for \`ssl-session-timeout\`, so a returning client skips the full handshake. ${TLS_LIVE} Turning it off empties the cache.`,
+    validate: boolean,
+    read: (s) => s.tls.sessionCache,
+    apply: (s, v) => withTls(s, { sessionCache: v }),
+    render: String,
+    differs:
+      'The cache is per Portico process (nginx shares it between its workers; Portico has one). TLS 1.3 resumes only with `ssl-session-tickets: "true"`: Node hands stateful TLS 1.3 tickets to no cache.',
+  }),
+  'ssl-session-cache-size': supported({
+    type: 'string',
+    ingressNginxDefault: '"10m"',
+    default: '10m',
+    flag: 'ssl-session-cache-size',
+    doc: `Largest amount of session data the cache holds; past it the least recently used sessions go first. ${TLS_LIVE}`,
+    validate: nginxSize,
+    read: (s) => s.tls.sessionCacheBytes,
+    apply: (s, v) => withTls(s, { sessionCacheBytes: v }),
+    render: showSize,
+    differs:
+      'Counted in bytes of serialized session (about 1–2 KB each with a certificate chain), where nginx counts about 4,000 sessions per megabyte. At most `1024m`.',
+  }),
+  'ssl-session-tickets': supported({
+    type: 'bool',
+    ingressNginxDefault: '"false"',
+    default: 'false',
+    flag: 'ssl-session-tickets',
+    doc: `TLS session tickets (RFC 5077, and TLS 1.3 resumption). Off by default, as in ingress-nginx: ticket keys never rotate, so a stolen key would decrypt every recorded session. ${TLS_LIVE}`,
+    validate: boolean,
+    read: (s) => s.tls.sessionTickets,
+    apply: (s, v) => withTls(s, { sessionTickets: v }),
+    render: String,
+    differs:
+      'The ticket key is random per Portico process (ingress-nginx: per nginx process unless `ssl-session-ticket-key` is set, which Portico does not support), so tickets do not resume across replicas or restarts.',
+  }),
+  'ssl-session-timeout': supported({
+    type: 'string',
+    ingressNginxDefault: '"10m"',
+    default: '10m',
+    flag: 'ssl-session-timeout',
+    doc: `How long a session stays resumable, from the cache or from a ticket. ${TLS_LIVE}`,
+    validate: nginxDuration(1_000),
+    read: (s) => s.tls.sessionTimeoutMs,
+    apply: (s, v) => withTls(s, { sessionTimeoutMs: v }),
+    render: showMinutes,
+    differs: 'OpenSSL counts whole seconds: a value below a second is refused.',
+  }),
   'use-forwarded-headers': supported({
     type: 'bool',
     ingressNginxDefault: '"false"',
@@ -199,6 +284,19 @@ export const SETTINGS = {
     render: String,
     differs:
       'Defaults to `"true"` when `--trusted-proxies` is set. From a trusted peer Portico keeps an incoming X-Real-IP (ingress-nginx sets it to the address its real_ip module derives from X-Forwarded-For).',
+  }),
+  'use-http2': supported({
+    type: 'bool',
+    ingressNginxDefault: '"true"',
+    default: 'true',
+    flag: 'use-http2',
+    doc: '`"true"`: the HTTPS listener offers HTTP/2 (`h2`) and HTTP/1.1 in ALPN; `"false"`: HTTP/1.1 only. A change applies to TLS handshakes that start afterwards; open HTTP/2 connections keep HTTP/2.',
+    validate: boolean,
+    read: (s) => s.tls.http2,
+    apply: (s, v) => withTls(s, { http2: v }),
+    render: String,
+    differs:
+      'Live (ingress-nginx reloads nginx). HTTP/2 is never offered on the plain HTTP listener (no h2c), as in ingress-nginx. WebSocket over HTTP/2 (RFC 8441) is not supported: WebSocket clients use HTTP/1.1 on the same port.',
   }),
 
   'add-headers': planned('string', '""', 'Headers added to every response, from another ConfigMap.'),
@@ -232,14 +330,11 @@ export const SETTINGS = {
   ),
   'proxy-next-upstream-timeout': planned('int', '0', 'Time limit for all retries of one request.'),
   'proxy-set-headers': planned('string', '""', 'Headers sent to upstreams, from another ConfigMap.'),
-  'ssl-ciphers': planned('string', '(nginx list)', 'TLS cipher suites.'),
-  'ssl-protocols': planned('string', '"TLSv1.2 TLSv1.3"', 'TLS protocol versions.'),
   'ssl-redirect': planned('bool', '"true"', 'Redirect HTTP to HTTPS for hosts with TLS.'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),
   'use-gzip': planned('bool', '"false"', 'Compress responses with gzip.'),
-  'use-http2': planned('bool', '"true"', 'Serve HTTP/2 on the HTTPS listener.'),
   'use-proxy-protocol': planned('bool', '"false"', 'Expect the PROXY protocol from the load balancer.'),
   'whitelist-source-range': planned('[]string', '[]', 'Client CIDRs allowed for every Ingress.'),
 } as const satisfies Record<string, SettingRow>;

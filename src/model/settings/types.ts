@@ -3,6 +3,7 @@
  * ingress-nginx's key names) on top of the flag defaults. The data plane applies them live.
  */
 import type { ProxyOptions } from '../../config/types.js';
+import { DEFAULT_TLS_SETTINGS, type TlsSettings } from './tls.js';
 
 /** `UpstreamSettings` governs every exchange with an upstream. Same shape as `UpstreamOptions`. */
 export interface UpstreamSettings {
@@ -37,6 +38,7 @@ export interface GlobalSettings {
   readonly upstream: UpstreamSettings;
   readonly client: ClientSettings;
   readonly forwarded: ForwardedSettings;
+  readonly tls: TlsSettings;
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */
@@ -66,6 +68,7 @@ export function baseSettings(options: ProxyOptions): GlobalSettings {
       useForwardedHeaders: trusted.length > 0,
       realIpCidrs: trusted.length > 0 ? [...trusted] : [...TRUST_ALL],
     },
+    tls: options.tls ?? DEFAULT_TLS_SETTINGS,
   };
 }
 

@@ -57,6 +57,7 @@ function apply(patch: {
 }): void {
   const s = h.dp.settings;
   h.dp.applySettings({
+    ...s,
     upstream: { ...s.upstream, ...patch.upstream },
     client: { ...s.client, ...patch.client },
     forwarded: { ...s.forwarded, ...patch.forwarded },

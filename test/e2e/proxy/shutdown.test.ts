@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { connect as connectHttp2 } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { connect as connectTls } from 'node:tls';
 import WebSocket from 'ws';
 import { type Backend, type Echo, startBackend } from '../../support/backends.js';
 import { backendRef, endpointsOf, snapshotOf } from '../../support/fake-snapshot.js';
@@ -120,3 +122,66 @@ test('shutdown: calling it twice returns the same sequence', async () => {
   await first;
   await backend.close();
 });
+
+test('HTTP/2: stats().connections counts sessions and HTTP/1.1 connections on the TLS port; shutdown sends GOAWAY, the stream in flight finishes, the count returns to 0', async () => {
+  const { h, backend } = await setup(0, 5_000);
+  const session = connectHttp2(`https://127.0.0.1:${h.ports.https}`, { rejectUnauthorized: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      session.once('connect', () => resolve());
+      session.once('error', reject);
+    });
+    const h1 = await keepAliveTlsConnection(h.ports.https);
+    assert.equal(h.dp.stats().connections, 2);
+    const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const stream = session.request({ ':path': '/slow?ms=500', ':authority': 'app.test' });
+      let status = 0;
+      let body = '';
+      stream.once('response', (headers) => {
+        status = Number(headers[':status']);
+      });
+      stream.setEncoding('utf8');
+      stream.on('data', (c: string) => {
+        body += c;
+      });
+      stream.once('end', () => resolve({ status, body }));
+      stream.once('error', reject);
+    });
+    for (let i = 0; i < 200 && backend.requests() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const stopped = h.dp.shutdown();
+    assert.equal(await goaway, 0);
+    const res = await answer;
+    assert.equal(res.status, 200);
+    assert.equal((JSON.parse(res.body) as Echo).url, '/slow?ms=500');
+    await h1.closed;
+    await stopped;
+    assert.equal(h.dp.stats().connections, 0);
+    assert.equal(h.logs.filter((l) => l.msg === 'drain timeout: force-closed connections').length, 0);
+  } finally {
+    session.destroy();
+    await backend.close();
+  }
+});
+
+/** Opens an HTTP/1.1 keep-alive connection over TLS and sends one request. */
+async function keepAliveTlsConnection(port: number): Promise<{ closed: Promise<void> }> {
+  const socket = connectTls({
+    host: '127.0.0.1',
+    port,
+    rejectUnauthorized: false,
+    ALPNProtocols: ['http/1.1'],
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    let data = '';
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+      if (data.includes('\r\n\r\n') && data.endsWith('}')) resolve();
+    });
+    socket.once('error', reject);
+    socket.once('secureConnect', () => socket.write('GET /ka HTTP/1.1\r\nHost: app.test\r\n\r\n'));
+  });
+  return { closed };
+}

@@ -10,6 +10,7 @@ import {
   parseServiceRef,
   parseSize,
 } from '../../../src/cli/flags.js';
+import { DEFAULT_TLS_SETTINGS } from '../../../src/model/settings/tls.js';
 
 describe('parseDuration', () => {
   const cases = [
@@ -93,6 +94,8 @@ describe('parseFlags', () => {
         keepAliveTimeoutMs: 75_000,
         maxHeaderBytes: 32768,
       },
+      // ingress-nginx's ssl-* and use-http2 defaults.
+      tls: DEFAULT_TLS_SETTINGS,
       shutdownDelayMs: 0,
       drainTimeoutMs: 20_000,
     });
@@ -122,6 +125,13 @@ describe('parseFlags', () => {
       '--shutdown-delay=2s',
       '--drain-timeout=500ms',
       '--log-level=debug',
+      '--ssl-protocols=TLSv1.3',
+      '--ssl-ciphers=ECDHE-RSA-AES256-GCM-SHA384',
+      '--ssl-session-cache=false',
+      '--ssl-session-cache-size=512k',
+      '--ssl-session-timeout=1m30s',
+      '--ssl-session-tickets=true',
+      '--use-http2=false',
     ]);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
@@ -151,6 +161,15 @@ describe('parseFlags', () => {
     });
     assert.equal(proxy.shutdownDelayMs, 2000);
     assert.equal(proxy.drainTimeoutMs, 500);
+    assert.deepEqual(proxy.tls, {
+      protocols: ['TLSv1.3'],
+      ciphers: 'ECDHE-RSA-AES256-GCM-SHA384',
+      sessionCache: false,
+      sessionCacheBytes: 512 * 1024,
+      sessionTimeoutMs: 90_000,
+      sessionTickets: true,
+      http2: false,
+    });
   });
 
   test('without --manifests the config selects cluster mode', () => {
@@ -186,6 +205,26 @@ describe('parseFlags', () => {
     { name: 'bad log level', argv: ['--log-level', 'loud'], match: /one of/ },
     { name: 'bad default backend', argv: ['--default-backend-service', 'x'], match: /namespace\/name:port/ },
     { name: 'empty ingress class', argv: ['--ingress-class', ''], match: /must not be empty/ },
+    {
+      name: 'a deprecated TLS version',
+      argv: ['--ssl-protocols', 'TLSv1.1 TLSv1.2'],
+      match: /--ssl-protocols "TLSv1.1 TLSv1.2": TLSv1.1 is not supported \(deprecated by RFC 8996\)/,
+    },
+    {
+      name: 'a TLS 1.3 suite in ssl-ciphers',
+      argv: ['--ssl-ciphers', 'TLS_AES_128_GCM_SHA256'],
+      match: /TLS 1.3 suite/,
+    },
+    {
+      name: 'a session timeout below a second',
+      argv: ['--ssl-session-timeout', '500ms'],
+      match: /at least 1s/,
+    },
+    {
+      name: 'use-http2 not a boolean',
+      argv: ['--use-http2', 'maybe'],
+      match: /--use-http2 "maybe": must be "true" or "false"/,
+    },
     {
       name: 'boolean flag given a value',
       argv: ['--watch-ingress-without-class=yes'],

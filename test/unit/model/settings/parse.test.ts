@@ -36,8 +36,10 @@ function expect(patch: {
   upstream?: Partial<GlobalSettings['upstream']>;
   client?: Partial<GlobalSettings['client']>;
   forwarded?: Partial<GlobalSettings['forwarded']>;
+  tls?: Partial<GlobalSettings['tls']>;
 }): GlobalSettings {
   return {
+    tls: { ...base.tls, ...patch.tls },
     upstream: { ...base.upstream, ...patch.upstream },
     client: { ...base.client, ...patch.client },
     forwarded: { ...base.forwarded, ...patch.forwarded },
