@@ -18,6 +18,7 @@ import { drainServer } from './drain.js';
 import type { ForwardSettings } from './forward.js';
 import { compileTrust, type TrustFunction } from './forwarded-headers.js';
 import { type LiveSettings, LiveSettingsHolder } from './live-settings.js';
+import { hstsHeader } from './redirect.js';
 import type { ResolveContext } from './resolve.js';
 import { createProxyServer, type ProxyServer } from './server.js';
 import { SnapshotHolder } from './snapshot-holder.js';
@@ -276,7 +277,13 @@ export class PorticoDataPlane implements DataPlane {
 }
 
 function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSettings {
-  return { upstream: settings.upstream, clientBodyIdleMs: settings.client.bodyIdleTimeoutMs, trust };
+  return {
+    upstream: settings.upstream,
+    clientBodyIdleMs: settings.client.bodyIdleTimeoutMs,
+    trust,
+    https: settings.https,
+    hsts: hstsHeader(settings.https.hsts),
+  };
 }
 
 /** `createDataPlane` creates the data plane; nothing listens until `listen()`. */

@@ -66,6 +66,8 @@ export interface ForwardRequest {
   readonly match: RouteMatch;
   /** The global settings this request runs with (read once, when it was resolved). */
   readonly settings: LiveSettings;
+  /** Strict-Transport-Security `[name, value]` for every response (HTTPS listener, TLS host). */
+  readonly hsts?: readonly string[] | undefined;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -203,6 +205,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // An upstream may answer before reading the whole request body; the rest of that body is
       // still on the client connection, so it cannot carry another request.
       closeConnection: this.#s.draining() || (this.#body !== null && !this.#f.req.complete),
+      hsts: this.#f.hsts,
     });
     try {
       res.writeHead(statusCode, headers);
@@ -304,6 +307,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       upstreamErrorBody(row.status, this.#set.backendKey, row.what),
       this.#f.requestId,
       close,
+      this.#f.hsts,
     );
   }
 
@@ -407,6 +411,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         `${statusLine(408)} — Portico: client request body timeout\n`,
         this.#f.requestId,
         true,
+        this.#f.hsts,
       );
     }
   };

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
+import type { RedirectCode } from '../config/types.js';
 import {
   backendProblemBody,
   badRequestBody,
@@ -15,6 +16,7 @@ import {
 } from './errors.js';
 import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
 import type { LiveSettings } from './live-settings.js';
+import { forwardedHttps, httpsLocation, isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
@@ -38,6 +40,8 @@ export type Resolution =
       readonly path: string;
       /** The settings this request runs with, from start to end. */
       readonly settings: LiveSettings;
+      /** The Strict-Transport-Security pair every response carries (HTTPS listener, TLS host). */
+      readonly hsts?: readonly string[] | undefined;
     }
   | {
       readonly ok: false;
@@ -46,6 +50,16 @@ export type Resolution =
       readonly code: ProxyErrorCode;
       readonly body: string;
       readonly match?: RouteMatch;
+      readonly hsts?: readonly string[] | undefined;
+      readonly location?: undefined;
+    }
+  | {
+      /** An HTTP → HTTPS redirect (plain-HTTP listener only); the request body is never read. */
+      readonly ok: false;
+      readonly requestId: string;
+      readonly status: RedirectCode;
+      readonly location: string;
+      readonly match: RouteMatch;
     };
 
 /** `requestIdOf` returns the client's X-Request-ID, or a fresh one. */
@@ -98,6 +112,14 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   }
   const host = normalizeHost(absoluteFormHost(target) ?? req.headers.host);
   const match = snapshot.match(host, normalized.path);
+  const settings = ctx.settings();
+  if (ctx.proto === 'http' && wantsHttpsRedirect(match, settings.https)) {
+    const location = redirectLocation(req, host, target, normalized.path, settings);
+    if (location !== undefined) {
+      return { ok: false, requestId, status: settings.https.redirectCode, location, match };
+    }
+  }
+  const hsts = ctx.proto === 'https' && match.tlsHost ? settings.hsts : undefined;
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
     return {
@@ -107,6 +129,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_NO_ROUTE',
       body: notFoundBody(host, normalized.path),
       match,
+      hsts,
     };
   }
   if (backendRef.problem !== undefined || backendRef.target === undefined) {
@@ -117,6 +140,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_BACKEND_PROBLEM',
       body: backendProblemBody(backendRef.key, backendRef.problem ?? 'the backend has no resolved target'),
       match,
+      hsts,
     };
   }
   const backend = ctx.upstreams.backend(backendRef.key);
@@ -128,11 +152,11 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_NO_ENDPOINTS',
       body: noEndpointsBody(backendRef.key),
       match,
+      hsts,
     };
   }
   const socket = req.socket;
   const peer = clientAddress(socket.remoteAddress);
-  const settings = ctx.settings();
   const built = buildUpstreamHeaders(req.rawHeaders, {
     peer,
     trusted: settings.trust(peer),
@@ -149,6 +173,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_BAD_REQUEST',
       body: badRequestBody('more than one Host header'),
       match,
+      hsts,
     };
   }
   return {
@@ -160,5 +185,23 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     peer,
     path: normalized.path,
     settings,
+    hsts,
   };
+}
+
+/**
+ * `redirectLocation` is where a plain-HTTP request the policy redirects goes, or undefined when it
+ * stays on HTTP after all: an ACME HTTP-01 challenge, a trusted proxy in front saying the client
+ * already used HTTPS (TLS terminated there; redirecting would loop), or no usable Host.
+ */
+function redirectLocation(
+  req: IncomingMessage,
+  host: string,
+  target: string,
+  path: string,
+  settings: LiveSettings,
+): string | undefined {
+  if (isAcmeChallenge(path)) return undefined;
+  if (forwardedHttps(req) && settings.trust(clientAddress(req.socket.remoteAddress))) return undefined;
+  return httpsLocation(host, target, settings.https.redirectPort);
 }
