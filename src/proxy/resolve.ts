@@ -189,6 +189,15 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   };
 }
 
+function hostHeaderCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}
+
 /**
  * `redirectLocation` is where a plain-HTTP request the policy redirects goes, or undefined when it
  * stays on HTTP after all: an ACME HTTP-01 challenge, a trusted proxy in front saying the client
@@ -202,6 +211,8 @@ function redirectLocation(
   settings: LiveSettings,
 ): string | undefined {
   if (isAcmeChallenge(path)) return undefined;
+  // Two Host headers: the request answers 400 below, as nginx does, never a redirect to either.
+  if (hostHeaderCount(req.rawHeaders) > 1) return undefined;
   if (forwardedHttps(req) && settings.trust(clientAddress(req.socket.remoteAddress))) return undefined;
   return httpsLocation(host, target, settings.https.redirectPort);
 }

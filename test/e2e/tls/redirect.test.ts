@@ -245,6 +245,15 @@ describe('HTTP → HTTPS redirects and HSTS (file mode)', () => {
     assert.match(raw, /^HTTP\/1\.1 404 /);
   });
 
+  test('two Host headers answer 400, never a redirect', async () => {
+    const raw = await rawExchange(
+      portico.httpPort,
+      'GET / HTTP/1.1\r\nHost: secure.test\r\nHost: evil.test\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.doesNotMatch(raw, /location:/i);
+  });
+
   test('a WebSocket upgrade on plain HTTP to a TLS host gets the same redirect, then the connection closes', async () => {
     const raw = await rawExchange(
       portico.httpPort,
