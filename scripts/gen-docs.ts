@@ -1,11 +1,19 @@
 /**
- * `gen-docs` writes the generated documentation: docs/configmap.md from the settings table.
- * `npm run check:generated` runs it and fails when git sees a difference (DESIGN §9).
+ * `gen-docs` writes the generated documentation: docs/configmap.md from the settings table and
+ * docs/annotations.md from the annotation family tables. `npm run check:generated` runs it and
+ * fails when git sees a difference (DESIGN §9).
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { renderAnnotationsDoc } from '../src/model/annotations/doc.js';
 import { renderConfigMapDoc } from '../src/model/settings/doc.js';
 
-const target = fileURLToPath(new URL('../docs/configmap.md', import.meta.url));
-await writeFile(target, renderConfigMapDoc());
-process.stdout.write(`wrote ${target}\n`);
+const pages: readonly (readonly [string, () => string])[] = [
+  ['../docs/configmap.md', renderConfigMapDoc],
+  ['../docs/annotations.md', renderAnnotationsDoc],
+];
+for (const [path, render] of pages) {
+  const target = fileURLToPath(new URL(path, import.meta.url));
+  await writeFile(target, render());
+  process.stdout.write(`wrote ${target}\n`);
+}

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { ProxyOptions } from '../config/types.js';
+import { type HstsOptions, type ProxyOptions, REDIRECT_CODES, type RedirectCode } from '../config/types.js';
 import { cipherList, INGRESS_NGINX_CIPHERS, nginxSize, tlsProtocols } from '../model/settings/tls.js';
 import { type Parsed, boolean as parseBoolean } from '../model/settings/validators.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
@@ -84,6 +84,40 @@ export const FLAGS = {
     value: 'CIDR,...',
     default: '',
     doc: 'Comma-separated CIDRs or addresses whose X-Forwarded-* headers are trusted.',
+    group: 'Listeners',
+  },
+  'ssl-redirect': {
+    type: 'string',
+    value: 'BOOL',
+    default: 'true',
+    doc: 'Redirect plain-HTTP requests for hosts listed in spec.tls to HTTPS (ConfigMap ssl-redirect; per Ingress the ssl-redirect annotation). Paths under /.well-known/acme-challenge/ are never redirected.',
+    group: 'Listeners',
+  },
+  'force-ssl-redirect': {
+    type: 'string',
+    value: 'BOOL',
+    default: 'false',
+    doc: 'Redirect plain-HTTP requests to HTTPS for every host, with or without TLS, e.g. when a load balancer terminates TLS (ConfigMap force-ssl-redirect; per Ingress the force-ssl-redirect annotation).',
+    group: 'Listeners',
+  },
+  'http-redirect-code': {
+    type: 'string',
+    value: 'CODE',
+    default: '308',
+    doc: 'Status of HTTP to HTTPS redirects: 301, 302, 307 or 308 (ConfigMap http-redirect-code).',
+    group: 'Listeners',
+  },
+  'https-redirect-port': {
+    type: 'string',
+    value: 'PORT',
+    doc: 'Port written into HTTPS redirect locations (https://host:PORT/...) when clients reach HTTPS on a port other than 443, e.g. a NodePort. Default: no port.',
+    group: 'Listeners',
+  },
+  hsts: {
+    type: 'string',
+    value: 'VALUE|off',
+    default: 'max-age=31536000; includeSubDomains',
+    doc: 'Strict-Transport-Security header of HTTPS responses for hosts listed in spec.tls: max-age=SECONDS, optionally with includeSubDomains and preload, or off (ConfigMap hsts, hsts-max-age, hsts-include-subdomains, hsts-preload).',
     group: 'Listeners',
   },
   'controller-class': {
@@ -457,6 +491,16 @@ export function parseFlags(argv: readonly string[]): Command {
           : 0
         : at('shutdown-delay', parseDuration),
     drainTimeoutMs: at('drain-timeout', parseDuration),
+    https: {
+      sslRedirect: at('ssl-redirect', (v) => parsedOrThrow(parseBoolean(v))),
+      forceSslRedirect: at('force-ssl-redirect', (v) => parsedOrThrow(parseBoolean(v))),
+      redirectCode: at('http-redirect-code', parseRedirectCode),
+      redirectPort:
+        values['https-redirect-port'] === undefined
+          ? 443
+          : at('https-redirect-port', (v) => parseInteger(v, 1, 65_535)),
+      hsts: at('hsts', parseHsts),
+    },
   };
   const optional = <T>(name: keyof typeof FLAGS, parse: (raw: string) => T): T | undefined =>
     values[name] === undefined ? undefined : at(name, parse);
@@ -583,6 +627,42 @@ function parseInteger(raw: string, min: number, max: number): number {
   const n = Number(raw);
   if (n < min || n > max) throw new Error(`must be between ${min} and ${max}`);
   return n;
+}
+
+/** `parseRedirectCode` reads a redirect status ingress-nginx accepts for `http-redirect-code`. */
+export function parseRedirectCode(raw: string): RedirectCode {
+  const code = REDIRECT_CODES.find((c) => String(c) === raw.trim());
+  if (code === undefined) throw new Error(`must be one of ${REDIRECT_CODES.join(', ')}`);
+  return code;
+}
+
+/**
+ * `parseHsts` reads `--hsts`: a Strict-Transport-Security value (`max-age=N`, optionally
+ * `includeSubDomains` and `preload`, `;`-separated, directive names case-insensitive as RFC 6797
+ * says) or `off`.
+ */
+export function parseHsts(raw: string): HstsOptions {
+  const v = raw.trim();
+  if (v === 'off' || v === 'false') {
+    return { enabled: false, maxAgeSeconds: 31_536_000, includeSubdomains: true, preload: false };
+  }
+  let maxAge: number | undefined;
+  let includeSubdomains = false;
+  let preload = false;
+  for (const part of v.split(';')) {
+    const directive = part.trim();
+    const lower = directive.toLowerCase();
+    if (directive === '') continue;
+    if (lower.startsWith('max-age=')) maxAge = parseInteger(directive.slice(8), 0, 2_147_483_647);
+    else if (lower === 'includesubdomains') includeSubdomains = true;
+    else if (lower === 'preload') preload = true;
+    else
+      throw new Error(
+        `unknown directive ${JSON.stringify(directive)}; use max-age=SECONDS, includeSubDomains, preload, or off`,
+      );
+  }
+  if (maxAge === undefined) throw new Error('needs max-age=SECONDS (or off)');
+  return { enabled: true, maxAgeSeconds: maxAge, includeSubdomains, preload };
 }
 
 function nonEmpty(raw: string): string {

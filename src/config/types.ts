@@ -50,6 +50,34 @@ export interface ProxyOptions {
   readonly tls?: TlsListenerOptions;
   readonly shutdownDelayMs: number;
   readonly drainTimeoutMs: number;
+  /** HTTP → HTTPS redirect and HSTS flag defaults; absent means `DEFAULT_HTTPS_OPTIONS`. */
+  readonly https?: HttpsOptions;
+}
+
+/** `RedirectCode` is a status ingress-nginx accepts for its HTTP → HTTPS redirects. */
+export type RedirectCode = 301 | 302 | 307 | 308;
+
+export const REDIRECT_CODES: readonly RedirectCode[] = [301, 302, 307, 308];
+
+/** `HstsOptions` is the Strict-Transport-Security header sent on HTTPS responses of TLS hosts. */
+export interface HstsOptions {
+  readonly enabled: boolean;
+  readonly maxAgeSeconds: number;
+  readonly includeSubdomains: boolean;
+  readonly preload: boolean;
+}
+
+/** `HttpsOptions` are the global HTTP → HTTPS redirect and HSTS settings (ingress-nginx ConfigMap keys of the same names). */
+export interface HttpsOptions {
+  /** `ssl-redirect`: redirect plain HTTP for hosts listed in `spec.tls`. */
+  readonly sslRedirect: boolean;
+  /** `force-ssl-redirect`: redirect plain HTTP for every host. */
+  readonly forceSslRedirect: boolean;
+  /** `http-redirect-code`. */
+  readonly redirectCode: RedirectCode;
+  /** Port written into `Location` (`--https-redirect-port`, no ConfigMap key); 443 writes none. */
+  readonly redirectPort: number;
+  readonly hsts: HstsOptions;
 }
 
 export const DEFAULT_UPSTREAM_OPTIONS: UpstreamOptions = {
@@ -64,4 +92,13 @@ export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
   bodyIdleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 75_000,
   maxHeaderBytes: 32 * 1024,
+};
+
+/** `DEFAULT_HTTPS_OPTIONS` are ingress-nginx's defaults, with a one-year HSTS max-age. */
+export const DEFAULT_HTTPS_OPTIONS: HttpsOptions = {
+  sslRedirect: true,
+  forceSslRedirect: false,
+  redirectCode: 308,
+  redirectPort: 443,
+  hsts: { enabled: true, maxAgeSeconds: 31_536_000, includeSubdomains: true, preload: false },
 };

@@ -19,6 +19,7 @@ import { drainServer } from './drain.js';
 import type { ForwardSettings } from './forward.js';
 import { compileTrust, type TrustFunction } from './forwarded-headers.js';
 import { type LiveSettings, LiveSettingsHolder } from './live-settings.js';
+import { hstsHeader } from './redirect.js';
 import type { ResolveContext } from './resolve.js';
 import { createProxyServer, type ProxyServer } from './server.js';
 import { SnapshotHolder } from './snapshot-holder.js';
@@ -337,7 +338,13 @@ function sessionCacheSettings(tls: TlsSettings): SessionCacheSettings {
 }
 
 function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSettings {
-  return { upstream: settings.upstream, clientBodyIdleMs: settings.client.bodyIdleTimeoutMs, trust };
+  return {
+    upstream: settings.upstream,
+    clientBodyIdleMs: settings.client.bodyIdleTimeoutMs,
+    trust,
+    https: settings.https,
+    hsts: hstsHeader(settings.https.hsts),
+  };
 }
 
 /** `createDataPlane` creates the data plane; nothing listens until `listen()`. */

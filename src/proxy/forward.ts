@@ -67,6 +67,8 @@ export interface ForwardRequest {
   readonly match: RouteMatch;
   /** The global settings this request runs with (read once, when it was resolved). */
   readonly settings: LiveSettings;
+  /** Strict-Transport-Security `[name, value]` for every response (HTTPS listener, TLS host). */
+  readonly hsts?: readonly string[] | undefined;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -209,6 +211,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       closeConnection:
         this.#f.req.httpVersionMajor !== 2 &&
         (this.#s.draining() || (this.#body !== null && !this.#f.req.complete)),
+      hsts: this.#f.hsts,
     });
     try {
       res.writeHead(statusCode, headers);
@@ -310,6 +313,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       upstreamErrorBody(row.status, this.#set.backendKey, row.what),
       this.#f.requestId,
       close,
+      this.#f.hsts,
     );
   }
 
@@ -413,6 +417,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         `${statusLine(408)} — Portico: client request body timeout\n`,
         this.#f.requestId,
         true,
+        this.#f.hsts,
       );
     }
   };

@@ -68,13 +68,19 @@ export interface ResponseHeaderOptions {
   readonly requestId: string;
   /** True while draining: the client must not reuse the connection. */
   readonly closeConnection: boolean;
+  /**
+   * Portico's Strict-Transport-Security `[name, value]`: replaces the upstream's, as ingress-nginx's
+   * `more_set_headers` does.
+   */
+  readonly hsts?: readonly string[] | undefined;
 }
 
 /**
  * `buildResponseHeaders` turns an upstream's raw response headers (undici's flat `[name, value,
  * …]` Buffer list) into the flat string list for `ServerResponse.writeHead`: hop-by-hop headers
  * and the upstream's `Server` dropped, `Server: portico` added, `X-Request-ID` added unless the
- * upstream set one, `Connection: close` added while draining. Content-Length is kept, so a
+ * upstream set one, `Connection: close` added while draining, and Portico's Strict-Transport-Security
+ * instead of the upstream's when `hsts` is given. Content-Length is kept, so a
  * sized upstream body stays sized for the client.
  */
 export function buildResponseHeaders(
@@ -94,16 +100,19 @@ export function buildResponseHeaders(
     }
   }
   const out: string[] = [];
+  const hsts = opts.hsts;
   let hasRequestId = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = latin1(raw[i]);
     const lower = name.toLowerCase();
     if (isHopByHop(lower, named) || lower === 'server') continue;
+    if (hsts !== undefined && lower === 'strict-transport-security') continue;
     if (lower === 'x-request-id') hasRequestId = true;
     out.push(name, latin1(raw[i + 1]));
   }
   out.push('server', 'portico');
   if (!hasRequestId) out.push('x-request-id', opts.requestId);
+  if (hsts !== undefined) out.push(hsts[0] as string, hsts[1] as string);
   if (opts.closeConnection) out.push('connection', 'close');
   return out;
 }

@@ -3,7 +3,7 @@
  * ConfigMap change swaps ONE immutable object: a request reads `current` once when it starts and
  * keeps that object, so its timeouts and retry budget never change halfway through.
  */
-import type { UpstreamOptions } from '../config/types.js';
+import type { HttpsOptions, UpstreamOptions } from '../config/types.js';
 import type { TrustFunction } from './forwarded-headers.js';
 
 /** `LiveSettings` is the per-request part of the global settings, ready to use (trust compiled). */
@@ -13,6 +13,10 @@ export interface LiveSettings {
   readonly clientBodyIdleMs: number;
   /** Whether a peer's X-Forwarded-* headers are believed. */
   readonly trust: TrustFunction;
+  /** HTTP → HTTPS redirect settings (the plain-HTTP listener reads them). */
+  readonly https: HttpsOptions;
+  /** The `[name, value]` Strict-Transport-Security pair (`hstsHeader`), undefined when HSTS is off. */
+  readonly hsts: readonly string[] | undefined;
 }
 
 /** `LiveSettingsHolder` holds the settings in force; see the module comment. */

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
+import type { RedirectCode } from '../config/types.js';
 import {
   backendProblemBody,
   badRequestBody,
@@ -16,6 +17,7 @@ import {
 import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
 import { http2RequestView } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
+import { forwardedHttps, httpsLocation, isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
@@ -39,6 +41,8 @@ export type Resolution =
       readonly path: string;
       /** The settings this request runs with, from start to end. */
       readonly settings: LiveSettings;
+      /** The Strict-Transport-Security pair every response carries (HTTPS listener, TLS host). */
+      readonly hsts?: readonly string[] | undefined;
     }
   | {
       readonly ok: false;
@@ -47,6 +51,16 @@ export type Resolution =
       readonly code: ProxyErrorCode;
       readonly body: string;
       readonly match?: RouteMatch;
+      readonly hsts?: readonly string[] | undefined;
+      readonly location?: undefined;
+    }
+  | {
+      /** An HTTP → HTTPS redirect (plain-HTTP listener only); the request body is never read. */
+      readonly ok: false;
+      readonly requestId: string;
+      readonly status: RedirectCode;
+      readonly location: string;
+      readonly match: RouteMatch;
     };
 
 /** `requestIdOf` returns the client's X-Request-ID, or a fresh one. */
@@ -110,6 +124,14 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   }
   const host = normalizeHost(absoluteFormHost(target) ?? (h2 === undefined ? req.headers.host : h2.host));
   const match = snapshot.match(host, normalized.path);
+  const settings = ctx.settings();
+  if (ctx.proto === 'http' && wantsHttpsRedirect(match, settings.https)) {
+    const location = redirectLocation(req, host, target, normalized.path, settings);
+    if (location !== undefined) {
+      return { ok: false, requestId, status: settings.https.redirectCode, location, match };
+    }
+  }
+  const hsts = ctx.proto === 'https' && match.tlsHost ? settings.hsts : undefined;
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
     return {
@@ -119,6 +141,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_NO_ROUTE',
       body: notFoundBody(host, normalized.path),
       match,
+      hsts,
     };
   }
   if (backendRef.problem !== undefined || backendRef.target === undefined) {
@@ -129,6 +152,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_BACKEND_PROBLEM',
       body: backendProblemBody(backendRef.key, backendRef.problem ?? 'the backend has no resolved target'),
       match,
+      hsts,
     };
   }
   const backend = ctx.upstreams.backend(backendRef.key);
@@ -140,11 +164,11 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_NO_ENDPOINTS',
       body: noEndpointsBody(backendRef.key),
       match,
+      hsts,
     };
   }
   const socket = req.socket;
   const peer = clientAddress(socket.remoteAddress);
-  const settings = ctx.settings();
   const built = buildUpstreamHeaders(h2 === undefined ? req.rawHeaders : h2.rawHeaders, {
     peer,
     trusted: settings.trust(peer),
@@ -161,6 +185,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_BAD_REQUEST',
       body: badRequestBody('more than one Host header'),
       match,
+      hsts,
     };
   }
   return {
@@ -172,5 +197,34 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     peer,
     path: normalized.path,
     settings,
+    hsts,
   };
+}
+
+function hostHeaderCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}
+
+/**
+ * `redirectLocation` is where a plain-HTTP request the policy redirects goes, or undefined when it
+ * stays on HTTP after all: an ACME HTTP-01 challenge, a trusted proxy in front saying the client
+ * already used HTTPS (TLS terminated there; redirecting would loop), or no usable Host.
+ */
+function redirectLocation(
+  req: IncomingMessage,
+  host: string,
+  target: string,
+  path: string,
+  settings: LiveSettings,
+): string | undefined {
+  if (isAcmeChallenge(path)) return undefined;
+  // Two Host headers: the request answers 400 below, as nginx does, never a redirect to either.
+  if (hostHeaderCount(req.rawHeaders) > 1) return undefined;
+  if (forwardedHttps(req) && settings.trust(clientAddress(req.socket.remoteAddress))) return undefined;
+  return httpsLocation(host, target, settings.https.redirectPort);
 }

@@ -24,6 +24,7 @@ import type { Logger } from '../log/logger.js';
 import { roundRobin } from './balancer.js';
 import { badRequestBody, statusLine } from './errors.js';
 import { Exchange, type ForwardSettings, hasRequestBody, sendBuiltIn } from './forward.js';
+import { sendRedirect } from './redirect.js';
 import { type ResolveContext, requestIdOf, resolveRequest } from './resolve.js';
 import { handleUpgrade } from './websocket.js';
 
@@ -193,13 +194,10 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
     try {
       const r = resolveRequest(req, resolve);
       if (!r.ok) {
-        sendBuiltIn(
-          res,
-          r.status,
-          r.body,
-          r.requestId,
-          forward.draining() || (hasRequestBody(req) && !req.complete),
-        );
+        // Neither answer reads the request body: an unread one makes the connection unusable.
+        const close = forward.draining() || (hasRequestBody(req) && !req.complete);
+        if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
+        else sendBuiltIn(res, r.status, r.body, r.requestId, close, r.hsts);
         return;
       }
       const first = roundRobin.first(r.backend.balancer, r.backend.upstreams.length, {
@@ -215,6 +213,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
           backend: r.backend,
           match: r.match,
           settings: r.settings,
+          hsts: r.hsts,
         },
         forward,
         first,

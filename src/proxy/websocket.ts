@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
+import { rawRedirect } from './redirect.js';
 import { type ResolveContext, requestIdOf, resolveRequest, routeLabel } from './resolve.js';
 import { classifyUpstreamError, errorCodeOf } from './upstream-errors.js';
 import type { Upstream } from './upstreams.js';
@@ -54,7 +55,11 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
   }
   const r = resolveRequest(req, s.resolve, upgrade);
   if (!r.ok) {
-    writeRawResponse(client, r.status, r.body, r.requestId);
+    if (r.location !== undefined) {
+      // The same redirect as without Upgrade: clients that follow it reconnect with wss://.
+      if (client.writable) client.end(rawRedirect(r.status, r.location, r.requestId));
+      else client.destroy();
+    } else writeRawResponse(client, r.status, r.body, r.requestId);
     return;
   }
   const set = r.backend;

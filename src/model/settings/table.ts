@@ -4,6 +4,8 @@
  * only through this table, and `npm run gen:docs` renders docs/configmap.md from it (DESIGN §3's
  * "one table, parser, validator, doc", applied to the ConfigMap).
  */
+
+import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
 import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
 import type { GlobalSettings } from './types.js';
 import { boolean, cidrList, integer, nginxDuration, type Parsed, type Validator } from './validators.js';
@@ -68,6 +70,16 @@ function supported<T>(spec: SupportedSpec<T>): SupportedSetting {
   };
 }
 
+const redirectCode: Validator<RedirectCode> = (raw) => {
+  const code = REDIRECT_CODES.find((c) => String(c) === raw.trim());
+  return code === undefined
+    ? { ok: false, reason: `must be one of ${REDIRECT_CODES.join(', ')}` }
+    : { ok: true, value: code };
+};
+
+const HSTS_LIVE = 'Applies to responses of requests that start after the change.';
+const HSTS_FLAG = 'The flag `--hsts` gives the four `hsts*` defaults in one header-like value.';
+
 const planned = (type: string, ingressNginxDefault: string, doc: string): PlannedSetting => ({
   status: 'planned',
   type,
@@ -119,6 +131,80 @@ export const SETTINGS = {
     apply: (s, v) => ({ ...s, client: { ...s.client, headerTimeoutMs: v } }),
     render: showDuration,
     differs: `${SECONDS_NOTE} Expiry is checked about once a second (Node's connection check), so the 408 may come up to a second late.`,
+  }),
+  'force-ssl-redirect': supported({
+    type: 'bool',
+    ingressNginxDefault: '"false"',
+    default: 'false',
+    flag: 'force-ssl-redirect',
+    doc: 'Redirect plain-HTTP requests to HTTPS for every host, with or without `spec.tls` (e.g. TLS terminated by a load balancer in front). An Ingress overrides it with the `force-ssl-redirect` annotation. Applies to requests that start after the change.',
+    validate: boolean,
+    read: (s) => s.https.forceSslRedirect,
+    apply: (s, v) => ({ ...s, https: { ...s.https, forceSslRedirect: v } }),
+    render: String,
+    differs:
+      'As in ingress-nginx, a request from a trusted proxy (`use-forwarded-headers`) with `X-Forwarded-Proto: https` is not redirected.',
+  }),
+  hsts: supported({
+    type: 'bool',
+    ingressNginxDefault: '"true"',
+    default: 'true',
+    flag: 'hsts',
+    doc: `Send \`Strict-Transport-Security\` on every response of the HTTPS listener for hosts listed in \`spec.tls\` (proxied and Portico's own), replacing one the upstream sent. Never on plain HTTP. ${HSTS_LIVE}`,
+    validate: boolean,
+    read: (s) => s.https.hsts.enabled,
+    apply: (s, v) => ({ ...s, https: { ...s.https, hsts: { ...s.https.hsts, enabled: v } } }),
+    render: String,
+    differs: `${HSTS_FLAG} Not added to WebSocket handshake responses (relayed from the backend as they are).`,
+  }),
+  'hsts-include-subdomains': supported({
+    type: 'bool',
+    ingressNginxDefault: '"true"',
+    default: 'true',
+    flag: 'hsts',
+    doc: `Add \`includeSubDomains\` to the HSTS header. ${HSTS_LIVE}`,
+    validate: boolean,
+    read: (s) => s.https.hsts.includeSubdomains,
+    apply: (s, v) => ({ ...s, https: { ...s.https, hsts: { ...s.https.hsts, includeSubdomains: v } } }),
+    render: String,
+    differs: HSTS_FLAG,
+  }),
+  'hsts-max-age': supported({
+    type: 'string',
+    ingressNginxDefault: '"15724800"',
+    default: '31536000',
+    flag: 'hsts',
+    doc: `\`max-age\` of the HSTS header, in seconds. ${HSTS_LIVE}`,
+    validate: integer(0, 2_147_483_647),
+    read: (s) => s.https.hsts.maxAgeSeconds,
+    apply: (s, v) => ({ ...s, https: { ...s.https, hsts: { ...s.https.hsts, maxAgeSeconds: v } } }),
+    render: String,
+    differs: `Portico's default is one year (31536000), the least the HSTS preload list accepts; ingress-nginx's documentation gives 15724800 (182 days). ${HSTS_FLAG}`,
+  }),
+  'hsts-preload': supported({
+    type: 'bool',
+    ingressNginxDefault: '"false"',
+    default: 'false',
+    flag: 'hsts',
+    doc: `Add \`preload\` to the HSTS header. ${HSTS_LIVE}`,
+    validate: boolean,
+    read: (s) => s.https.hsts.preload,
+    apply: (s, v) => ({ ...s, https: { ...s.https, hsts: { ...s.https.hsts, preload: v } } }),
+    render: String,
+    differs: HSTS_FLAG,
+  }),
+  'http-redirect-code': supported({
+    type: 'int',
+    ingressNginxDefault: '308',
+    default: '308',
+    flag: 'http-redirect-code',
+    doc: 'Status of HTTP to HTTPS redirects: 301, 302, 307 or 308. Applies to requests that start after the change.',
+    validate: redirectCode,
+    read: (s) => s.https.redirectCode,
+    apply: (s, v) => ({ ...s, https: { ...s.https, redirectCode: v } }),
+    render: String,
+    differs:
+      'Another code is an error that keeps the previous value (ingress-nginx logs a warning and uses 308). The `Location` carries no port unless `--https-redirect-port` is set (ingress-nginx adds its HTTPS listen port when it is not 443).',
   }),
   'keep-alive': supported({
     type: SECONDS,
@@ -221,6 +307,19 @@ export const SETTINGS = {
     differs:
       '`TLSv1`, `TLSv1.1`, `SSLv2` and `SSLv3` are refused (RFC 8996) and the previous value stays; ingress-nginx passes them to OpenSSL.',
   }),
+  'ssl-redirect': supported({
+    type: 'bool',
+    ingressNginxDefault: '"true"',
+    default: 'true',
+    flag: 'ssl-redirect',
+    doc: 'Redirect plain-HTTP requests to HTTPS for hosts listed in `spec.tls` of a served Ingress (`http-redirect-code`, `Location: https://<host><request URI>`). Paths under `/.well-known/acme-challenge/` are never redirected, so HTTP-01 challenges reach their backend. An Ingress overrides it with the `ssl-redirect` annotation. Applies to requests that start after the change.',
+    validate: boolean,
+    read: (s) => s.https.sslRedirect,
+    apply: (s, v) => ({ ...s, https: { ...s.https, sslRedirect: v } }),
+    render: String,
+    differs:
+      "The redirect host is the request's Host (its port dropped); a trusted proxy's X-Forwarded-Host is not used. As in ingress-nginx, a request from a trusted proxy (`use-forwarded-headers`) with `X-Forwarded-Proto: https` is not redirected.",
+  }),
   'ssl-session-cache': supported({
     type: 'bool',
     ingressNginxDefault: '"true"',
@@ -308,16 +407,10 @@ export const SETTINGS = {
   ),
   'custom-http-errors': planned('[]int', '[]', 'Status codes served by the default backend instead.'),
   'enable-real-ip': planned('bool', '"false"', 'Take the client address from the forwarded-for header.'),
-  'force-ssl-redirect': planned('bool', '"false"', 'Redirect to HTTPS even for hosts without TLS.'),
   'forwarded-for-header': planned('string', '"X-Forwarded-For"', 'Header that carries the client address.'),
   'generate-request-id': planned('bool', '"true"', 'Generate X-Request-ID when the client sent none.'),
   'global-auth-url': planned('string', '""', 'External authentication for every Ingress.'),
   'hide-headers': planned('[]string', 'empty', 'Upstream response headers not passed to the client.'),
-  hsts: planned('bool', '"true"', 'Send Strict-Transport-Security on HTTPS responses.'),
-  'hsts-include-subdomains': planned('bool', '"true"', 'Add includeSubDomains to the HSTS header.'),
-  'hsts-max-age': planned('string', '"15724800"', 'max-age of the HSTS header, in seconds.'),
-  'hsts-preload': planned('bool', '"false"', 'Add preload to the HSTS header.'),
-  'http-redirect-code': planned('int', '308', 'Status code of HTTP to HTTPS redirects.'),
   'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
   'limit-conn-status-code': planned('int', '503', 'Status code when a connection limit is exceeded.'),
   'limit-req-status-code': planned('int', '503', 'Status code when a request rate limit is exceeded.'),
@@ -330,7 +423,6 @@ export const SETTINGS = {
   ),
   'proxy-next-upstream-timeout': planned('int', '0', 'Time limit for all retries of one request.'),
   'proxy-set-headers': planned('string', '""', 'Headers sent to upstreams, from another ConfigMap.'),
-  'ssl-redirect': planned('bool', '"true"', 'Redirect HTTP to HTTPS for hosts with TLS.'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),

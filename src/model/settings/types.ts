@@ -2,7 +2,7 @@
  * `types` holds the global settings Portico takes from the `--configmap` ConfigMap (under
  * ingress-nginx's key names) on top of the flag defaults. The data plane applies them live.
  */
-import type { ProxyOptions } from '../../config/types.js';
+import { DEFAULT_HTTPS_OPTIONS, type HttpsOptions, type ProxyOptions } from '../../config/types.js';
 import { DEFAULT_TLS_SETTINGS, type TlsSettings } from './tls.js';
 
 /** `UpstreamSettings` governs every exchange with an upstream. Same shape as `UpstreamOptions`. */
@@ -39,6 +39,8 @@ export interface GlobalSettings {
   readonly client: ClientSettings;
   readonly forwarded: ForwardedSettings;
   readonly tls: TlsSettings;
+  /** HTTP → HTTPS redirects and HSTS (`ssl-redirect`, `force-ssl-redirect`, `http-redirect-code`, `hsts*`). */
+  readonly https: HttpsOptions;
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */
@@ -69,6 +71,7 @@ export function baseSettings(options: ProxyOptions): GlobalSettings {
       realIpCidrs: trusted.length > 0 ? [...trusted] : [...TRUST_ALL],
     },
     tls: options.tls ?? DEFAULT_TLS_SETTINGS,
+    https: options.https ?? DEFAULT_HTTPS_OPTIONS,
   };
 }
 

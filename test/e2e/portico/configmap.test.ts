@@ -125,7 +125,7 @@ describe('ConfigMap settings (file mode)', () => {
       settingsConfigMap({
         'proxy-read-timeout': 'soon', // line 7
         'proxy-send-timeout': '7', // line 8
-        'ssl-redirect': 'false', // line 9
+        'use-gzip': 'true', // line 9
         'worker-processes': '4', // line 10
       }),
     );
@@ -142,7 +142,7 @@ describe('ConfigMap settings (file mode)', () => {
       mine.map((d) => [d.severity, d.field, d.source?.replace(/:\d+$/, '')]),
       [
         ['error', 'data.proxy-read-timeout', `${file}:7`],
-        ['warning', 'data.ssl-redirect', `${file}:9`],
+        ['warning', 'data.use-gzip', `${file}:9`],
         ['warning', 'data.worker-processes', `${file}:10`],
       ],
     );

@@ -61,6 +61,7 @@ function apply(patch: {
     upstream: { ...s.upstream, ...patch.upstream },
     client: { ...s.client, ...patch.client },
     forwarded: { ...s.forwarded, ...patch.forwarded },
+    https: s.https,
   });
 }
 

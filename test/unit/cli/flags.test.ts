@@ -7,6 +7,7 @@ import {
   parseCidrList,
   parseDuration,
   parseFlags,
+  parseHsts,
   parseServiceRef,
   parseSize,
 } from '../../../src/cli/flags.js';
@@ -98,6 +99,33 @@ describe('parseFlags', () => {
       tls: DEFAULT_TLS_SETTINGS,
       shutdownDelayMs: 0,
       drainTimeoutMs: 20_000,
+      https: {
+        sslRedirect: true,
+        forceSslRedirect: false,
+        redirectCode: 308,
+        redirectPort: 443,
+        hsts: { enabled: true, maxAgeSeconds: 31_536_000, includeSubdomains: true, preload: false },
+      },
+    });
+  });
+
+  test('redirect and HSTS flags', () => {
+    const cmd = parseFlags([
+      '--manifests=m',
+      '--ssl-redirect=false',
+      '--force-ssl-redirect',
+      'true',
+      '--http-redirect-code=301',
+      '--https-redirect-port=8443',
+      '--hsts=max-age=600; preload',
+    ]);
+    if (cmd.kind !== 'run') return assert.fail('expected run');
+    assert.deepEqual(cmd.config.proxy.https, {
+      sslRedirect: false,
+      forceSslRedirect: true,
+      redirectCode: 301,
+      redirectPort: 8443,
+      hsts: { enabled: true, maxAgeSeconds: 600, includeSubdomains: false, preload: true },
     });
   });
 
@@ -205,6 +233,16 @@ describe('parseFlags', () => {
     { name: 'bad log level', argv: ['--log-level', 'loud'], match: /one of/ },
     { name: 'bad default backend', argv: ['--default-backend-service', 'x'], match: /namespace\/name:port/ },
     { name: 'empty ingress class', argv: ['--ingress-class', ''], match: /must not be empty/ },
+    { name: 'redirect code 303', argv: ['--http-redirect-code', '303'], match: /301, 302, 307, 308/ },
+    {
+      name: 'ssl-redirect yes',
+      argv: ['--ssl-redirect', 'yes'],
+      match: /--ssl-redirect "yes": must be "true" or "false"/,
+    },
+    { name: 'redirect port 0', argv: ['--https-redirect-port', '0'], match: /between 1 and 65535/ },
+    { name: 'hsts without max-age', argv: ['--hsts', 'includeSubDomains'], match: /needs max-age/ },
+    { name: 'hsts unknown directive', argv: ['--hsts', 'max-age=1; foo'], match: /unknown directive "foo"/ },
+    { name: 'hsts negative max-age', argv: ['--hsts', 'max-age=-1'], match: /--hsts/ },
     {
       name: 'a deprecated TLS version',
       argv: ['--ssl-protocols', 'TLSv1.1 TLSv1.2'],
@@ -244,4 +282,20 @@ describe('parseFlags', () => {
 test('--help documents every flag', () => {
   const help = helpText();
   for (const name of Object.keys(FLAGS)) assert.match(help, new RegExp(`--${name}\\b`), name);
+});
+
+describe('parseHsts', () => {
+  const cases = [
+    [
+      'max-age=31536000; includeSubDomains',
+      { enabled: true, maxAgeSeconds: 31_536_000, includeSubdomains: true, preload: false },
+    ],
+    [
+      'MAX-AGE=5;INCLUDESUBDOMAINS;Preload',
+      { enabled: true, maxAgeSeconds: 5, includeSubdomains: true, preload: true },
+    ],
+    ['max-age=0', { enabled: true, maxAgeSeconds: 0, includeSubdomains: false, preload: false }],
+    ['off', { enabled: false, maxAgeSeconds: 31_536_000, includeSubdomains: true, preload: false }],
+  ] as const;
+  for (const [raw, want] of cases) test(raw, () => assert.deepEqual(parseHsts(raw), want));
 });

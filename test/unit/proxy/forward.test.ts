@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Pool } from 'undici';
-import { DEFAULT_UPSTREAM_OPTIONS } from '../../../src/config/types.js';
+import { DEFAULT_HTTPS_OPTIONS, DEFAULT_UPSTREAM_OPTIONS } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { DEFAULT_ROUTE_POLICY } from '../../../src/model/types.js';
 import { newBalancerState } from '../../../src/proxy/balancer.js';
@@ -48,7 +48,13 @@ before(async () => {
         requestId: 'rid',
         backend: stale,
         match: { kind: 'catch-all', policy: DEFAULT_ROUTE_POLICY, tlsHost: false },
-        settings: { upstream: DEFAULT_UPSTREAM_OPTIONS, clientBodyIdleMs: 60_000, trust: () => false },
+        settings: {
+          upstream: DEFAULT_UPSTREAM_OPTIONS,
+          clientBodyIdleMs: 60_000,
+          trust: () => false,
+          https: DEFAULT_HTTPS_OPTIONS,
+          hsts: undefined,
+        },
       },
       settings,
       0,

@@ -37,12 +37,15 @@ function expect(patch: {
   client?: Partial<GlobalSettings['client']>;
   forwarded?: Partial<GlobalSettings['forwarded']>;
   tls?: Partial<GlobalSettings['tls']>;
+  https?: Partial<GlobalSettings['https']>;
+  hsts?: Partial<GlobalSettings['https']['hsts']>;
 }): GlobalSettings {
   return {
     tls: { ...base.tls, ...patch.tls },
     upstream: { ...base.upstream, ...patch.upstream },
     client: { ...base.client, ...patch.client },
     forwarded: { ...base.forwarded, ...patch.forwarded },
+    https: { ...base.https, ...patch.https, hsts: { ...base.https.hsts, ...patch.hsts } },
   };
 }
 
@@ -100,6 +103,41 @@ const valid = [
     want: expect({
       client: { keepAliveTimeoutMs: 10_000, headerTimeoutMs: 3_000, bodyIdleTimeoutMs: 4_000 },
     }),
+  },
+  {
+    name: 'ssl-redirect false turns the TLS-host redirect off',
+    data: { 'ssl-redirect': 'false' },
+    want: expect({ https: { sslRedirect: false } }),
+  },
+  {
+    name: 'force-ssl-redirect true redirects every host',
+    data: { 'force-ssl-redirect': 'true' },
+    want: expect({ https: { forceSslRedirect: true } }),
+  },
+  {
+    name: 'http-redirect-code takes the four redirect codes ingress-nginx accepts',
+    data: { 'http-redirect-code': ' 301 ' },
+    want: expect({ https: { redirectCode: 301 } }),
+  },
+  {
+    name: 'http-redirect-code 307',
+    data: { 'http-redirect-code': '307' },
+    want: expect({ https: { redirectCode: 307 } }),
+  },
+  {
+    name: 'hsts false turns the header off',
+    data: { hsts: 'false' },
+    want: expect({ hsts: { enabled: false } }),
+  },
+  {
+    name: 'hsts-max-age, hsts-include-subdomains and hsts-preload shape the header',
+    data: { 'hsts-max-age': '600', 'hsts-include-subdomains': 'false', 'hsts-preload': 'true' },
+    want: expect({ hsts: { maxAgeSeconds: 600, includeSubdomains: false, preload: true } }),
+  },
+  {
+    name: 'hsts-max-age 0 is valid (browsers forget the host)',
+    data: { 'hsts-max-age': '0' },
+    want: expect({ hsts: { maxAgeSeconds: 0 } }),
   },
   { name: 'an empty ConfigMap leaves the flag defaults', data: {}, want: base },
 ] as const;
@@ -174,6 +212,24 @@ const invalid = [
     message: 'invalid value "yes": must be "true" or "false"; keeping the default false',
   },
   {
+    name: 'a redirect code ingress-nginx does not accept',
+    key: 'http-redirect-code',
+    value: '303',
+    message: 'invalid value "303": must be one of 301, 302, 307, 308; keeping the default 308',
+  },
+  {
+    name: 'an hsts-max-age with a unit',
+    key: 'hsts-max-age',
+    value: '1y',
+    message: 'invalid value "1y": must be a whole number; keeping the default 31536000',
+  },
+  {
+    name: 'an ssl-redirect that is not a boolean',
+    key: 'ssl-redirect',
+    value: 'on',
+    message: 'invalid value "on": must be "true" or "false"; keeping the default true',
+  },
+  {
     name: 'a CIDR with a prefix too long',
     key: 'proxy-real-ip-cidr',
     value: '10.0.0.0/33',
@@ -245,9 +301,9 @@ test('an invalid value keeps the previous good value, and the message says which
 const ignored = [
   {
     name: 'a planned ingress-nginx key is accepted, reported and ignored',
-    key: 'ssl-redirect',
-    value: 'false',
-    message: 'ingress-nginx setting not supported yet; ignored (value "false")',
+    key: 'use-gzip',
+    value: 'true',
+    message: 'ingress-nginx setting not supported yet; ignored (value "true")',
   },
   {
     name: 'proxy-body-size is planned',
@@ -294,14 +350,18 @@ describe('parseConfigMapSettings: planned and unknown keys are warnings, never e
 });
 
 test('diagnostics are sorted by key and carry file:line when a locator is given', () => {
-  const r = parseConfigMapSettings({ zzz: '1', 'proxy-read-timeout': 'x', hsts: 'true' }, base, {
-    configMap,
-    locate: (field) => `cm.yaml:${field.length}:3`,
-  });
+  const r = parseConfigMapSettings(
+    { zzz: '1', 'proxy-read-timeout': 'x', 'block-cidrs': '10.0.0.0/8' },
+    base,
+    {
+      configMap,
+      locate: (field) => `cm.yaml:${field.length}:3`,
+    },
+  );
   assert.deepEqual(
     r.diagnostics.map((d) => [d.field, d.source]),
     [
-      ['data.hsts', 'cm.yaml:9:3'],
+      ['data.block-cidrs', 'cm.yaml:16:3'],
       ['data.proxy-read-timeout', 'cm.yaml:23:3'],
       ['data.zzz', 'cm.yaml:8:3'],
     ],
