@@ -5,10 +5,12 @@
  * cross that leg as a chunked body and chunked trailers.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { request } from 'node:http';
 import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import type { KubeObject, Secret } from '../../../src/model/objects.js';
@@ -121,6 +123,15 @@ describe('backend protocols (file mode)', () => {
           }),
         );
       });
+    });
+    // A WebSocket-style upgrade over TLS: 101, then the socket echoes what it gets.
+    https.on('upgrade', (req, socket: Duplex) => {
+      const sni = (socket as TLSSocket).servername || 'none';
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nx-sni: ${sni}\r\n\r\n`,
+      );
+      socket.pipe(socket);
+      req.resume();
     });
     h2c = createH2Server((req, res) => {
       const chunks: Buffer[] = [];
@@ -240,6 +251,30 @@ describe('backend protocols (file mode)', () => {
     for (let i = 0; i < 3; i++) {
       assert.equal((await send(portico.httpPort, 'https.test', '/')).status, 200);
       assert.equal((await send(portico.httpPort, 'as-http.test', '/')).status, 502);
+    }
+  });
+
+  test('a WebSocket upgrade to an HTTPS backend goes over TLS', async () => {
+    const socket = connect({ host: '127.0.0.1', port: portico.httpPort });
+    try {
+      await once(socket, 'connect');
+      socket.write(
+        'GET /ws HTTP/1.1\r\nhost: sni.test\r\nupgrade: websocket\r\nconnection: upgrade\r\n' +
+          'sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n',
+      );
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => {
+        received += c;
+        if (received.includes('\r\n\r\n') && !received.includes('ping')) socket.write('ping');
+      });
+      const deadline = Date.now() + 5_000;
+      while (!received.endsWith('ping') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.match(received, /^HTTP\/1\.1 101/);
+      assert.match(received, /x-sni: secure\.default\.svc/);
+      assert.ok(received.endsWith('ping'), received);
+    } finally {
+      socket.destroy();
     }
   });
 
