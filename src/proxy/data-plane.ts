@@ -31,7 +31,7 @@ import {
   type SessionCacheSettings,
   selectAlpn,
 } from './tls-settings.js';
-import { externalTargets, UpstreamRegistry, type UpstreamStats } from './upstreams.js';
+import { UpstreamRegistry, type UpstreamStats } from './upstreams.js';
 
 /** `ListeningPorts` are the real ports after `listen()` (useful with port 0). */
 export interface ListeningPorts {
@@ -132,7 +132,7 @@ export class PorticoDataPlane implements DataPlane {
     this.#forward = {
       logger,
       draining: () => this.#draining,
-      currentEndpoints: (backendKey) => this.#upstreams.backend(backendKey),
+      currentEndpoints: (backendKey, transportKey) => this.#upstreams.current(backendKey, transportKey),
     };
     this.#admin = createAdminServer({
       ready: () => this.#ready && !this.#shuttingDown,
@@ -145,7 +145,7 @@ export class PorticoDataPlane implements DataPlane {
 
   publishRoutes(snapshot: RouteSnapshot): void {
     this.#holder.publish(snapshot);
-    this.#upstreams.setExternalTargets(externalTargets(snapshot.model));
+    this.#upstreams.setRoutes(snapshot.model);
   }
 
   publishEndpoints(table: EndpointTable): void {
@@ -153,6 +153,7 @@ export class PorticoDataPlane implements DataPlane {
   }
 
   publishTls(table: TlsTable): void {
+    this.#upstreams.setCaBundles(table.caBundles);
     const defaultChanged = this.#sni.publish(table);
     // Clients without SNI never reach the SNICallback: they get the server's own context.
     if (defaultChanged) this.#httpsProxy?.tlsServer?.setSecureContext(this.#listenerContext());

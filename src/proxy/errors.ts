@@ -9,6 +9,9 @@ export type ProxyErrorCode =
   | 'PORTICO_ERR_NO_ROUTE'
   | 'PORTICO_ERR_BACKEND_PROBLEM'
   | 'PORTICO_ERR_NO_ENDPOINTS'
+  | 'PORTICO_ERR_POLICY_DENIED'
+  | 'PORTICO_ERR_UPSTREAM_TLS_CONFIG'
+  | 'PORTICO_ERR_UPSTREAM_TLS'
   | 'PORTICO_ERR_UPSTREAM_CONNECT'
   | 'PORTICO_ERR_UPSTREAM_CONNECT_TIMEOUT'
   | 'PORTICO_ERR_UPSTREAM_DNS'
@@ -48,6 +51,16 @@ export function backendProblemBody(backendKey: string, problem: string): string 
 /** `noEndpointsBody` is the 503 body for a backend without ready endpoints. */
 export function noEndpointsBody(backendKey: string): string {
   return `503 Service Unavailable — no ready endpoints for service ${backendKey}\n`;
+}
+
+/** `policyDeniedBody` is the 503 body for a route whose annotations are unusable (`RoutePolicy.deny`): it fails closed. */
+export function policyDeniedBody(reason: string): string {
+  return `503 Service Unavailable — Portico refuses this route: ${reason}\n`;
+}
+
+/** `upstreamTlsConfigBody` is the 503 body for a verifying backend route without a usable CA bundle. */
+export function upstreamTlsConfigBody(backendKey: string, reason: string): string {
+  return `503 Service Unavailable — Portico cannot verify backend ${backendKey}: ${reason}\n`;
 }
 
 /** `badRequestBody` is the 400 body; `reason` comes from our own validation, never from an exception. */

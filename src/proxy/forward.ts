@@ -27,7 +27,7 @@ import type { UpstreamOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
-import { buildResponseHeaders } from './hop-by-hop.js';
+import { buildResponseHeaders, trailerFields } from './hop-by-hop.js';
 import { http2HasBody } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import { routeLabel } from './resolve.js';
@@ -49,8 +49,11 @@ export interface ForwardSettings {
   readonly logger: Logger;
   /** True while draining: responses carry `Connection: close`. */
   readonly draining: () => boolean;
-  /** The CURRENT endpoint set of a backend key (used when the one a request read was retired). */
-  readonly currentEndpoints: (backendKey: string) => BackendUpstreams | undefined;
+  /**
+   * The CURRENT endpoint set of a backend key over a transport (absent: plain HTTP), used when the
+   * one a request read was retired.
+   */
+  readonly currentEndpoints: (backendKey: string, transportKey?: string) => BackendUpstreams | undefined;
 }
 
 // A request whose endpoint set was retired under it re-reads the live set at most this often.
@@ -178,18 +181,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#upstream = upstream;
     this.#connected = false;
     this.#abort = undefined;
-    upstream.pool.dispatch(
-      {
-        path: this.#f.req.url ?? '/',
-        method: this.#method as Dispatcher.HttpMethod,
-        headers: this.#f.headers,
-        body: this.#body,
-        // Per request, so a proxy-read-timeout change applies without re-creating pools.
-        headersTimeout: this.#u.readTimeoutMs,
-        bodyTimeout: this.#u.readTimeoutMs,
-      },
-      this,
-    );
+    const options: Dispatcher.DispatchOptions & { servername?: string | undefined } = {
+      path: this.#f.req.url ?? '/',
+      method: this.#method as Dispatcher.HttpMethod,
+      headers: this.#f.headers,
+      body: this.#body,
+      // Per request, so a proxy-read-timeout change applies without re-creating pools.
+      headersTimeout: this.#u.readTimeoutMs,
+      bodyTimeout: this.#u.readTimeoutMs,
+      // HTTPS pools: a constant, so undici does not reconnect when the Host header changes.
+      servername: upstream.servername,
+    };
+    upstream.pool.dispatch(options, this);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -198,7 +201,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) abort();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(statusCode: number, rawHeaders: (Buffer | string)[], resume: () => void): boolean {
     // 1xx informational responses (other than 101, which only upgrades see) are not relayed.
     if (statusCode < 200) return true;
     const res = this.#f.res;
@@ -236,9 +239,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: (Buffer | string)[] | null): void {
     this.#finish();
-    this.#f.res.end();
+    const res = this.#f.res;
+    // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
+    // responses, and drops them on a response sized by Content-Length (nowhere to put them).
+    if (trailers != null && trailers.length > 0) {
+      const fields = trailerFields(trailers);
+      try {
+        if (fields !== undefined) res.addTrailers(fields);
+      } catch {
+        // A trailer Node refuses (invalid characters) is dropped; the body is complete anyway.
+      }
+    }
+    res.end();
   }
 
   onError(err: Error): void {
@@ -277,7 +291,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #refresh(row: UpstreamErrorRow): boolean {
     if (row.code !== 'PORTICO_ERR_UPSTREAM_CLOSED' || this.#refreshes >= MAX_REFRESHES) return false;
     if (!this.#bodyReusable()) return false;
-    const fresh = this.#s.currentEndpoints(this.#set.backendKey);
+    const fresh = this.#s.currentEndpoints(this.#set.backendKey, this.#set.transportKey);
     if (fresh === undefined || fresh === this.#set || fresh.upstreams.length === 0) return false;
     this.#refreshes++;
     this.#set = fresh;

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import proxyAddr from 'proxy-addr';
-import { connectionTokens, isHopByHop } from './hop-by-hop.js';
+import { acceptsTrailers, connectionTokens, isHopByHop } from './hop-by-hop.js';
 
 /** `TrustFunction` tells whether a peer address is a trusted proxy. */
 export type TrustFunction = (address: string) => boolean;
@@ -65,6 +65,12 @@ export interface ForwardContext {
   readonly requestId: string;
   /** For a WebSocket (or other) upgrade: the Upgrade value to keep; the Connection header becomes `upgrade`. */
   readonly upgrade?: string;
+  /**
+   * HTTP/2 backends (GRPC, GRPCS, H2C): a client's `TE: trailers` goes upstream as `te: trailers`
+   * (the only TE HTTP/2 allows, RFC 9113 §8.2.2; gRPC servers require it). HTTP/1.1 backends never
+   * get TE: it would need `Connection: TE`, which undici refuses.
+   */
+  readonly teTrailers?: boolean;
 }
 
 /** `UpstreamHeaders` is the result of `buildUpstreamHeaders`. */
@@ -113,7 +119,10 @@ export function buildUpstreamHeaders(raw: readonly string[], ctx: ForwardContext
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
-    if (isHopByHop(lower, named)) continue;
+    if (isHopByHop(lower, named)) {
+      if (lower === 'te' && ctx.teTrailers === true && acceptsTrailers(value)) out.push('te', 'trailers');
+      continue;
+    }
     switch (lower) {
       case 'host':
         if (host !== undefined) {

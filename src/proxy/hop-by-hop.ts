@@ -3,11 +3,12 @@
  * (RFC 9110 §7.6.1), in both directions: the fixed list below plus every header the Connection
  * header names.
  *
- * Decisions: `TE` is dropped even when it is `trailers`, because Portico does not relay
- * trailers to clients, so promising the upstream that the client accepts them would be false.
+ * Decisions: `TE` is dropped, except that `TE: trailers` goes to HTTP/2 backends (gRPC needs it;
+ * `forwarded-headers.ts`); response trailers are relayed to the client (`trailerFields`).
  * `Proxy-Authorization`/`Proxy-Authenticate` are dropped as well: Portico is the only proxy on
  * this hop and does no proxy authentication, so credentials meant for it must not reach a
- * backend. `Trailer` is dropped from responses for the same reason as `TE`.
+ * backend. `Trailer` (the announcement) is dropped from responses: trailers themselves are relayed
+ * where the client connection can carry them (HTTP/2, or a chunked HTTP/1.1 response).
  */
 
 /** `HOP_BY_HOP` lists the lowercased names always stripped, whatever the Connection header says. */
@@ -114,5 +115,32 @@ export function buildResponseHeaders(
   if (!hasRequestId) out.push('x-request-id', opts.requestId);
   if (hsts !== undefined) out.push(hsts[0] as string, hsts[1] as string);
   if (opts.closeConnection) out.push('connection', 'close');
+  return out;
+}
+
+/** `acceptsTrailers` tells whether a TE value lists `trailers` (the only TE HTTP/2 allows). */
+export function acceptsTrailers(value: string): boolean {
+  for (const part of value.split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token === 'trailers' || token.startsWith('trailers;')) return true;
+  }
+  return false;
+}
+
+/**
+ * `trailerFields` turns an upstream's raw trailers (flat `[name, value, …]`) into the object
+ * `ServerResponse.addTrailers` takes, hop-by-hop names dropped and repeated names joined; undefined
+ * when nothing is left.
+ */
+export function trailerFields(raw: readonly (Buffer | string)[]): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = latin1(raw[i]).toLowerCase();
+    if (HOP_BY_HOP.has(name) || name === 'content-length') continue;
+    const value = latin1(raw[i + 1]);
+    out ??= {};
+    const previous = out[name];
+    out[name] = previous === undefined ? value : `${previous}, ${value}`;
+  }
   return out;
 }

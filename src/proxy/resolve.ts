@@ -13,6 +13,8 @@ import {
   noEndpointsBody,
   notFoundBody,
   type ProxyErrorCode,
+  policyDeniedBody,
+  upstreamTlsConfigBody,
 } from './errors.js';
 import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
 import { http2RequestView } from './http2.js';
@@ -155,7 +157,30 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       hsts,
     };
   }
-  const backend = ctx.upstreams.backend(backendRef.key);
+  const policy = match.policy;
+  if (policy.deny !== undefined) {
+    return {
+      ok: false,
+      requestId,
+      status: 503,
+      code: 'PORTICO_ERR_POLICY_DENIED',
+      body: policyDeniedBody(policy.deny),
+      match,
+    };
+  }
+  // Plain HTTP/1.1 (the default) is one Map lookup; other protocols go through their transport.
+  const plain = policy.backendProtocol === 'HTTP';
+  const backend = plain ? ctx.upstreams.backend(backendRef.key) : ctx.upstreams.backendVia(match, backendRef);
+  if (typeof backend === 'string') {
+    return {
+      ok: false,
+      requestId,
+      status: 503,
+      code: 'PORTICO_ERR_UPSTREAM_TLS_CONFIG',
+      body: upstreamTlsConfigBody(backendRef.key, backend),
+      match,
+    };
+  }
   if (backend === undefined || backend.upstreams.length === 0) {
     return {
       ok: false,
@@ -176,6 +201,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     localPort: socket.localPort ?? 0,
     requestId,
     ...(upgrade === undefined ? {} : { upgrade }),
+    teTrailers: !plain && policy.backendProtocol !== 'HTTPS',
   });
   if (built.duplicateHost) {
     return {

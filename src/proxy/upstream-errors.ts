@@ -204,6 +204,58 @@ export const DEFAULT_UPSTREAM_ERROR: UpstreamErrorRow = {
   what: 'upstream error',
 };
 
+/**
+ * `TLS_VERIFY_ERROR` answers a backend certificate that failed `proxy-ssl-verify` (untrusted
+ * chain, wrong name, expired): 502 as ingress-nginx. Nothing was sent, so another endpoint may be
+ * tried (it may have a good certificate).
+ */
+export const TLS_VERIFY_ERROR: UpstreamErrorRow = {
+  errorCode: 'CERT_*',
+  status: 502,
+  code: 'PORTICO_ERR_UPSTREAM_TLS',
+  phase: 'connect',
+  what: 'backend certificate rejected',
+};
+
+/** `TLS_HANDSHAKE_ERROR` answers any other failed TLS handshake with a backend (`ERR_SSL_*`). */
+export const TLS_HANDSHAKE_ERROR: UpstreamErrorRow = {
+  errorCode: 'ERR_SSL_*',
+  status: 502,
+  code: 'PORTICO_ERR_UPSTREAM_TLS',
+  phase: 'connect',
+  what: 'TLS handshake with the backend failed',
+};
+
+/** OpenSSL's X509 verification codes (as Node reports them) and Node's own name check. */
+const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 const PARSER_ERROR: UpstreamErrorRow = {
   errorCode: 'HPE_*',
   status: 502,
@@ -240,5 +292,7 @@ export function classifyUpstreamError(err: unknown): UpstreamErrorRow {
   const row = BY_CODE.get(code);
   if (row !== undefined) return row;
   if (code.startsWith('HPE_')) return PARSER_ERROR;
+  if (TLS_VERIFY_CODES.has(code)) return TLS_VERIFY_ERROR;
+  if (code.startsWith('ERR_SSL_')) return TLS_HANDSHAKE_ERROR;
   return DEFAULT_UPSTREAM_ERROR;
 }

@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { checkServerIdentity, connect as connectTls } from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
@@ -77,7 +78,20 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
   const attempt = (n: number): void => {
     if (client.destroyed) return;
     const upstream = set.upstreams[attemptIndex(first, n, count)] as Upstream;
-    const socket: Socket = connect({ host: upstream.endpoint.address, port: upstream.endpoint.port });
+    const tls = upstream.transport?.tls;
+    // HTTPS/GRPCS backends get the upgrade over TLS with the transport's SNI and verification.
+    const socket: Socket =
+      tls === undefined
+        ? connect({ host: upstream.endpoint.address, port: upstream.endpoint.port })
+        : connectTls({
+            host: upstream.endpoint.address,
+            port: upstream.endpoint.port,
+            ALPNProtocols: ['http/1.1'],
+            rejectUnauthorized: tls.verify,
+            ...(tls.ca !== undefined ? { ca: tls.ca.pem } : {}),
+            ...(tls.sni !== undefined ? { servername: tls.sni } : {}),
+            checkServerIdentity: (_host, cert) => checkServerIdentity(tls.checkName, cert),
+          });
     let connected = false;
     socket.setTimeout(upstreamSettings.connectTimeoutMs, () => {
       socket.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
@@ -118,7 +132,7 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
         r.requestId,
       );
     });
-    socket.once('connect', () => {
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       connected = true;
       socket.setTimeout(0);
       socket.setNoDelay(true);

@@ -15,6 +15,34 @@ function errWith(code: string): Error {
 
 const cases = [
   {
+    name: 'an untrusted backend certificate is 502, nothing sent',
+    err: errWith('DEPTH_ZERO_SELF_SIGNED_CERT'),
+    status: 502,
+    phase: 'connect',
+    code: 'PORTICO_ERR_UPSTREAM_TLS',
+  },
+  {
+    name: 'a backend certificate for another name is 502',
+    err: errWith('ERR_TLS_CERT_ALTNAME_INVALID'),
+    status: 502,
+    phase: 'connect',
+    code: 'PORTICO_ERR_UPSTREAM_TLS',
+  },
+  {
+    name: 'a certificate signed by an unknown CA is 502',
+    err: errWith('UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+    status: 502,
+    phase: 'connect',
+    code: 'PORTICO_ERR_UPSTREAM_TLS',
+  },
+  {
+    name: 'a failed TLS handshake (backend speaks plain HTTP) is 502',
+    err: errWith('ERR_SSL_WRONG_VERSION_NUMBER'),
+    status: 502,
+    phase: 'connect',
+    code: 'PORTICO_ERR_UPSTREAM_TLS',
+  },
+  {
     name: 'connection refused is 502 and retryable for any method',
     err: errWith('ECONNREFUSED'),
     status: 502,
