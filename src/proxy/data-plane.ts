@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { ProxyOptions } from '../config/types.js';
@@ -14,6 +14,7 @@ import type { PorticoMetrics } from '../metrics/registry.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { createAdminServer } from './admin.js';
+import { ClientCertChecker, wantsClientCertificates } from './client-certs.js';
 import { drainServer } from './drain.js';
 import type { ForwardSettings } from './forward.js';
 import { compileTrust, type TrustFunction } from './forwarded-headers.js';
@@ -89,6 +90,9 @@ export class PorticoDataPlane implements DataPlane {
   #proxy: ProxyServer | undefined;
   #httpsProxy: ProxyServer | undefined;
   readonly #sni: SniContexts;
+  readonly #clientCerts = new ClientCertChecker();
+  /** Some host checks client certificates: the HTTPS listener asks every client for one. */
+  #requestCert = false;
   #ready = false;
   #shuttingDown = false;
   #draining = false;
@@ -117,6 +121,7 @@ export class PorticoDataPlane implements DataPlane {
       upstreams: this.#upstreams,
       settings: () => live.current,
       proto: 'http',
+      clientCerts: this.#clientCerts,
     };
     this.#forward = {
       logger,
@@ -135,6 +140,23 @@ export class PorticoDataPlane implements DataPlane {
   publishRoutes(snapshot: RouteSnapshot): void {
     this.#holder.publish(snapshot);
     this.#upstreams.setExternalTargets(externalTargets(snapshot.model));
+    const requestCert = wantsClientCertificates(snapshot.model);
+    if (requestCert !== this.#requestCert) {
+      this.#requestCert = requestCert;
+      this.#applyRequestCert();
+    }
+  }
+
+  /**
+   * `#applyRequestCert` switches certificate requests on the live listener: node:tls reads
+   * `server.requestCert` for each new connection (`tlsConnectionListener`), so handshakes from now
+   * on follow it and open connections keep what they negotiated. `rejectUnauthorized` is false
+   * from the start: a handshake never fails over a certificate, each request is checked for its
+   * host's CA instead (client-certs.ts).
+   */
+  #applyRequestCert(): void {
+    const server = this.#httpsProxy?.tlsServer as (TlsServer & { requestCert: boolean }) | undefined;
+    if (server !== undefined) server.requestCert = this.#requestCert;
   }
 
   publishEndpoints(table: EndpointTable): void {
@@ -142,6 +164,7 @@ export class PorticoDataPlane implements DataPlane {
   }
 
   publishTls(table: TlsTable): void {
+    this.#clientCerts.publish(table.caBundles);
     const defaultChanged = this.#sni.publish(table);
     // Clients without SNI never reach the SNICallback: they get the server's own context.
     if (defaultChanged) this.#httpsProxy?.tlsServer?.setSecureContext(this.#listenerContext());
@@ -228,7 +251,12 @@ export class PorticoDataPlane implements DataPlane {
       resolve: { ...this.#resolve, proto: 'https' },
       forward: this.#forward,
       logger: this.#logger,
-      tls: { ...this.#listenerContext(), SNICallback: sni.sniCallback },
+      tls: {
+        ...this.#listenerContext(),
+        SNICallback: sni.sniCallback,
+        requestCert: this.#requestCert,
+        rejectUnauthorized: false,
+      },
     });
     this.#httpsProxy = httpsProxy;
     const host = this.#options.bindAddress;

@@ -6,12 +6,14 @@
 import type { IncomingMessage } from 'node:http';
 import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
+import type { ClientCertChecker } from './client-certs.js';
 import {
   backendProblemBody,
   badRequestBody,
   noEndpointsBody,
   notFoundBody,
   type ProxyErrorCode,
+  statusLine,
 } from './errors.js';
 import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
 import type { LiveSettings } from './live-settings.js';
@@ -24,6 +26,8 @@ export interface ResolveContext {
   /** The global settings in force; read once per request, the result travels with it. */
   readonly settings: () => LiveSettings;
   readonly proto: 'http' | 'https';
+  /** Checks hosts with `auth-tls-*`; without it such hosts fail closed (503). */
+  readonly clientCerts?: ClientCertChecker;
 }
 
 /** `Resolution` is the outcome of `resolveRequest`. */
@@ -42,11 +46,18 @@ export type Resolution =
   | {
       readonly ok: false;
       readonly requestId: string;
-      readonly status: 400 | 404 | 503;
+      readonly status: 400 | 404 | 421 | 503;
       readonly code: ProxyErrorCode;
       readonly body: string;
       readonly match?: RouteMatch;
     };
+
+const CLIENT_AUTH_UNAVAILABLE = {
+  ok: false,
+  status: 503,
+  code: 'PORTICO_ERR_CLIENT_AUTH_CONFIG',
+  body: `${statusLine(503)} — client certificates cannot be checked on this listener\n`,
+} as const;
 
 /** `requestIdOf` returns the client's X-Request-ID, or a fresh one. */
 export function requestIdOf(req: IncomingMessage): string {
@@ -98,6 +109,17 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   }
   const host = normalizeHost(absoluteFormHost(target) ?? req.headers.host);
   const match = snapshot.match(host, normalized.path);
+  // Client-certificate hosts are checked before anything else answers, 404s included.
+  let clientAuthHeaders: readonly string[] | undefined;
+  if (match.clientAuth !== undefined) {
+    const outcome =
+      ctx.clientCerts?.check(req.socket, ctx.proto === 'https', host, match.clientAuth) ??
+      CLIENT_AUTH_UNAVAILABLE;
+    if (!outcome.ok) {
+      return { ok: false, requestId, status: outcome.status, code: outcome.code, body: outcome.body, match };
+    }
+    clientAuthHeaders = outcome.headers;
+  }
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
     return {
@@ -151,6 +173,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       match,
     };
   }
+  if (clientAuthHeaders !== undefined) built.headers.push(...clientAuthHeaders);
   return {
     ok: true,
     requestId,
