@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { ProxyOptions } from '../config/types.js';
@@ -15,6 +15,7 @@ import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { createAdminServer } from './admin.js';
+import { ClientCertChecker, wantsClientCertificates } from './client-certs.js';
 import { drainServer } from './drain.js';
 import type { ForwardSettings } from './forward.js';
 import { compileTrust, type TrustFunction } from './forwarded-headers.js';
@@ -99,6 +100,9 @@ export class PorticoDataPlane implements DataPlane {
   #httpsProxy: ProxyServer | undefined;
   readonly #sni: SniContexts;
   readonly #sessionCache: SessionCache;
+  readonly #clientCerts = new ClientCertChecker();
+  /** Some host checks client certificates: the HTTPS listener asks every client for one. */
+  #requestCert = false;
   #ready = false;
   #shuttingDown = false;
   #draining = false;
@@ -128,6 +132,7 @@ export class PorticoDataPlane implements DataPlane {
       upstreams: this.#upstreams,
       settings: () => live.current,
       proto: 'http',
+      clientCerts: this.#clientCerts,
     };
     this.#forward = {
       logger,
@@ -146,6 +151,23 @@ export class PorticoDataPlane implements DataPlane {
   publishRoutes(snapshot: RouteSnapshot): void {
     this.#holder.publish(snapshot);
     this.#upstreams.setRoutes(snapshot.model);
+    const requestCert = wantsClientCertificates(snapshot.model);
+    if (requestCert !== this.#requestCert) {
+      this.#requestCert = requestCert;
+      this.#applyRequestCert();
+    }
+  }
+
+  /**
+   * `#applyRequestCert` switches certificate requests on the live listener: node:tls reads
+   * `server.requestCert` for each new connection (`tlsConnectionListener`), so handshakes from now
+   * on follow it and open connections keep what they negotiated. `rejectUnauthorized` is false
+   * from the start: a handshake never fails over a certificate, each request is checked for its
+   * host's CA instead (client-certs.ts).
+   */
+  #applyRequestCert(): void {
+    const server = this.#httpsProxy?.tlsServer as (TlsServer & { requestCert: boolean }) | undefined;
+    if (server !== undefined) server.requestCert = this.#requestCert;
   }
 
   publishEndpoints(table: EndpointTable): void {
@@ -154,6 +176,7 @@ export class PorticoDataPlane implements DataPlane {
 
   publishTls(table: TlsTable): void {
     this.#upstreams.setCaBundles(table.caBundles);
+    this.#clientCerts.publish(table.caBundles);
     const defaultChanged = this.#sni.publish(table);
     // Clients without SNI never reach the SNICallback: they get the server's own context.
     if (defaultChanged) this.#httpsProxy?.tlsServer?.setSecureContext(this.#listenerContext());
@@ -279,6 +302,8 @@ export class PorticoDataPlane implements DataPlane {
         ...this.#listenerContext(),
         SNICallback: sni.sniCallback,
         ALPNCallback: selectAlpn(() => this.#settings.tls.http2),
+        requestCert: this.#requestCert,
+        rejectUnauthorized: false,
       },
     });
     this.#httpsProxy = httpsProxy;

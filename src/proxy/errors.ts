@@ -21,12 +21,19 @@ export type ProxyErrorCode =
   | 'PORTICO_ERR_UPSTREAM_PROTOCOL'
   | 'PORTICO_ERR_UPSTREAM_CLOSED'
   | 'PORTICO_ERR_UPSTREAM'
-  | 'PORTICO_ERR_CLIENT_BODY_TIMEOUT';
+  | 'PORTICO_ERR_CLIENT_BODY_TIMEOUT'
+  /** Host ≠ TLS server name on a host that checks client certificates (421). */
+  | 'PORTICO_ERR_MISDIRECTED'
+  /** Client certificate missing where required, or refused (400). */
+  | 'PORTICO_ERR_CLIENT_CERT'
+  /** Client-certificate policy or CA bundle unusable: the host fails closed (503). */
+  | 'PORTICO_ERR_CLIENT_AUTH_CONFIG';
 
 const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
+  421: 'Misdirected Request',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

@@ -3,11 +3,14 @@
  * hop-by-hop ones, plus the X-Forwarded-* family, X-Real-IP and X-Request-ID.
  *
  * Trust model (ingress-nginx `use-forwarded-headers` + `proxy-real-ip-cidr`): from an untrusted
- * peer every forwarding header is OVERWRITTEN with what Portico saw, and `Forwarded` and
- * `ssl-client-*` (client-certificate headers a TLS terminator would set) are REMOVED, so a client
- * cannot spoof its address or certificate. From a trusted peer (another proxy in front of
- * Portico) the peer is APPENDED to X-Forwarded-For and the other headers are kept, set only when
- * absent.
+ * peer every forwarding header is OVERWRITTEN with what Portico saw, and `Forwarded` is REMOVED,
+ * so a client cannot spoof its address. From a trusted peer (another proxy in front of Portico)
+ * the peer is APPENDED to X-Forwarded-For and the other headers are kept, set only when absent.
+ *
+ * `ssl-client-*` (the client-certificate verdict) is REMOVED from every peer, trusted ones too:
+ * Portico terminates TLS itself, so only its own check (`client-certs.ts`) may speak about the
+ * client certificate, and a backend trusting `ssl-client-verify: SUCCESS` must never see one that
+ * a client, or a proxy relaying a client's header, wrote.
  */
 import { randomBytes } from 'node:crypto';
 import proxyAddr from 'proxy-addr';
@@ -161,7 +164,7 @@ export function buildUpstreamHeaders(raw: readonly string[], ctx: ForwardContext
         if (!trusted) continue;
         break;
       default:
-        if (!trusted && lower.startsWith('ssl-client-')) continue;
+        if (lower.startsWith('ssl-client-')) continue;
     }
     out.push(name, value);
   }

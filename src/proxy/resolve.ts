@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
 import type { RedirectCode } from '../config/types.js';
+import type { ClientCertChecker } from './client-certs.js';
 import {
   backendProblemBody,
   badRequestBody,
@@ -14,6 +15,7 @@ import {
   notFoundBody,
   type ProxyErrorCode,
   policyDeniedBody,
+  statusLine,
   upstreamTlsConfigBody,
 } from './errors.js';
 import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
@@ -29,6 +31,8 @@ export interface ResolveContext {
   /** The global settings in force; read once per request, the result travels with it. */
   readonly settings: () => LiveSettings;
   readonly proto: 'http' | 'https';
+  /** Checks hosts with `auth-tls-*`; without it such hosts fail closed (503). */
+  readonly clientCerts?: ClientCertChecker;
 }
 
 /** `Resolution` is the outcome of `resolveRequest`. */
@@ -49,7 +53,7 @@ export type Resolution =
   | {
       readonly ok: false;
       readonly requestId: string;
-      readonly status: 400 | 404 | 503;
+      readonly status: 400 | 404 | 421 | 503;
       readonly code: ProxyErrorCode;
       readonly body: string;
       readonly match?: RouteMatch;
@@ -64,6 +68,13 @@ export type Resolution =
       readonly location: string;
       readonly match: RouteMatch;
     };
+
+const CLIENT_AUTH_UNAVAILABLE = {
+  ok: false,
+  status: 503,
+  code: 'PORTICO_ERR_CLIENT_AUTH_CONFIG',
+  body: `${statusLine(503)} — client certificates cannot be checked on this listener\n`,
+} as const;
 
 /** `requestIdOf` returns the client's X-Request-ID, or a fresh one. */
 export function requestIdOf(req: IncomingMessage): string {
@@ -134,6 +145,25 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     }
   }
   const hsts = ctx.proto === 'https' && match.tlsHost ? settings.hsts : undefined;
+  // Client-certificate hosts are checked before anything else answers, 404s included.
+  let clientAuthHeaders: readonly string[] | undefined;
+  if (match.clientAuth !== undefined) {
+    const outcome =
+      ctx.clientCerts?.check(req.socket, ctx.proto === 'https', host, match.clientAuth) ??
+      CLIENT_AUTH_UNAVAILABLE;
+    if (!outcome.ok) {
+      return {
+        ok: false,
+        requestId,
+        status: outcome.status,
+        code: outcome.code,
+        body: outcome.body,
+        match,
+        hsts,
+      };
+    }
+    clientAuthHeaders = outcome.headers;
+  }
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
     return {
@@ -214,6 +244,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       hsts,
     };
   }
+  if (clientAuthHeaders !== undefined) built.headers.push(...clientAuthHeaders);
   return {
     ok: true,
     requestId,

@@ -27,7 +27,7 @@ export const authTlsAnnotations = defineAnnotations(
       scope: 'host',
       risk: 'low',
       default: 'on',
-      doc: '`on`: a valid client certificate is required (400 without one or with a bad one); `optional`: checked if sent; `optional_no_ca`: requested and passed upstream but not checked against the CA; `off`: not checked.',
+      doc: '`on`: a valid client certificate is required (400 without one or with a bad one); `optional`: checked if sent; `optional_no_ca`: requested, and a certificate of an unknown issuer is passed upstream as `ssl-client-verify: FAILED:…` instead of refused (other errors, e.g. expired, still answer 400, as in nginx); `off`: not checked.',
     },
     'auth-tls-verify-depth': {
       validate: integer(1, 16),

@@ -376,7 +376,7 @@ export const SETTINGS = {
     ingressNginxDefault: '"false"',
     default: 'false',
     flag: 'trusted-proxies',
-    doc: '`"true"`: X-Forwarded-For, -Proto, -Host, -Port, X-Real-IP and Forwarded from peers inside `proxy-real-ip-cidr` are kept (the peer is appended to X-Forwarded-For); `"false"`: they are overwritten with what Portico saw, and Forwarded and ssl-client-* are removed. Applies to requests that start after the change.',
+    doc: '`"true"`: X-Forwarded-For, -Proto, -Host, -Port, X-Real-IP and Forwarded from peers inside `proxy-real-ip-cidr` are kept (the peer is appended to X-Forwarded-For); `"false"`: they are overwritten with what Portico saw, and Forwarded is removed. ssl-client-* (client-certificate headers) are removed from every peer either way: only the client-certificate check of Portico sets them. Applies to requests that start after the change.',
     validate: boolean,
     read: (s) => s.forwarded.useForwardedHeaders,
     apply: (s, v) => ({ ...s, forwarded: { ...s.forwarded, useForwardedHeaders: v } }),

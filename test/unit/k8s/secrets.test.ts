@@ -32,6 +32,32 @@ const cases: readonly { name: string; ingress: Ingress; want: string[] }[] = [
     want: [],
   },
   {
+    name: 'the auth-tls-secret CA bundle is fetched too, with the spec.tls Secrets',
+    ingress: {
+      kind: 'Ingress',
+      metadata: {
+        name: 'shop',
+        namespace: 'web',
+        annotations: { 'nginx.ingress.kubernetes.io/auth-tls-secret': 'web/client-ca' },
+      },
+      spec: { tls: [{ secretName: 'a' }] },
+    },
+    want: ['web/a', 'web/client-ca'],
+  },
+  {
+    name: 'an auth-tls-secret without namespace is in the Ingress namespace',
+    ingress: {
+      kind: 'Ingress',
+      metadata: {
+        name: 'shop',
+        namespace: 'web',
+        annotations: { 'portico.dev/auth-tls-secret': 'client-ca' },
+      },
+      spec: {},
+    },
+    want: ['web/client-ca'],
+  },
+  {
     name: 'an Ingress without tls references nothing',
     ingress: { kind: 'Ingress', metadata: { name: 'shop', namespace: 'web' }, spec: {} },
     want: [],
