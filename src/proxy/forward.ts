@@ -140,6 +140,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #resume: (() => void) | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #lastClientByte = 0;
+  /** grpc-status & co. taken from the response headers of a trailers-only gRPC answer (HTTP/2 clients). */
+  #statusTrailers: Record<string, string> | undefined;
 
   constructor(f: ForwardRequest, s: ForwardSettings, first: number) {
     this.#f = f;
@@ -216,6 +218,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
         (this.#s.draining() || (this.#body !== null && !this.#f.req.complete)),
       hsts: this.#f.hsts,
     });
+    // A gRPC "trailers-only" answer (an error with no message) carries grpc-status in its one
+    // HEADERS frame with END_STREAM. Relayed as response headers followed by an empty end, gRPC
+    // clients see no status and report INTERNAL; moved into trailers, it is the equivalent
+    // headers + trailers form every gRPC client reads.
+    if (this.#f.req.httpVersionMajor === 2) this.#statusTrailers = takeGrpcStatus(headers);
     try {
       res.writeHead(statusCode, headers);
     } catch (err) {
@@ -244,10 +251,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.#f.res;
     // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
     // responses, and drops them on a response sized by Content-Length (nowhere to put them).
-    if (trailers != null && trailers.length > 0) {
-      const fields = trailerFields(trailers);
+    const fields = trailers != null && trailers.length > 0 ? trailerFields(trailers) : undefined;
+    const all = this.#statusTrailers === undefined ? fields : { ...this.#statusTrailers, ...fields };
+    if (all !== undefined) {
       try {
-        if (fields !== undefined) res.addTrailers(fields);
+        res.addTrailers(all);
       } catch {
         // A trailer Node refuses (invalid characters) is dropped; the body is complete anyway.
       }
@@ -435,4 +443,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
       );
     }
   };
+}
+
+const GRPC_STATUS_FIELDS: ReadonlySet<string> = new Set([
+  'grpc-status',
+  'grpc-message',
+  'grpc-status-details-bin',
+]);
+
+/**
+ * `takeGrpcStatus` removes the gRPC status fields from a flat response header list and returns
+ * them, or undefined (and the list untouched) when there is no `grpc-status`.
+ */
+export function takeGrpcStatus(headers: string[]): Record<string, string> | undefined {
+  let found = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]?.toLowerCase() === 'grpc-status') found = true;
+  }
+  if (!found) return undefined;
+  const out: Record<string, string> = {};
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    const name = headers[i]?.toLowerCase() ?? '';
+    if (!GRPC_STATUS_FIELDS.has(name)) continue;
+    out[name] = headers[i + 1] ?? '';
+    headers.splice(i, 2);
+  }
+  return out;
 }

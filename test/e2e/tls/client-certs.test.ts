@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -275,6 +276,7 @@ describe('client certificates: auth-tls-* (file mode)', () => {
   });
 
   test('a resumed TLS session keeps the client certificate (and its verdict)', async () => {
+    // TLS 1.2 session-ID resumption: TLS 1.3 resumes only with tickets, off by default as in ingress-nginx.
     const first = await new Promise<Buffer>((resolve, reject) => {
       const s = connect({
         host: '127.0.0.1',
@@ -283,6 +285,7 @@ describe('client certificates: auth-tls-* (file mode)', () => {
         rejectUnauthorized: false,
         cert: deep.chain,
         key: deep.key,
+        maxVersion: 'TLSv1.2',
       });
       s.once('session', (session: Buffer) => {
         resolve(session);
@@ -302,6 +305,7 @@ describe('client certificates: auth-tls-* (file mode)', () => {
         rejectUnauthorized: false,
         cert: deep.chain,
         key: deep.key,
+        maxVersion: 'TLSv1.2',
         session: first,
       });
       let head = '';
@@ -346,6 +350,51 @@ describe('client certificates: auth-tls-* (file mode)', () => {
       client,
     });
     assert.equal(samePort.status, 200);
+  });
+
+  test('over HTTP/2: the verdict per stream, and 421 for a stream to another checked host on the session', async () => {
+    const h2get = (session: ClientHttp2Session, authority: string): Promise<Answer> =>
+      new Promise((resolve, reject) => {
+        const stream = session.request({ ':path': '/', ':authority': authority });
+        let status = 0;
+        const chunks: Buffer[] = [];
+        stream.setTimeout(5_000, () => stream.close());
+        stream.on('response', (headers) => {
+          status = Number(headers[':status']);
+        });
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          const body = Buffer.concat(chunks).toString();
+          const seen = status === 200 ? (JSON.parse(body) as { headers: Answer['seen'] }).headers : {};
+          resolve({ status, body, seen });
+        });
+        stream.on('error', reject);
+      });
+    const open = (cert?: typeof client): ClientHttp2Session =>
+      http2Connect(`https://127.0.0.1:${portico.httpsPort}`, {
+        servername: 'secure.test',
+        rejectUnauthorized: false,
+        ...(cert !== undefined ? { cert: cert.cert, key: cert.key } : {}),
+      });
+    const withCert = open(client);
+    try {
+      assert.equal(withCert.alpnProtocol ?? 'h2', 'h2');
+      const ok = await h2get(withCert, 'secure.test');
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(ok.seen['ssl-client-verify'], 'SUCCESS');
+      assert.equal(ok.seen['ssl-client-subject-dn'], 'CN=alice,O=Example\\, Inc,C=US');
+      // HTTP/2 clients reuse a connection for every name its certificate covers (RFC 9113 §9.1.1).
+      const coalesced = await h2get(withCert, 'optional.test');
+      assert.equal(coalesced.status, 421);
+    } finally {
+      withCert.close();
+    }
+    const without = open();
+    try {
+      assert.equal((await h2get(without, 'secure.test')).status, 400);
+    } finally {
+      without.close();
+    }
   });
 
   test('a host without client auth on the same listener works without a certificate, and gets no verdict', async () => {
