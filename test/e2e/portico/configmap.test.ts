@@ -19,21 +19,7 @@ import {
   startPortico,
   waitUntil,
 } from '../../support/portico-process.js';
-import { type Pods, startPods, yamlOf } from './helpers.js';
-
-/** The settings ConfigMap, written by hand so line numbers are known: data starts at line 7. */
-function settingsConfigMap(data: Record<string, string>): string {
-  return [
-    'apiVersion: v1', // 1
-    'kind: ConfigMap', // 2
-    'metadata:', // 3
-    '  name: portico', // 4
-    '  namespace: ingress', // 5
-    'data:', // 6
-    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`), // 7…
-    '',
-  ].join('\n');
-}
+import { type Pods, settingsConfigMap, startPods, yamlOf } from './helpers.js';
 
 interface Routes {
   diagnostics: Diagnostic[];

@@ -12,6 +12,23 @@ export function yamlOf(...objects: readonly KubeObject[]): string {
   return objects.map((o) => stringify(o)).join('---\n');
 }
 
+/**
+ * `settingsConfigMap` writes the `ingress/portico` settings ConfigMap by hand, so line numbers are
+ * known (diagnostics tests rely on them): data starts at line 7.
+ */
+export function settingsConfigMap(data: Record<string, string>): string {
+  return [
+    'apiVersion: v1', // 1
+    'kind: ConfigMap', // 2
+    'metadata:', // 3
+    '  name: portico', // 4
+    '  namespace: ingress', // 5
+    'data:', // 6
+    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`), // 7…
+    '',
+  ].join('\n');
+}
+
 /** `Pods` are running echo backends, one Service each, named after the Service. */
 export interface Pods {
   readonly backends: ReadonlyMap<string, Backend>;

@@ -20,21 +20,8 @@ import {
   startPortico,
   waitUntil,
 } from '../../support/portico-process.js';
-import { type Pods, startPods, yamlOf } from '../portico/helpers.js';
+import { type Pods, settingsConfigMap, startPods, yamlOf } from '../portico/helpers.js';
 import { h2Request, h2Session, runTool, sClient, tlsHandshake } from './clients.js';
-
-function settingsConfigMap(data: Record<string, string>): string {
-  return [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: portico',
-    '  namespace: ingress',
-    'data:',
-    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
-    '',
-  ].join('\n');
-}
 
 /** The manifests: a.test/ → web, b.test/api → api, both behind one certificate. */
 async function setup(pods: Pods, configMap: Record<string, string> = {}): Promise<ManifestDir> {

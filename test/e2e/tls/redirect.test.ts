@@ -21,25 +21,12 @@ import {
   startPortico,
   waitUntil,
 } from '../../support/portico-process.js';
-import { type Pods, startPods, yamlOf } from '../portico/helpers.js';
+import { type Pods, settingsConfigMap, startPods, yamlOf } from '../portico/helpers.js';
 
 const N = 'nginx.ingress.kubernetes.io/';
 const P = 'portico.dev/';
 const STS = 'strict-transport-security';
 const DEFAULT_STS = 'max-age=31536000; includeSubDomains';
-
-function settingsConfigMap(data: Record<string, string>): string {
-  return [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: portico',
-    '  namespace: ingress',
-    'data:',
-    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
-    '',
-  ].join('\n');
-}
 
 /** `httpsGet` sends one request over a fresh TLS connection with SNI and Host `host`. */
 function httpsGet(port: number, host: string, path: string): Promise<HttpAnswer> {

@@ -22,21 +22,8 @@ import {
   startPortico,
   waitUntil,
 } from '../../support/portico-process.js';
-import { type Pods, startPods, yamlOf } from '../portico/helpers.js';
+import { type Pods, settingsConfigMap, startPods, yamlOf } from '../portico/helpers.js';
 import { type Handshake, sClient } from './clients.js';
-
-function settingsConfigMap(data: Record<string, string>): string {
-  return [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: portico',
-    '  namespace: ingress',
-    'data:',
-    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
-    '',
-  ].join('\n');
-}
 
 interface Routes {
   readonly diagnostics: Diagnostic[];
