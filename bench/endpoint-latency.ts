@@ -170,6 +170,8 @@ async function inner(): Promise<void> {
       '127.0.0.1',
       '--log-level',
       'warn',
+      '--access-log',
+      'off',
       '--shutdown-delay',
       '0s',
     ],

@@ -259,7 +259,16 @@ async function startPortico(
     '--https-port',
     String(https),
   ];
-  args.push('--admin-port', String(admin), '--bind-address', LOOPBACK, '--log-level', 'warn');
+  args.push(
+    '--admin-port',
+    String(admin),
+    '--bind-address',
+    LOOPBACK,
+    '--log-level',
+    'warn',
+    '--access-log',
+    'off',
+  );
   const proc = spawnProc('portico', process.execPath, args, {
     cpu: proxyCpu,
     cwd: repoDir,

@@ -53,9 +53,12 @@ export const porticoTarget: Target = {
       '--bind-address',
       LOOPBACK,
       // The other contenders log nothing per request (nginx access_log off, Fastify logger off);
-      // `--portico-arg=--log-level=info` (last one wins) measures with Portico's default instead.
+      // `--portico-arg=--log-level=info --portico-arg=--access-log=stdout` (last one wins)
+      // measures with Portico's defaults instead.
       '--log-level',
       'warn',
+      '--access-log',
+      'off',
       ...ctx.porticoArgs,
     ];
     const proc = spawnProc('portico', process.execPath, args, {

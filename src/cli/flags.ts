@@ -42,6 +42,13 @@ export const FLAGS = {
     doc: 'File mode: load Ingress, IngressClass, Service, EndpointSlice, Secret and ConfigMap manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.',
     group: 'General',
   },
+  'access-log': {
+    type: 'string',
+    value: 'stdout|off|FILE',
+    default: 'stdout',
+    doc: 'Access log: one JSON line per request ("type":"access": client, method, host, path without query, status, bytes, duration, upstream, upstream status and time, Ingress, Service) to stdout, to FILE, or off. ConfigMap disable-access-log and the enable-access-log annotation switch lines off.',
+    group: 'General',
+  },
   'log-level': {
     type: 'string',
     value: 'LEVEL',
@@ -501,6 +508,7 @@ export function parseFlags(argv: readonly string[]): Command {
           : at('https-redirect-port', (v) => parseInteger(v, 1, 65_535)),
       hsts: at('hsts', parseHsts),
     },
+    accessLog: at('access-log', nonEmpty),
   };
   const optional = <T>(name: keyof typeof FLAGS, parse: (raw: string) => T): T | undefined =>
     values[name] === undefined ? undefined : at(name, parse);

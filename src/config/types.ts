@@ -52,6 +52,8 @@ export interface ProxyOptions {
   readonly drainTimeoutMs: number;
   /** HTTP → HTTPS redirect and HSTS flag defaults; absent means `DEFAULT_HTTPS_OPTIONS`. */
   readonly https?: HttpsOptions;
+  /** `--access-log`: `stdout`, `off` or a file path. Absent: off (in-process tests, tools). */
+  readonly accessLog?: string;
 }
 
 /** `RedirectCode` is a status ingress-nginx accepts for its HTTP → HTTPS redirects. */

@@ -62,6 +62,8 @@ export interface RoutePolicy {
    * route fails closed and answers 503 with this reason, while every other route keeps serving.
    */
   readonly deny?: string;
+  /** `enable-access-log: "false"`: no access log lines for these routes. */
+  readonly accessLog?: false;
 }
 
 /** `DEFAULT_ROUTE_POLICY` applies to routes of Ingresses without any policy annotation. */

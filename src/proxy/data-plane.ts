@@ -14,6 +14,7 @@ import type { PorticoMetrics } from '../metrics/registry.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
+import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin.js';
 import { ClientCertChecker, wantsClientCertificates } from './client-certs.js';
 import { drainServer } from './drain.js';
@@ -99,6 +100,7 @@ export class PorticoDataPlane implements DataPlane {
   #proxy: ProxyServer | undefined;
   #httpsProxy: ProxyServer | undefined;
   readonly #sni: SniContexts;
+  readonly #accessLog: AccessLog;
   readonly #sessionCache: SessionCache;
   readonly #clientCerts = new ClientCertChecker();
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
@@ -111,6 +113,7 @@ export class PorticoDataPlane implements DataPlane {
   constructor(options: ProxyOptions, logger: Logger, metrics?: PorticoMetrics) {
     this.#options = options;
     this.#logger = logger;
+    this.#accessLog = new AccessLog(options.accessLog ?? 'off');
     this.#upstreams = new UpstreamRegistry(options.upstream, logger);
     this.#settings = baseSettings(options);
     // Generated even with --default-ssl-certificate: that Secret may be missing or broken, and the
@@ -289,6 +292,7 @@ export class PorticoDataPlane implements DataPlane {
       resolve: this.#resolve,
       forward: this.#forward,
       logger: this.#logger,
+      accessLog: this.#accessLog,
     });
     this.#proxy = proxy;
     const sni = this.#sni;
@@ -298,6 +302,7 @@ export class PorticoDataPlane implements DataPlane {
       resolve: { ...this.#resolve, proto: 'https' },
       forward: this.#forward,
       logger: this.#logger,
+      accessLog: this.#accessLog,
       tls: {
         ...this.#listenerContext(),
         SNICallback: sni.sniCallback,
@@ -355,6 +360,7 @@ export class PorticoDataPlane implements DataPlane {
       this.#admin.closeAllConnections();
       await closed;
     }
+    this.#accessLog.flush();
     this.#logger.info('shutdown complete');
   }
 }
@@ -370,6 +376,7 @@ function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSetti
     trust,
     https: settings.https,
     hsts: hstsHeader(settings.https.hsts),
+    accessLog: settings.accessLog,
   };
 }
 

@@ -25,6 +25,7 @@ import type { Dispatcher } from 'undici';
 import type { RouteMatch } from '../compile/types.js';
 import type { UpstreamOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import type { AccessRecord } from './access-log.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { buildResponseHeaders, trailerFields } from './hop-by-hop.js';
@@ -72,6 +73,8 @@ export interface ForwardRequest {
   readonly settings: LiveSettings;
   /** Strict-Transport-Security `[name, value]` for every response (HTTPS listener, TLS host). */
   readonly hsts?: readonly string[] | undefined;
+  /** The access log record to fill, when a line is due. */
+  readonly record?: AccessRecord | undefined;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -181,6 +184,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       attemptIndex(this.#first, this.#attempt, set.upstreams.length)
     ] as Upstream;
     this.#upstream = upstream;
+    const record = this.#f.record;
+    if (record !== undefined) {
+      record.upstream = upstream.key;
+      record.upstreamStart = performance.now();
+    }
     this.#connected = false;
     this.#abort = undefined;
     const options: Dispatcher.DispatchOptions & { servername?: string | undefined } = {
@@ -207,6 +215,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // 1xx informational responses (other than 101, which only upgrades see) are not relayed.
     if (statusCode < 200) return true;
     const res = this.#f.res;
+    const record = this.#f.record;
+    if (record !== undefined) {
+      record.upstreamStatus = statusCode;
+      record.upstreamMs = performance.now() - record.upstreamStart;
+    }
     this.#resume = resume;
     const headers = buildResponseHeaders(rawHeaders, {
       requestId: this.#f.requestId,
@@ -241,6 +254,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     const res = this.#f.res;
+    if (this.#f.record !== undefined) this.#f.record.bytes += chunk.length;
     if (res.write(chunk)) return true;
     res.once('drain', this.#onDrain);
     return false;

@@ -17,6 +17,8 @@ export interface LiveSettings {
   readonly https: HttpsOptions;
   /** The `[name, value]` Strict-Transport-Security pair (`hstsHeader`), undefined when HSTS is off. */
   readonly hsts: readonly string[] | undefined;
+  /** Access log lines are written for requests that start under these settings. */
+  readonly accessLog: boolean;
 }
 
 /** `LiveSettingsHolder` holds the settings in force; see the module comment. */

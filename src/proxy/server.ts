@@ -21,6 +21,7 @@ import type { SecureContextOptions, TlsOptions, Server as TlsServer } from 'node
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ClientOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
+import type { AccessLog } from './access-log.js';
 import { roundRobin } from './balancer.js';
 import { badRequestBody, statusLine } from './errors.js';
 import { Exchange, type ForwardSettings, hasRequestBody, sendBuiltIn } from './forward.js';
@@ -34,6 +35,8 @@ export interface ProxyServerDeps {
   readonly resolve: ResolveContext;
   readonly forward: ForwardSettings;
   readonly logger: Logger;
+  /** Writes one line per request when on (the HTTP and HTTPS listeners share it). */
+  readonly accessLog?: AccessLog;
   /**
    * Given, the listener speaks TLS with these options (the no-SNI certificate, the SNICallback,
    * the ALPNCallback): node:http2's server, which serves HTTP/2 and, for clients that do not
@@ -185,15 +188,23 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
   const forward = deps.forward;
+  const accessLog = deps.accessLog;
   const resolve = deps.resolve;
 
   const proxy = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
     const req = request.raw;
     const res: ServerResponse = reply.raw;
+    const started = accessLog?.enabled === true ? performance.now() : 0;
     try {
       const r = resolveRequest(req, resolve);
+      const record =
+        accessLog?.enabled === true
+          ? accessLog.begin(req, res, started, r.requestId, r.match, resolve.settings().accessLog)
+          : undefined;
       if (!r.ok) {
+        if (record !== undefined && req.method !== 'HEAD' && r.location === undefined)
+          record.bytes = Buffer.byteLength(r.body);
         // Neither answer reads the request body: an unread one makes the connection unusable.
         const close = forward.draining() || (hasRequestBody(req) && !req.complete);
         if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
@@ -214,6 +225,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
           match: r.match,
           settings: r.settings,
           hsts: r.hsts,
+          record,
         },
         forward,
         first,

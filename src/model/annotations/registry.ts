@@ -5,6 +5,7 @@
  */
 import type { Ingress } from '../objects.js';
 import { DEFAULT_ROUTE_POLICY, type RoutePolicy } from '../types.js';
+import { accessLogAnnotations, parseAccessLog } from './access-log.js';
 import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import {
@@ -21,6 +22,7 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   sslRedirectAnnotations,
   backendProtocolAnnotations,
   authTlsAnnotations,
+  accessLogAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -48,6 +50,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const redirect = parseSslRedirect(reader);
   const protocol = parseBackendProtocol(reader);
   const clientAuth = parseAuthTls(reader);
+  const accessLog = parseAccessLog(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))
@@ -59,7 +62,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     redirect.forceSslRedirect !== undefined ||
     protocol.backendProtocol !== 'HTTP' ||
     protocol.upstreamTls !== undefined ||
-    protocol.deny !== undefined;
+    protocol.deny !== undefined ||
+    accessLog !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -67,6 +71,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...redirect,
         ...(protocol.upstreamTls !== undefined ? { upstreamTls: Object.freeze(protocol.upstreamTls) } : {}),
         ...(protocol.deny !== undefined ? { deny: protocol.deny } : {}),
+        ...(accessLog !== undefined ? { accessLog } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 

@@ -132,6 +132,18 @@ export const SETTINGS = {
     render: showDuration,
     differs: `${SECONDS_NOTE} Expiry is checked about once a second (Node's connection check), so the 408 may come up to a second late.`,
   }),
+  'disable-access-log': supported({
+    type: 'bool',
+    ingressNginxDefault: '"false"',
+    default: 'false',
+    flag: 'access-log',
+    doc: '`"true"`: no access log lines (requests that start after the change). The destination is the `--access-log` flag; with `--access-log off` there is no access log whatever this says. An Ingress turns its own lines off with the `enable-access-log: "false"` annotation.',
+    validate: boolean,
+    read: (s) => !s.accessLog,
+    apply: (s, v) => ({ ...s, accessLog: !v }),
+    render: String,
+    differs: "Lines are JSON (pino), not nginx's `log-format-upstream`; the query string is never logged.",
+  }),
   'force-ssl-redirect': supported({
     type: 'bool',
     ingressNginxDefault: '"false"',

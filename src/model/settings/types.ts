@@ -41,6 +41,8 @@ export interface GlobalSettings {
   readonly tls: TlsSettings;
   /** HTTP → HTTPS redirects and HSTS (`ssl-redirect`, `force-ssl-redirect`, `http-redirect-code`, `hsts*`). */
   readonly https: HttpsOptions;
+  /** Access log lines are written (ConfigMap `disable-access-log` inverted); needs `--access-log` not `off`. */
+  readonly accessLog: boolean;
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */
@@ -72,6 +74,7 @@ export function baseSettings(options: ProxyOptions): GlobalSettings {
     },
     tls: options.tls ?? DEFAULT_TLS_SETTINGS,
     https: options.https ?? DEFAULT_HTTPS_OPTIONS,
+    accessLog: options.accessLog !== undefined && options.accessLog !== 'off',
   };
 }
 

@@ -106,6 +106,7 @@ describe('parseFlags', () => {
         redirectPort: 443,
         hsts: { enabled: true, maxAgeSeconds: 31_536_000, includeSubdomains: true, preload: false },
       },
+      accessLog: 'stdout',
     });
   });
 

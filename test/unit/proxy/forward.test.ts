@@ -51,6 +51,7 @@ before(async () => {
         settings: {
           upstream: DEFAULT_UPSTREAM_OPTIONS,
           clientBodyIdleMs: 60_000,
+          accessLog: false,
           trust: () => false,
           https: DEFAULT_HTTPS_OPTIONS,
           hsts: undefined,

@@ -39,6 +39,7 @@ function expect(patch: {
   tls?: Partial<GlobalSettings['tls']>;
   https?: Partial<GlobalSettings['https']>;
   hsts?: Partial<GlobalSettings['https']['hsts']>;
+  accessLog?: boolean;
 }): GlobalSettings {
   return {
     tls: { ...base.tls, ...patch.tls },
@@ -46,6 +47,7 @@ function expect(patch: {
     client: { ...base.client, ...patch.client },
     forwarded: { ...base.forwarded, ...patch.forwarded },
     https: { ...base.https, ...patch.https, hsts: { ...base.https.hsts, ...patch.hsts } },
+    accessLog: patch.accessLog ?? base.accessLog,
   };
 }
 
