@@ -12,16 +12,13 @@
  * Lists in Ingress annotations are a handful of entries, so the scan is kept over a trie.
  */
 import ipaddr from 'ipaddr.js';
-import { normaliseCidr } from '../model/annotations/ip-filter.js';
+import { type IpFilterLists, normaliseCidr } from '../model/annotations/ip-filter.js';
 
 /** `IpVerdict` is the outcome for one client address. */
 export type IpVerdict = 'allow' | 'deny';
 
 /** `IpFilterConfig` is what the annotations give (normalised or not: entries are normalised again). */
-export interface IpFilterConfig {
-  readonly allow?: readonly string[];
-  readonly deny?: readonly string[];
-}
+export type IpFilterConfig = IpFilterLists;
 
 /** One compiled list: IPv4 pairs in a flat array, IPv6 as (4 network words, 4 mask words) rows. */
 interface Compiled {

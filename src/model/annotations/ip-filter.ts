@@ -78,14 +78,14 @@ export const ipFilterAnnotations = defineAnnotations(
   },
 );
 
-/** `IpFilter` is the family's outcome: normalised CIDRs (`a.b.c.d/n`, `x::/n`). */
-export interface IpFilter {
+/** `IpFilterLists` is the family's outcome: normalised CIDRs (`a.b.c.d/n`, `x::/n`). */
+export interface IpFilterLists {
   readonly allow?: readonly string[];
   readonly deny?: readonly string[];
 }
 
 /** `parseIpFilter` returns the lists that are set (an empty object when neither is). */
-export function parseIpFilter(reader: AnnotationReader): IpFilter {
+export function parseIpFilter(reader: AnnotationReader): IpFilterLists {
   const allow = reader.read(ipFilterAnnotations, 'allowlist-source-range');
   const deny = reader.read(ipFilterAnnotations, 'denylist-source-range');
   return {

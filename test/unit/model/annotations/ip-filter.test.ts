@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   cidrSet,
-  type IpFilter,
+  type IpFilterLists,
   ipFilterAnnotations,
   normaliseCidr,
   parseIpFilter,
@@ -18,7 +18,7 @@ const N = 'nginx.ingress.kubernetes.io/';
 const field = (key: string): string => `metadata.annotations["${key}"]`;
 
 function read(annotations: Record<string, unknown>): {
-  filter: IpFilter;
+  filter: IpFilterLists;
   problems: readonly AnnotationProblem[];
 } {
   const reader = new AnnotationReader(annotations, 'shop');
@@ -31,7 +31,7 @@ describe('ip-filter family', () => {
   const rows: readonly {
     name: string;
     annotations: Record<string, unknown>;
-    filter?: IpFilter;
+    filter?: IpFilterLists;
     problems?: readonly AnnotationProblem[];
   }[] = [
     { name: 'absent: no lists', annotations: {}, filter: {} },
