@@ -64,6 +64,108 @@ export interface RoutePolicy {
   readonly deny?: string;
   /** `enable-access-log: "false"`: no access log lines for these routes. */
   readonly accessLog?: false;
+  /** Step (2) of the hook order: deny-list, then allow-list → 403. */
+  readonly ipAccess?: IpAccessLists;
+  /** Step (3): connection limit, then rate limit. */
+  readonly rateLimit?: RateLimitConfig;
+  /** Step (4a): Basic authentication. */
+  readonly basicAuth?: BasicAuthPolicy;
+  /** Step (4b): external authentication. */
+  readonly externalAuth?: ExternalAuthPolicy;
+}
+
+/**
+ * `RateLimitDialect` is the spelling a limit was written in. It decides the semantics: `portico`
+ * (`portico.dev/limit-*` and RateLimitPolicy) is a token bucket of capacity rps + burst; `nginx`
+ * (`nginx.ingress.kubernetes.io/limit-*`) keeps nginx's `limit_req burst=R×M nodelay` (capacity
+ * R×M + 1) and answers with the ConfigMap's `limit-req-status-code` / `limit-conn-status-code`.
+ */
+export type RateLimitDialect = 'portico' | 'nginx';
+
+/** `RateLimitKey` is what a limit counts by (`limit-key`). */
+export type RateLimitKey =
+  | { readonly kind: 'remote-ip' }
+  | { readonly kind: 'host' }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'cookie'; readonly name: string };
+
+/** `RateLimitBucket` is one token bucket (a limit can have two: per second and per minute). */
+export interface RateLimitBucket {
+  /** Tokens when full: requests admitted back to back from rest. At least 1. */
+  readonly capacity: number;
+  /** Tokens added per second (rpm / 60 for per-minute limits). Positive. */
+  readonly ratePerSecond: number;
+  /** What the user wrote, for RateLimit-Policy, explain and docs: `"10 rps + burst 5"`. */
+  readonly label: string;
+}
+
+/**
+ * `RateLimitConfig` is one Ingress's (or RateLimitPolicy's) limit, already turned into buckets.
+ * Every bucket is checked; a request must fit all of them.
+ */
+export interface RateLimitConfig {
+  readonly dialect: RateLimitDialect;
+  /** Empty when only `limit-connections` is set. */
+  readonly buckets: readonly RateLimitBucket[];
+  /** Concurrent requests per key (`limit-connections`); absent: no connection limit. */
+  readonly connections?: number;
+  readonly key: RateLimitKey;
+  /** `ingress`: one key space for all routes of the Ingress; `path`: one per route. */
+  readonly scope: 'ingress' | 'path';
+  /** Normalised CIDRs (`a.b.c.d/n`, `x::/n`) whose clients are never limited. */
+  readonly allowlist?: readonly string[];
+  /** Status for refused requests; absent: 429 (`portico`) or the ConfigMap's codes (`nginx`). */
+  readonly status?: number;
+  /** Absent: `redis` when `--redis-url` is set, else `memory`. */
+  readonly store?: 'memory' | 'redis';
+  /** Count and log would-be rejections, refuse nothing. */
+  readonly dryRun: boolean;
+  /** `"namespace/name"` of the RateLimitPolicy it came from, if any. */
+  readonly policy?: string;
+}
+
+/** `IpAccessLists` are the `allowlist-source-range` / `denylist-source-range` CIDRs, normalised. */
+export interface IpAccessLists {
+  readonly allow?: readonly string[];
+  readonly deny?: readonly string[];
+}
+
+/** `BasicAuthPolicy` is HTTP Basic authentication against an htpasswd Secret (`auth-type: basic`). */
+export interface BasicAuthPolicy {
+  /** The Secret with the users, in the Ingress's namespace (absent when `deny` is set). */
+  readonly secret?: SecretRef;
+  readonly secretType: 'auth-file' | 'auth-map';
+  readonly realm: string;
+  /** Forward `Authorization` to the backend (`portico.dev/auth-pass-credentials`). */
+  readonly passCredentials: boolean;
+  /** Field of the `auth-secret` annotation, for diagnostics about the Secret. */
+  readonly field: string;
+  /** Set when configured but unusable: the routes fail closed (503) with this reason. */
+  readonly deny?: string;
+}
+
+/** `ExternalAuthPolicy` is ingress-nginx's external authentication (`auth-url` and friends). */
+export interface ExternalAuthPolicy {
+  /** Absolute http(s) URL of the auth service. */
+  readonly url: string;
+  /** Method of the auth subrequest (`auth-method`, default GET). */
+  readonly method: string;
+  /** `auth-signin`: where 401s are redirected (302), with `rd=<original URL>` appended. */
+  readonly signin?: string;
+  /** `auth-signin-redirect-param` (default `rd`). */
+  readonly signinRedirectParam: string;
+  /** `auth-response-headers`: headers copied from the auth response to the upstream request. */
+  readonly responseHeaders: readonly string[];
+  /** `auth-request-redirect`: X-Auth-Request-Redirect value (default: the original URI). */
+  readonly requestRedirect?: string;
+  /** `auth-cache-key` (a template of `$variables`, validated) and `auth-cache-duration`. */
+  readonly cacheKey?: string;
+  /** Cache durations by status: e.g. `[{ statuses: [200, 202], ms: 60_000 }]`. */
+  readonly cacheDurations: readonly { readonly statuses: readonly number[]; readonly ms: number }[];
+  /** Timeout of the auth subrequest (ms). */
+  readonly timeoutMs: number;
+  /** Set when configured but unusable: the routes fail closed (503) with this reason. */
+  readonly deny?: string;
 }
 
 /** `DEFAULT_ROUTE_POLICY` applies to routes of Ingresses without any policy annotation. */
