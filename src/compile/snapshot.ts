@@ -110,6 +110,7 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
   entryFor('');
   for (const host of model.hostDefaults.keys()) entryFor(host);
   for (const host of model.ruleHosts ?? []) entryFor(host);
+  const pathMatches: RouteMatch[] = [];
   for (const route of [...model.routes].sort(compareRoutes)) {
     const match: RouteMatch = Object.freeze({
       kind: 'path',
@@ -120,6 +121,7 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
       ...factsOf(route.host),
     });
     entryFor(route.host).add(route.path, route.pathType, match);
+    pathMatches.push(match);
   }
 
   const hosts = new HostTable<PathTable<RouteMatch>>();
@@ -130,5 +132,8 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
     const entry = hosts.lookup(host) ?? hostless;
     return entry.lookup(path) ?? entry.fallback;
   };
-  return Object.freeze({ generation, model, match });
+  const answers = new Set<RouteMatch>(pathMatches);
+  for (const entry of building.values()) answers.add(entry.fallback);
+  const matches = Object.freeze([...answers]);
+  return Object.freeze({ generation, model, match, matches });
 }

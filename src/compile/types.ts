@@ -34,4 +34,6 @@ export interface RouteSnapshot {
    * `path` normalised (`normalizeRequestPath`) and without query string.
    */
   match(host: string, path: string): RouteMatch;
+  /** Every answer `match` can give (route matches and fallbacks), e.g. to prepare per-route state. */
+  readonly matches?: readonly RouteMatch[];
 }

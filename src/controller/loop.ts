@@ -20,6 +20,7 @@ import { type GoodValues, parseConfigMapSettings } from '../model/settings/parse
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
 import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
+import { authSecretUses } from '../policy/auth/auth-secrets.js';
 import type { StoredObject } from '../store/object-store.js';
 import { caSecretReferences } from '../tls/ca-bundles.js';
 import type { TlsTable } from '../tls/certificates.js';
@@ -335,6 +336,7 @@ export class Controller {
       (namespace, name) => store.get('Secret', namespace, name)?.object,
       this.#o.defaultCertificate,
       caSecretReferences(translated),
+      authSecretUses(translated),
     );
     const model = withRejections(translated, selection.rejected, [
       ...source.diagnostics(),

@@ -44,6 +44,7 @@ export const EVENT_REASONS: Readonly<Record<DiagnosticCode, string | undefined>>
   PORTICO_WARN_ANNOTATION_DENIED: 'AnnotationDenied',
   PORTICO_WARN_HOST_ANNOTATION_IGNORED: 'HostAnnotationIgnored',
   PORTICO_WARN_CA_SECRET_INVALID: 'InvalidCASecret',
+  PORTICO_WARN_AUTH_SECRET_INVALID: 'InvalidAuthSecret',
 };
 
 /** `EVENT_SOURCE_COMPONENT` is `source.component` of every Event Portico writes. */

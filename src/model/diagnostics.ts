@@ -30,6 +30,8 @@ export type DiagnosticCode =
   | 'PORTICO_WARN_TLS_CONFLICT'
   /** A TLS Secret failed a hard check (missing, malformed, key mismatch): its hosts get the default certificate. */
   | 'PORTICO_WARN_TLS_SECRET_INVALID'
+  /** A Basic-auth Secret is missing or has no usable user (its routes answer 503), or has lines left out. */
+  | 'PORTICO_WARN_AUTH_SECRET_INVALID'
   /** A TLS certificate is served but looks wrong for its host: expired, or its SANs do not cover the host. */
   | 'PORTICO_WARN_TLS_CERTIFICATE'
   /** An annotation value Portico cannot use: the Ingress is rejected (its last good version serves). */

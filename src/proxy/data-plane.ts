@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
+import { DEFAULT_LIMIT_STATUS, PolicyEngine } from '../policy/chain.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin.js';
@@ -103,6 +104,7 @@ export class PorticoDataPlane implements DataPlane {
   readonly #accessLog: AccessLog;
   readonly #sessionCache: SessionCache;
   readonly #clientCerts = new ClientCertChecker();
+  readonly #policies: PolicyEngine;
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
   #requestCert = false;
   #ready = false;
@@ -130,7 +132,9 @@ export class PorticoDataPlane implements DataPlane {
     const live = new LiveSettingsHolder(liveSettings(this.#settings, compileTrust(options.trustedProxies)));
     this.#live = live;
     const holder = this.#holder;
+    this.#policies = new PolicyEngine({ logger });
     this.#resolve = {
+      policies: this.#policies,
       snapshot: () => holder.current,
       upstreams: this.#upstreams,
       settings: () => live.current,
@@ -153,6 +157,7 @@ export class PorticoDataPlane implements DataPlane {
 
   publishRoutes(snapshot: RouteSnapshot): void {
     this.#holder.publish(snapshot);
+    this.#policies.snapshotPublished(snapshot.matches ?? []);
     this.#upstreams.setRoutes(snapshot.model);
     const requestCert = wantsClientCertificates(snapshot.model);
     if (requestCert !== this.#requestCert) {
@@ -180,6 +185,7 @@ export class PorticoDataPlane implements DataPlane {
   publishTls(table: TlsTable): void {
     this.#upstreams.setCaBundles(table.caBundles);
     this.#clientCerts.publish(table.caBundles);
+    this.#policies.publishAuthSecrets(table.authSecrets);
     const defaultChanged = this.#sni.publish(table);
     // Clients without SNI never reach the SNICallback: they get the server's own context.
     if (defaultChanged) this.#httpsProxy?.tlsServer?.setSecureContext(this.#listenerContext());
@@ -377,6 +383,7 @@ function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSetti
     https: settings.https,
     hsts: hstsHeader(settings.https.hsts),
     accessLog: settings.accessLog,
+    limitStatus: DEFAULT_LIMIT_STATUS,
   };
 }
 

@@ -27,13 +27,28 @@ export type ProxyErrorCode =
   /** Client certificate missing where required, or refused (400). */
   | 'PORTICO_ERR_CLIENT_CERT'
   /** Client-certificate policy or CA bundle unusable: the host fails closed (503). */
-  | 'PORTICO_ERR_CLIENT_AUTH_CONFIG';
+  | 'PORTICO_ERR_CLIENT_AUTH_CONFIG'
+  /** The client address is on the route's deny-list, or not on its allow-list (403). */
+  | 'PORTICO_ERR_IP_DENIED'
+  /** Too many concurrent requests for the limit's key (`limit-connections`). */
+  | 'PORTICO_ERR_CONNECTION_LIMITED'
+  /** Over the route's rate limit. */
+  | 'PORTICO_ERR_RATE_LIMITED'
+  /** Missing or wrong credentials (401). */
+  | 'PORTICO_ERR_UNAUTHORIZED'
+  /** Authentication configured but unusable (auth Secret missing or empty): the route fails closed (503). */
+  | 'PORTICO_ERR_AUTH_CONFIG'
+  /** The external auth service refused the request, failed, or redirected to sign-in. */
+  | 'PORTICO_ERR_EXTERNAL_AUTH';
 
 const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   408: 'Request Timeout',
   421: 'Misdirected Request',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

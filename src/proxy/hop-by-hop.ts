@@ -74,6 +74,8 @@ export interface ResponseHeaderOptions {
    * `more_set_headers` does.
    */
   readonly hsts?: readonly string[] | undefined;
+  /** Flat `[name, value, …]` Portico adds after the upstream's (RateLimit-*, Set-Cookie from external auth). */
+  readonly extra?: readonly string[] | undefined;
 }
 
 /**
@@ -114,6 +116,7 @@ export function buildResponseHeaders(
   out.push('server', 'portico');
   if (!hasRequestId) out.push('x-request-id', opts.requestId);
   if (hsts !== undefined) out.push(hsts[0] as string, hsts[1] as string);
+  if (opts.extra !== undefined) for (const h of opts.extra) out.push(h);
   if (opts.closeConnection) out.push('connection', 'close');
   return out;
 }

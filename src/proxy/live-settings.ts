@@ -4,6 +4,7 @@
  * keeps that object, so its timeouts and retry budget never change halfway through.
  */
 import type { HttpsOptions, UpstreamOptions } from '../config/types.js';
+import type { LimitStatusCodes } from '../policy/chain.js';
 import type { TrustFunction } from './forwarded-headers.js';
 
 /** `LiveSettings` is the per-request part of the global settings, ready to use (trust compiled). */
@@ -19,6 +20,8 @@ export interface LiveSettings {
   readonly hsts: readonly string[] | undefined;
   /** Access log lines are written for requests that start under these settings. */
   readonly accessLog: boolean;
+  /** Status of refusals by limits written with ingress-nginx's spellings (`limit-req/conn-status-code`). */
+  readonly limitStatus: LimitStatusCodes;
 }
 
 /** `LiveSettingsHolder` holds the settings in force; see the module comment. */

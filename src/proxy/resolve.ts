@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
 import type { RedirectCode } from '../config/types.js';
+import type { PolicyEngine } from '../policy/chain.js';
 import type { ClientCertChecker } from './client-certs.js';
 import {
   backendProblemBody,
@@ -33,6 +34,8 @@ export interface ResolveContext {
   readonly proto: 'http' | 'https';
   /** Checks hosts with `auth-tls-*`; without it such hosts fail closed (503). */
   readonly clientCerts?: ClientCertChecker;
+  /** Runs the routes' policies (`policy-gate.ts`); without it no policy step runs. */
+  readonly policies?: PolicyEngine;
 }
 
 /** `Resolution` is the outcome of `resolveRequest`. */
@@ -41,6 +44,8 @@ export type Resolution =
       readonly ok: true;
       readonly requestId: string;
       readonly match: RouteMatch;
+      /** The normalised host the request was routed by. */
+      readonly host: string;
       readonly backend: BackendUpstreams;
       readonly headers: string[];
       readonly peer: string;
@@ -49,6 +54,7 @@ export type Resolution =
       readonly settings: LiveSettings;
       /** The Strict-Transport-Security pair every response carries (HTTPS listener, TLS host). */
       readonly hsts?: readonly string[] | undefined;
+      readonly location?: undefined;
     }
   | {
       readonly ok: false;
@@ -57,6 +63,7 @@ export type Resolution =
       readonly code: ProxyErrorCode;
       readonly body: string;
       readonly match?: RouteMatch;
+      readonly host?: string;
       readonly hsts?: readonly string[] | undefined;
       readonly location?: undefined;
     }
@@ -67,6 +74,8 @@ export type Resolution =
       readonly status: RedirectCode;
       readonly location: string;
       readonly match: RouteMatch;
+      readonly host: string;
+      readonly hsts?: undefined;
     };
 
 const CLIENT_AUTH_UNAVAILABLE = {
@@ -141,7 +150,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   if (ctx.proto === 'http' && wantsHttpsRedirect(match, settings.https)) {
     const location = redirectLocation(req, host, target, normalized.path, settings);
     if (location !== undefined) {
-      return { ok: false, requestId, status: settings.https.redirectCode, location, match };
+      return { ok: false, requestId, status: settings.https.redirectCode, location, match, host };
     }
   }
   const hsts = ctx.proto === 'https' && match.tlsHost ? settings.hsts : undefined;
@@ -159,6 +168,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
         code: outcome.code,
         body: outcome.body,
         match,
+        host,
         hsts,
       };
     }
@@ -173,6 +183,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_NO_ROUTE',
       body: notFoundBody(host, normalized.path),
       match,
+      host,
       hsts,
     };
   }
@@ -184,6 +195,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_BACKEND_PROBLEM',
       body: backendProblemBody(backendRef.key, backendRef.problem ?? 'the backend has no resolved target'),
       match,
+      host,
       hsts,
     };
   }
@@ -196,6 +208,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_POLICY_DENIED',
       body: policyDeniedBody(policy.deny),
       match,
+      host,
     };
   }
   // Plain HTTP/1.1 (the default) is one Map lookup; other protocols go through their transport.
@@ -209,6 +222,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_UPSTREAM_TLS_CONFIG',
       body: upstreamTlsConfigBody(backendRef.key, backend),
       match,
+      host,
     };
   }
   if (backend === undefined || backend.upstreams.length === 0) {
@@ -219,6 +233,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_NO_ENDPOINTS',
       body: noEndpointsBody(backendRef.key),
       match,
+      host,
       hsts,
     };
   }
@@ -241,6 +256,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       code: 'PORTICO_ERR_BAD_REQUEST',
       body: badRequestBody('more than one Host header'),
       match,
+      host,
       hsts,
     };
   }
@@ -249,6 +265,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     ok: true,
     requestId,
     match,
+    host,
     backend,
     headers: built.headers,
     peer,

@@ -8,7 +8,7 @@
  * Content-Type) and the handler streams `req.raw` to the upstream. The body parsers are removed
  * and a passthrough parser is registered for every content type as a second line of defence.
  */
-import { createServer, METHODS, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, METHODS, type Server, type ServerResponse } from 'node:http';
 import {
   createSecureServer,
   type Http2ServerRequest,
@@ -21,12 +21,14 @@ import type { SecureContextOptions, TlsOptions, Server as TlsServer } from 'node
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ClientOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { AccessLog } from './access-log.js';
+import { applyToUpstream, type PolicyPass, type PolicyRefusal } from '../policy/chain.js';
+import type { AccessLog, AccessRecord } from './access-log.js';
 import { roundRobin } from './balancer.js';
 import { badRequestBody, statusLine } from './errors.js';
 import { Exchange, type ForwardSettings, hasRequestBody, sendBuiltIn } from './forward.js';
+import { gate, withHeaders } from './policy-gate.js';
 import { sendRedirect } from './redirect.js';
-import { type ResolveContext, requestIdOf, resolveRequest } from './resolve.js';
+import { type Resolution, type ResolveContext, requestIdOf, resolveRequest } from './resolve.js';
 import { handleUpgrade } from './websocket.js';
 
 /** `ProxyServerDeps` wires the listener to the rest of the data plane. */
@@ -191,6 +193,81 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   const accessLog = deps.accessLog;
   const resolve = deps.resolve;
 
+  /** Sends a resolved request on: a built-in answer, or the upstream exchange. */
+  const proceed = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: Resolution,
+    record: AccessRecord | undefined,
+    pass: PolicyPass | undefined,
+  ): void => {
+    if (pass?.release !== undefined) {
+      // The client may have left while a policy step waited: 'close' has fired already then.
+      if (res.destroyed) pass.release();
+      else res.once('close', pass.release);
+    }
+    if (!r.ok) {
+      if (record !== undefined && req.method !== 'HEAD' && r.location === undefined)
+        record.bytes = Buffer.byteLength(r.body);
+      // Neither answer reads the request body: an unread one makes the connection unusable.
+      const close = forward.draining() || (hasRequestBody(req) && !req.complete);
+      if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
+      else sendBuiltIn(res, r.status, r.body, r.requestId, close, withHeaders(r.hsts, pass?.responseHeaders));
+      return;
+    }
+    if (res.destroyed) return; // the client left while a policy step waited
+    const first = roundRobin.first(r.backend.balancer, r.backend.upstreams.length, {
+      clientAddress: r.peer,
+      path: r.path,
+    });
+    new Exchange(
+      {
+        req,
+        res,
+        headers: pass === undefined ? r.headers : applyToUpstream(r.headers, pass),
+        requestId: r.requestId,
+        backend: r.backend,
+        match: r.match,
+        settings: r.settings,
+        hsts: r.hsts,
+        extraHeaders: pass?.responseHeaders,
+        record,
+      },
+      forward,
+      first,
+    ).start();
+  };
+
+  /** Answers a request a policy refused. */
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: Resolution,
+    record: AccessRecord | undefined,
+    refusal: PolicyRefusal,
+  ): void => {
+    if (refusal.release !== undefined) {
+      if (res.destroyed) refusal.release();
+      else res.once('close', refusal.release);
+    }
+    if (record !== undefined && req.method !== 'HEAD') record.bytes = Buffer.byteLength(refusal.body);
+    const close = forward.draining() || (hasRequestBody(req) && !req.complete);
+    sendBuiltIn(
+      res,
+      refusal.status,
+      refusal.body,
+      r.requestId,
+      close,
+      withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
+    );
+  };
+
+  const failed = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    // A bug, not bad input: never leak it to the client.
+    deps.logger.error({ err, url: req.url }, 'proxy handler failed');
+    sendBuiltIn(res, 500, `${statusLine(500)} — Portico internal error\n`, requestIdOf(req), true);
+  };
+
   const proxy = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
     const req = request.raw;
@@ -202,38 +279,17 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         accessLog?.enabled === true
           ? accessLog.begin(req, res, started, r.requestId, r.match, resolve.settings().accessLog)
           : undefined;
-      if (!r.ok) {
-        if (record !== undefined && req.method !== 'HEAD' && r.location === undefined)
-          record.bytes = Buffer.byteLength(r.body);
-        // Neither answer reads the request body: an unread one makes the connection unusable.
-        const close = forward.draining() || (hasRequestBody(req) && !req.complete);
-        if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
-        else sendBuiltIn(res, r.status, r.body, r.requestId, close, r.hsts);
-        return;
-      }
-      const first = roundRobin.first(r.backend.balancer, r.backend.upstreams.length, {
-        clientAddress: r.peer,
-        path: r.path,
-      });
-      new Exchange(
-        {
-          req,
-          res,
-          headers: r.headers,
-          requestId: r.requestId,
-          backend: r.backend,
-          match: r.match,
-          settings: r.settings,
-          hsts: r.hsts,
-          record,
-        },
-        forward,
-        first,
-      ).start();
+      const verdict = gate(req, r, resolve);
+      if (verdict === undefined) proceed(req, res, r, record, undefined);
+      else if (verdict instanceof Promise) {
+        verdict.then(
+          (v) => (v.pass ? proceed(req, res, r, record, v) : refuse(req, res, r, record, v)),
+          (err: unknown) => failed(req, res, err),
+        );
+      } else if (verdict.pass) proceed(req, res, r, record, verdict);
+      else refuse(req, res, r, record, verdict);
     } catch (err) {
-      // A bug, not bad input: never leak it to the client.
-      deps.logger.error({ err, url: req.url }, 'proxy handler failed');
-      sendBuiltIn(res, 500, `${statusLine(500)} — Portico internal error\n`, requestIdOf(req), true);
+      failed(req, res, err);
     }
   };
 

@@ -13,10 +13,12 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as connectTls } from 'node:tls';
 import type { Logger } from '../log/logger.js';
+import { applyToUpstream, type PolicyResult } from '../policy/chain.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
+import { gate } from './policy-gate.js';
 import { rawRedirect } from './redirect.js';
-import { type ResolveContext, requestIdOf, resolveRequest, routeLabel } from './resolve.js';
+import { type Resolution, type ResolveContext, requestIdOf, resolveRequest, routeLabel } from './resolve.js';
 import { classifyUpstreamError, errorCodeOf } from './upstream-errors.js';
 import type { Upstream } from './upstreams.js';
 
@@ -30,15 +32,25 @@ export interface UpgradeSettings {
 }
 
 /** `writeRawResponse` answers on a socket that left HTTP handling (upgrade path), then closes it. */
-export function writeRawResponse(socket: Duplex, status: number, body: string, requestId: string): void {
+export function writeRawResponse(
+  socket: Duplex,
+  status: number,
+  body: string,
+  requestId: string,
+  headers?: readonly string[],
+): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   const length = Buffer.byteLength(body);
+  let extra = '';
+  // Header values come from Portico itself (policy answers), never from the request: no CR/LF.
+  for (let i = 0; headers !== undefined && i + 1 < headers.length; i += 2)
+    extra += `${headers[i]}: ${headers[i + 1]}\r\n`;
   socket.end(
     `HTTP/1.1 ${statusLine(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${length}\r\n` +
-      `server: portico\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+      `server: portico\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -55,6 +67,35 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
     return;
   }
   const r = resolveRequest(req, s.resolve, upgrade);
+  const verdict = gate(req, r, s.resolve);
+  if (verdict === undefined) tunnel(req, client, head, s, r, undefined);
+  else if (verdict instanceof Promise) {
+    verdict.then(
+      (v) => tunnel(req, client, head, s, r, v),
+      (err: unknown) => {
+        s.logger.error({ err, url: req.url }, 'upgrade policy check failed');
+        writeRawResponse(client, 500, `${statusLine(500)} — Portico internal error\n`, r.requestId);
+      },
+    );
+  } else tunnel(req, client, head, s, r, verdict);
+}
+
+function tunnel(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  s: UpgradeSettings,
+  r: Resolution,
+  verdict: PolicyResult | undefined,
+): void {
+  if (verdict?.release !== undefined) {
+    if (client.destroyed) verdict.release();
+    else client.once('close', verdict.release);
+  }
+  if (verdict !== undefined && !verdict.pass) {
+    writeRawResponse(client, verdict.status, verdict.body, r.requestId, verdict.headers);
+    return;
+  }
   if (!r.ok) {
     if (r.location !== undefined) {
       // The same redirect as without Upgrade: clients that follow it reconnect with wss://.
@@ -63,13 +104,15 @@ export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer
     } else writeRawResponse(client, r.status, r.body, r.requestId);
     return;
   }
+  if (client.destroyed) return;
+  const headers = verdict === undefined ? r.headers : applyToUpstream(r.headers, verdict);
   const set = r.backend;
   const upstreamSettings = r.settings.upstream;
   const count = set.upstreams.length;
   const first = roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path });
   const maxAttempts = Math.max(1, Math.min(upstreamSettings.maxTries, count));
   let lines = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
-  for (let i = 0; i + 1 < r.headers.length; i += 2) lines += `${r.headers[i]}: ${r.headers[i + 1]}\r\n`;
+  for (let i = 0; i + 1 < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
   const requestHead = lines + '\r\n';
 
   s.tunnels.add(client);

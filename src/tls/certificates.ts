@@ -7,6 +7,7 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { Secret } from '../model/objects.js';
+import type { AuthSecretCheck } from '../policy/auth/auth-secrets.js';
 import type { CaBundleCheck } from './ca-bundles.js';
 
 /** `CertificatePair` is what a secure context is built from: PEM text, the chain allowed in `cert`. */
@@ -28,6 +29,11 @@ export interface TlsTable {
    * (`auth-tls-secret`, `proxy-ssl-secret`); a failed check is kept so users of it fail closed.
    */
   readonly caBundles?: ReadonlyMap<string, CaBundleCheck>;
+  /**
+   * Basic-auth users by `authSecretKey` (`"auth-file:namespace/name"`), for every auth Secret the
+   * model references; a failed check is kept so its routes fail closed.
+   */
+  readonly authSecrets?: ReadonlyMap<string, AuthSecretCheck>;
 }
 
 /** `CertificateCheck` is the verdict on one Secret for the hosts it is meant to serve. */

@@ -6,6 +6,7 @@
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { Secret } from '../model/objects.js';
 import type { TlsBinding } from '../model/types.js';
+import { type AuthSecretCheck, AuthSecretTable, type AuthSecretUse } from '../policy/auth/auth-secrets.js';
 import { type CaBundleCheck, type CaReference, checkCaBundle } from './ca-bundles.js';
 import {
   type CertificateCheck,
@@ -45,12 +46,14 @@ interface CacheEntry {
 export class TlsTableBuilder {
   #cache = new Map<string, CacheEntry>();
   #caCache = new Map<string, { readonly secret: Secret | undefined; readonly check: CaBundleCheck }>();
+  readonly #authSecrets = new AuthSecretTable();
 
   build(
     bindings: ReadonlyMap<string, TlsBinding> | undefined,
     lookup: SecretLookup,
     defaultRef?: DefaultCertificateRef,
     caReferences?: ReadonlyMap<string, readonly CaReference[]>,
+    authUses?: ReadonlyMap<string, readonly AuthSecretUse[]>,
   ): TlsTableResult {
     const bySecret = new Map<
       string,
@@ -110,11 +113,13 @@ export class TlsTableBuilder {
     }
     this.#cache = next;
     const caBundles = this.#caBundles(caReferences, lookup, diagnostics);
+    const authSecrets = this.#authSecrets.build(authUses ?? new Map(), lookup, diagnostics);
     return {
       table: {
         hosts,
         ...(defaultCertificate !== undefined ? { defaultCertificate } : {}),
         ...(caBundles.size > 0 ? { caBundles } : {}),
+        ...(authSecrets.size > 0 ? { authSecrets } : {}),
       },
       diagnostics,
       ...(defaultProblem !== undefined ? { defaultProblem } : {}),
@@ -180,11 +185,20 @@ export function sameTable(a: TlsTable | undefined, b: TlsTable): boolean {
   const caB = b.caBundles ?? new Map<string, CaBundleCheck>();
   if (caA.size !== caB.size) return false;
   for (const [key, check] of caB) if (caIdentity(caA.get(key)) !== caIdentity(check)) return false;
+  const authA = a.authSecrets ?? new Map<string, AuthSecretCheck>();
+  const authB = b.authSecrets ?? new Map<string, AuthSecretCheck>();
+  if (authA.size !== authB.size) return false;
+  for (const [key, check] of authB) if (authIdentity(authA.get(key)) !== authIdentity(check)) return false;
   return true;
 }
 
 function diagnostic(binding: TlsBinding, code: Diagnostic['code'], message: string): Diagnostic {
   return { severity: 'warning', code, object: `Ingress ${binding.ingress}`, field: binding.field, message };
+}
+
+function authIdentity(check: AuthSecretCheck | undefined): string {
+  if (check === undefined) return '';
+  return check.ok ? `ok:${check.fingerprint}` : `bad:${check.reason}`;
 }
 
 function caIdentity(check: CaBundleCheck | undefined): string {

@@ -3,7 +3,7 @@
  * package). Location scoped. The request-time half is `policy/auth/basic.ts`; the Secret's
  * contents are parsed by `policy/auth/htpasswd.ts` when the Secret is read.
  */
-import type { SecretRef } from '../types.js';
+import type { BasicAuthPolicy } from '../types.js';
 import { type AnnotationReader, defineAnnotations } from './spec.js';
 import { boolean, type Described, described, oneOf, secretName } from './validators.js';
 
@@ -89,19 +89,8 @@ export const basicAuthAnnotations = defineAnnotations(
   },
 );
 
-/** `BasicAuthConfig` is the family's outcome for one Ingress. */
-export interface BasicAuthConfig {
-  /** The Secret with the users, in the Ingress's namespace (absent when `deny` is set). */
-  readonly secret?: SecretRef;
-  readonly secretType: AuthSecretType;
-  readonly realm: string;
-  /** Forward `Authorization` to the backend (`portico.dev/auth-pass-credentials`). */
-  readonly passCredentials: boolean;
-  /** Field of the `auth-secret` annotation, for diagnostics about the Secret. */
-  readonly field: string;
-  /** Set when configured but unusable: the routes fail closed (503) with this reason. */
-  readonly deny?: string;
-}
+/** `BasicAuthConfig` is the family's outcome for one Ingress (the model's `BasicAuthPolicy`). */
+export type BasicAuthConfig = BasicAuthPolicy;
 
 /**
  * `parseBasicAuth` returns the Ingress's Basic authentication, undefined when neither `auth-type`

@@ -8,6 +8,8 @@ import { DEFAULT_ROUTE_POLICY, type RoutePolicy } from '../types.js';
 import { accessLogAnnotations, parseAccessLog } from './access-log.js';
 import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
+import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
+import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
@@ -23,6 +25,8 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   backendProtocolAnnotations,
   authTlsAnnotations,
   accessLogAnnotations,
+  ipFilterAnnotations,
+  basicAuthAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -51,6 +55,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const protocol = parseBackendProtocol(reader);
   const clientAuth = parseAuthTls(reader);
   const accessLog = parseAccessLog(reader);
+  const ipAccess = parseIpFilter(reader);
+  const basicAuth = parseBasicAuth(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))
@@ -63,7 +69,10 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     protocol.backendProtocol !== 'HTTP' ||
     protocol.upstreamTls !== undefined ||
     protocol.deny !== undefined ||
-    accessLog !== undefined;
+    accessLog !== undefined ||
+    ipAccess.allow !== undefined ||
+    ipAccess.deny !== undefined ||
+    basicAuth !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -72,6 +81,10 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(protocol.upstreamTls !== undefined ? { upstreamTls: Object.freeze(protocol.upstreamTls) } : {}),
         ...(protocol.deny !== undefined ? { deny: protocol.deny } : {}),
         ...(accessLog !== undefined ? { accessLog } : {}),
+        ...(ipAccess.allow !== undefined || ipAccess.deny !== undefined
+          ? { ipAccess: Object.freeze(ipAccess) }
+          : {}),
+        ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -80,6 +93,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     const secret = reader.read(backendProtocolAnnotations, 'proxy-ssl-secret');
     denials.push({ field: secret?.field ?? 'metadata.annotations', message: protocol.deny });
   }
+  if (basicAuth?.deny !== undefined) denials.push({ field: basicAuth.field, message: basicAuth.deny });
   let auth: IngressAnnotations['clientAuth'];
   if (clientAuth !== undefined) {
     const ns = clientAuth.caSecret.value.namespace ?? namespace;
@@ -109,6 +123,8 @@ export function annotationSecretRefs(ingress: Ingress): string[] {
   const out = new Set<string>();
   const ca = parsed.policy.upstreamTls?.caSecret;
   if (ca !== undefined && parsed.policy.deny === undefined) out.add(`${ca.namespace}/${ca.name}`);
+  const users = parsed.policy.basicAuth?.secret;
+  if (users !== undefined) out.add(`${users.namespace}/${users.name}`);
   const auth = parsed.clientAuth;
   if (auth !== undefined && auth.deny === undefined) {
     out.add(

@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import { DEFAULT_HTTPS_OPTIONS, DEFAULT_UPSTREAM_OPTIONS } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { DEFAULT_ROUTE_POLICY } from '../../../src/model/types.js';
+import { DEFAULT_LIMIT_STATUS } from '../../../src/policy/chain.js';
 import { newBalancerState } from '../../../src/proxy/balancer.js';
 import { Exchange, type ForwardSettings } from '../../../src/proxy/forward.js';
 import type { BackendUpstreams } from '../../../src/proxy/upstreams.js';
@@ -55,6 +56,7 @@ before(async () => {
           trust: () => false,
           https: DEFAULT_HTTPS_OPTIONS,
           hsts: undefined,
+          limitStatus: DEFAULT_LIMIT_STATUS,
         },
       },
       settings,
