@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { useCipherCheck } from '../model/settings/tls.js';
 import { createDataPlane } from '../proxy/data-plane.js';
 import { opensslCipherCheck } from '../proxy/tls-settings.js';
+import { runExplain } from './explain.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { runCluster } from './run-cluster.js';
 import { EXIT_USAGE, runFiles } from './run-files.js';
@@ -28,6 +29,13 @@ export interface MainOptions {
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   // ssl-ciphers (flag and ConfigMap) is checked by OpenSSL itself, which the model cannot load.
   useCipherCheck(opensslCipherCheck);
+  if (argv[0] === 'explain') {
+    // Logs go to stderr at warn: stdout carries the report.
+    const logger = options.logger ?? createLogger({ level: 'warn', destination: 2 });
+    const code = await runExplain(argv.slice(1), logger);
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    return code;
+  }
   let command: ReturnType<typeof parseFlags>;
   try {
     command = parseFlags(argv);
@@ -63,6 +71,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 export function runMain(argv: readonly string[]): void {
   const serves = (() => {
     try {
+      // `explain` loads sources whose sockets and timers would keep the process alive.
+      if (argv[0] === 'explain') return true;
       const c = parseFlags(argv);
       return c.kind === 'run';
     } catch {

@@ -71,6 +71,11 @@ export interface ExternalAuthChecker {
   check(input: ExternalAuthInput): Promise<ExternalAuthVerdict>;
 }
 
+/** `PolicyExplanation` is one step of `PolicyEngine.explain`, as JSON. */
+export type PolicyExplanation = { readonly step: string; readonly verdict: string } & Readonly<
+  Record<string, string | number | boolean | null | readonly string[]>
+>;
+
 /** `PolicyServices` are the stateful parts the chain calls. */
 export interface PolicyServices {
   readonly logger: Logger;
@@ -236,6 +241,8 @@ function text(status: number, detail: string): string {
 export class PolicyEngine {
   readonly #services: PolicyServices;
   #chains = new WeakMap<RouteMatch, readonly Step[] | null>();
+  /** The limiter each compiled route uses, for explain. */
+  #limiterOf = new WeakMap<RouteMatch, ZoneLimiter>();
   /** Compiled IP filters per list object (shared by every route of one Ingress). */
   #ipFilters = new WeakMap<object, IpFilter>();
   #authSecrets: ReadonlyMap<string, AuthSecretCheck> = new Map();
@@ -269,6 +276,7 @@ export class PolicyEngine {
    */
   snapshotPublished(routes: Iterable<RouteMatch>): void {
     this.#chains = new WeakMap();
+    this.#limiterOf = new WeakMap();
     this.#liveLimiters = new Set();
     for (const match of routes) this.#chainOf(match);
     this.#services.limits?.retain(this.#liveLimiters);
@@ -284,6 +292,105 @@ export class PolicyEngine {
     const steps = this.#chainOf(r.match);
     if (steps === null) return PLAIN_PASS;
     return runFrom(steps, 0, new RunState(r));
+  }
+
+  /**
+   * `explain` describes every policy a request from `client` to `match` would meet, in hook order,
+   * with the verdict each would give now. It consumes nothing: limits are peeked.
+   */
+  async explain(
+    match: RouteMatch,
+    client: string,
+    host: string,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<PolicyExplanation[]> {
+    this.#chainOf(match);
+    const policy = match.policy;
+    const out: PolicyExplanation[] = [];
+    const state = new RunState({
+      req: { headers } as unknown as IncomingMessage,
+      match,
+      peer: client,
+      trust: () => false,
+      limitStatus: DEFAULT_LIMIT_STATUS,
+      proto: 'http',
+      host,
+      requestId: 'explain',
+    });
+    if (policy.ipAccess !== undefined) {
+      const verdict = compileIpFilter(policy.ipAccess).check(client);
+      out.push({
+        step: 'ip-filter',
+        allow: policy.ipAccess.allow ?? null,
+        deny: policy.ipAccess.deny ?? null,
+        verdict: verdict === 'allow' ? 'pass' : 'refuse (403)',
+      });
+    }
+    const limit = policy.rateLimit;
+    if (limit !== undefined) {
+      const limiter = this.#limiterOf.get(match);
+      const exempt =
+        limit.allowlist !== undefined &&
+        compileIpFilter({ allow: limit.allowlist }).check(client) === 'allow';
+      const key = limitKey(limit, state);
+      const outcome =
+        limiter === undefined || limit.buckets.length === 0 ? undefined : await limiter.peek(key);
+      out.push({
+        step: 'rate-limit',
+        dialect: limit.dialect,
+        ...(limit.policy !== undefined ? { policy: limit.policy } : {}),
+        buckets: limit.buckets.map((b) => b.label),
+        connections: limit.connections ?? null,
+        key:
+          limit.key.kind === 'header' || limit.key.kind === 'cookie'
+            ? `${limit.key.kind}:${limit.key.name}`
+            : limit.key.kind,
+        keyValue: key,
+        scope: limit.scope,
+        store: outcome?.store ?? limit.store ?? 'default',
+        dryRun: limit.dryRun,
+        allowlisted: exempt,
+        remaining: outcome?.remaining ?? null,
+        verdict: exempt
+          ? 'pass (allow-listed)'
+          : outcome === undefined || outcome.allowed
+            ? 'pass'
+            : limit.dryRun
+              ? 'pass (dry run: would refuse)'
+              : `refuse (${limit.status ?? (limit.dialect === 'nginx' ? 'limit-req-status-code' : 429)})`,
+      });
+    }
+    const basic = policy.basicAuth;
+    if (basic !== undefined) {
+      const key = authSecretKey(basic);
+      const check = key === undefined ? undefined : this.#authSecrets.get(key);
+      out.push({
+        step: 'basic-auth',
+        secret: basic.secret === undefined ? null : `${basic.secret.namespace}/${basic.secret.name}`,
+        secretType: basic.secretType,
+        realm: basic.realm,
+        users: check?.ok === true ? check.users.users.size : 0,
+        verdict:
+          basic.deny !== undefined
+            ? `refuse (503): ${basic.deny}`
+            : check === undefined
+              ? 'refuse (503): Secret not loaded'
+              : check.ok
+                ? 'credentials required (401 without them)'
+                : `refuse (503): ${check.reason}`,
+      });
+    }
+    const external = policy.externalAuth;
+    if (external !== undefined) {
+      out.push({
+        step: 'external-auth',
+        url: external.url,
+        method: external.method,
+        signin: external.signin ?? null,
+        verdict: external.deny !== undefined ? `refuse (503): ${external.deny}` : 'asks the auth service',
+      });
+    }
+    return out;
   }
 
   #chainOf(match: RouteMatch): readonly Step[] | null {
@@ -309,6 +416,7 @@ export class PolicyEngine {
           : `${match.ingress ?? ''}`;
       const limiter = this.#services.limits.limiterFor(zone, limit);
       this.#liveLimiters.add(limiter);
+      this.#limiterOf.set(match, limiter);
       steps.push(...this.#limitSteps(limit, limiter, match));
     }
     if (policy.basicAuth !== undefined) steps.push(this.#basicStep(policy.basicAuth, match));

@@ -2,7 +2,8 @@
  * `admin` serves the operator endpoints on their own port, apart from the proxy listener so a
  * flood of proxied traffic (or a route for `/healthz`) can never shadow them: `/healthz` (the
  * process is alive), `/readyz` (200 once the first configuration is live and until shutdown
- * starts) and `/routes` (what the data plane serves right now, as JSON).
+ * starts), `/routes` (what the data plane serves right now, as JSON), `/metrics` and `/explain`
+ * (what one request would meet, `explain.ts`).
  *
  * Plain node:http: three fixed paths do not need a router, and the admin server must keep
  * answering `/readyz` 503 while the proxy listener drains.
@@ -11,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { BackendRef } from '../model/types.js';
+import type { ExplainQuery, ExplainReport } from './explain.js';
 import type { UpstreamRegistry, UpstreamStats } from './upstreams.js';
 
 /** `AdminSources` is what the admin server reads, at request time. */
@@ -22,6 +24,27 @@ export interface AdminSources {
   readonly settings?: () => GlobalSettings;
   /** Prometheus exposition, when the process has metrics. */
   readonly metrics?: { render(): Promise<string>; readonly contentType: string };
+  /** `/explain`: what a request would meet. */
+  readonly explain?: (query: ExplainQuery) => Promise<ExplainReport>;
+}
+
+/** `explainQuery` reads `/explain?host=H&path=P[&client=IP][&scheme=https][&header=name:value…]`. */
+export function explainQuery(url: string): ExplainQuery | string {
+  const params = new URL(url, 'http://admin.invalid').searchParams;
+  const host = params.get('host');
+  if (host === null || host === '') return 'host= is required';
+  const path = params.get('path') ?? '/';
+  if (!path.startsWith('/')) return 'path= must start with /';
+  const scheme = params.get('scheme') ?? 'http';
+  if (scheme !== 'http' && scheme !== 'https') return 'scheme= must be http or https';
+  const headers: Record<string, string> = {};
+  for (const h of params.getAll('header')) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) return `header=${JSON.stringify(h)} must be name:value`;
+    headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+  }
+  const client = params.get('client');
+  return { host, path, scheme, headers, ...(client !== null && client !== '' ? { client } : {}) };
 }
 
 interface BackendView {
@@ -126,6 +149,19 @@ export function createAdminServer(sources: AdminSources): Server {
           ) + '\n',
         );
         return;
+      case '/explain': {
+        if (sources.explain === undefined) break;
+        const query = explainQuery(req.url ?? '/');
+        if (typeof query === 'string') {
+          send(400, 'text/plain; charset=utf-8', `400 Bad Request — ${query}\n`);
+          return;
+        }
+        sources.explain(query).then(
+          (report) => send(200, 'application/json', JSON.stringify(report, null, 2) + '\n'),
+          () => send(500, 'text/plain; charset=utf-8', 'explain failed\n'),
+        );
+        return;
+      }
       case '/metrics':
         if (sources.metrics === undefined) break;
         sources.metrics.render().then(
@@ -137,7 +173,7 @@ export function createAdminServer(sources: AdminSources): Server {
     send(
       404,
       'text/plain; charset=utf-8',
-      '404 Not Found — admin paths: /healthz /readyz /routes /metrics\n',
+      '404 Not Found — admin paths: /healthz /readyz /routes /metrics /explain\n',
     );
   });
 }

@@ -19,6 +19,7 @@ import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin.js';
 import { ClientCertChecker, wantsClientCertificates } from './client-certs.js';
 import { drainServer } from './drain.js';
+import { type ExplainQuery, type ExplainReport, explainRequest } from './explain.js';
 import type { ForwardSettings } from './forward.js';
 import { compileTrust, type TrustFunction } from './forwarded-headers.js';
 import { type LiveSettings, LiveSettingsHolder } from './live-settings.js';
@@ -152,6 +153,17 @@ export class PorticoDataPlane implements DataPlane {
       upstreams: this.#upstreams,
       settings: () => this.#settings,
       ...(metrics !== undefined ? { metrics } : {}),
+      explain: (query) => this.explain(query),
+    });
+  }
+
+  /** `explain` tells what a request would meet (`GET /explain`, `portico explain`). */
+  explain(query: ExplainQuery): Promise<ExplainReport> {
+    return explainRequest(query, {
+      snapshot: () => this.#holder.current,
+      endpoints: (key) => this.#upstreams.backend(key)?.upstreams.map((u) => u.key) ?? [],
+      policies: this.#policies,
+      https: () => this.#live.current.https,
     });
   }
 

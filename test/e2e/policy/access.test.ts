@@ -15,6 +15,7 @@ import {
   get,
   type ManifestDir,
   manifestDir,
+  PORTICO_BIN,
   type PorticoProcess,
   startPortico,
   waitUntil,
@@ -205,6 +206,60 @@ describe('IP lists and Basic auth (file mode)', () => {
     });
     assert.equal(known.status, 503);
     assert.match(known.body, /no ready endpoints/);
+  });
+
+  test('/explain names the Ingress, rule, endpoints and each policy verdict for a client', async () => {
+    const ask = async (q: string) => {
+      const res = await get(portico.adminPort, `/explain?${q}`);
+      assert.equal(res.status, 200, res.body);
+      return JSON.parse(res.body) as {
+        match: { ingress: string; rule: { path: string; field: string }; endpoints: string[] };
+        steps: { step: string; verdict: string }[];
+        outcome: string;
+      };
+    };
+    const outside = await ask('host=tens.test&path=/cart&client=192.0.2.1');
+    assert.equal(outside.match.ingress, 'default/only-tens');
+    assert.equal(outside.match.rule.path, '/');
+    assert.equal(outside.match.endpoints.length, 1);
+    assert.deepEqual(
+      outside.steps.map((s) => [s.step, s.verdict]),
+      [['ip-filter', 'refuse (403)']],
+    );
+    assert.equal(outside.outcome, 'ip-filter: refuse (403)');
+    const inside = await ask('host=tens.test&path=/cart&client=10.2.3.4');
+    assert.match(inside.outcome, /^proxied to default\/web:80 \(1 endpoint\)$/);
+    const privateRoute = await ask('host=private.test&path=/');
+    assert.deepEqual(
+      privateRoute.steps.map((s) => s.step),
+      ['basic-auth'],
+    );
+    assert.match(privateRoute.outcome, /once authenticated/);
+    const missing = await ask('host=missing.test&path=/');
+    assert.match(missing.outcome, /basic-auth: refuse \(503\)/);
+    assert.equal((await get(portico.adminPort, '/explain?path=/')).status, 400);
+  });
+
+  test('portico explain --manifests prints the same report without serving', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        PORTICO_BIN,
+        'explain',
+        '--manifests',
+        dir.dir,
+        '--host',
+        'tens.test',
+        '--client',
+        '192.0.2.1',
+        '--output',
+        'text',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.match(out, /^ingress {3}default\/only-tens rule tens\.test\/ Prefix/m);
+    assert.match(out, /^policy {4}ip-filter: refuse \(403\) \(allow=10\.0\.0\.0\/8 deny=null\)$/m);
+    assert.match(out, /^outcome {3}ip-filter: refuse \(403\)$/m);
   });
 
   test('an edited auth Secret applies without a restart', async () => {
