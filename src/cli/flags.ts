@@ -29,6 +29,7 @@ interface FlagSpec {
     | 'Client'
     | 'TLS'
     | 'Lifecycle'
+    | 'Policies'
     | 'Cluster';
 }
 
@@ -288,6 +289,40 @@ export const FLAGS = {
     doc: 'ConfigMap holding global settings under ingress-nginx key names (file mode: the ConfigMap of that name in the folder).',
     group: 'Cluster',
   },
+  'redis-url': {
+    type: 'string',
+    value: 'URL',
+    doc: 'Redis for rate limits shared by every replica (redis://[user:password@]host:port[/db], rediss:// for TLS). Given, limits are shared by default (limit-store annotation: memory|redis per Ingress); unreachable, each replica enforces its share in memory until Redis answers again.',
+    group: 'Policies',
+  },
+  'redis-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '50ms',
+    doc: 'Longest a request waits for Redis before its limit is checked in memory instead.',
+    group: 'Policies',
+  },
+  'replicas-hint': {
+    type: 'string',
+    value: 'N',
+    default: '1',
+    doc: "Ready Portico replicas, for the in-memory share of a shared limit while Redis is unreachable (the limit divided by N). In cluster mode with --publish-service, the Service's ready endpoints are counted instead.",
+    group: 'Policies',
+  },
+  'limit-req-status-code': {
+    type: 'string',
+    value: 'CODE',
+    default: '503',
+    doc: 'Status of requests refused by rate limits written with ingress-nginx annotations (ConfigMap limit-req-status-code). portico.dev/ limits answer 429 or their limit-status-code.',
+    group: 'Policies',
+  },
+  'limit-conn-status-code': {
+    type: 'string',
+    value: 'CODE',
+    default: '503',
+    doc: 'Status of requests refused by connection limits written with ingress-nginx annotations (ConfigMap limit-conn-status-code).',
+    group: 'Policies',
+  },
   'publish-service': {
     type: 'string',
     value: 'NS/NAME',
@@ -509,6 +544,15 @@ export function parseFlags(argv: readonly string[]): Command {
       hsts: at('hsts', parseHsts),
     },
     accessLog: at('access-log', nonEmpty),
+    policies: {
+      ...(values['redis-url'] === undefined ? {} : { redisUrl: at('redis-url', parseRedisUrl) }),
+      redisTimeoutMs: at('redis-timeout', positiveDuration),
+      replicasHint: at('replicas-hint', (v) => parseInteger(v, 1, 10_000)),
+      limitStatus: {
+        request: at('limit-req-status-code', (v) => parseInteger(v, 400, 599)),
+        connection: at('limit-conn-status-code', (v) => parseInteger(v, 400, 599)),
+      },
+    },
   };
   const optional = <T>(name: keyof typeof FLAGS, parse: (raw: string) => T): T | undefined =>
     values[name] === undefined ? undefined : at(name, parse);
@@ -743,6 +787,20 @@ export function parseCidrList(raw: string): string[] {
     out.push(item);
   }
   return out;
+}
+
+/** `parseRedisUrl` accepts redis:// and rediss:// URLs with a host. */
+function parseRedisUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('must be a URL such as redis://redis.portico.svc:6379');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new Error('must start with redis:// or rediss://');
+  if (url.hostname === '') throw new Error('must name a host');
+  return raw;
 }
 
 /** `helpText` renders `--help` from `FLAGS`. */

@@ -54,6 +54,18 @@ export interface ProxyOptions {
   readonly https?: HttpsOptions;
   /** `--access-log`: `stdout`, `off` or a file path. Absent: off (in-process tests, tools). */
   readonly accessLog?: string;
+  /** Rate-limit stores and refusal codes; absent: memory only, ingress-nginx's 503s. */
+  readonly policies?: PolicyOptions;
+}
+
+/** `PolicyOptions` are the process-wide policy settings (`--redis-url` and friends). */
+export interface PolicyOptions {
+  readonly redisUrl?: string;
+  readonly redisTimeoutMs: number;
+  /** Replicas assumed when no better count is known (`--replicas-hint`). */
+  readonly replicasHint: number;
+  /** `--limit-req-status-code` / `--limit-conn-status-code` (ConfigMap keys of the same names override). */
+  readonly limitStatus: { readonly request: number; readonly connection: number };
 }
 
 /** `RedirectCode` is a status ingress-nginx accepts for its HTTP → HTTPS redirects. */

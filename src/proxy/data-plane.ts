@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
-import { DEFAULT_LIMIT_STATUS, PolicyEngine } from '../policy/chain.js';
+import { PolicyEngine } from '../policy/chain.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin.js';
@@ -395,7 +395,7 @@ function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSetti
     https: settings.https,
     hsts: hstsHeader(settings.https.hsts),
     accessLog: settings.accessLog,
-    limitStatus: DEFAULT_LIMIT_STATUS,
+    limitStatus: settings.limits,
   };
 }
 

@@ -43,6 +43,8 @@ export interface GlobalSettings {
   readonly https: HttpsOptions;
   /** Access log lines are written (ConfigMap `disable-access-log` inverted); needs `--access-log` not `off`. */
   readonly accessLog: boolean;
+  /** Status of refusals by limits written with ingress-nginx's spellings (`limit-req/conn-status-code`). */
+  readonly limits: { readonly request: number; readonly connection: number };
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */
@@ -75,6 +77,7 @@ export function baseSettings(options: ProxyOptions): GlobalSettings {
     tls: options.tls ?? DEFAULT_TLS_SETTINGS,
     https: options.https ?? DEFAULT_HTTPS_OPTIONS,
     accessLog: options.accessLog !== undefined && options.accessLog !== 'off',
+    limits: options.policies?.limitStatus ?? { request: 503, connection: 503 },
   };
 }
 

@@ -88,6 +88,7 @@ describe('parseFlags', () => {
       httpsPort: 443,
       adminPort: 10254,
       trustedProxies: [],
+      policies: { redisTimeoutMs: 50, replicasHint: 1, limitStatus: { request: 503, connection: 503 } },
       upstream: { connectTimeoutMs: 5_000, readTimeoutMs: 60_000, sendTimeoutMs: 60_000, maxTries: 3 },
       client: {
         headerTimeoutMs: 60_000,
@@ -263,6 +264,18 @@ describe('parseFlags', () => {
       name: 'use-http2 not a boolean',
       argv: ['--use-http2', 'maybe'],
       match: /--use-http2 "maybe": must be "true" or "false"/,
+    },
+    {
+      name: 'a redis URL of another scheme',
+      argv: ['--redis-url', 'http://r:6379'],
+      match: /--redis-url .*redis:\/\/ or rediss:\/\//,
+    },
+    { name: 'a redis URL that is not one', argv: ['--redis-url', 'r:6379x'], match: /--redis-url/ },
+    { name: 'replicas-hint 0', argv: ['--replicas-hint', '0'], match: /--replicas-hint/ },
+    {
+      name: 'a limit status outside 400-599',
+      argv: ['--limit-req-status-code', '200'],
+      match: /--limit-req-status-code/,
     },
     {
       name: 'boolean flag given a value',

@@ -40,6 +40,7 @@ function expect(patch: {
   https?: Partial<GlobalSettings['https']>;
   hsts?: Partial<GlobalSettings['https']['hsts']>;
   accessLog?: boolean;
+  limits?: Partial<GlobalSettings['limits']>;
 }): GlobalSettings {
   return {
     tls: { ...base.tls, ...patch.tls },
@@ -48,10 +49,16 @@ function expect(patch: {
     forwarded: { ...base.forwarded, ...patch.forwarded },
     https: { ...base.https, ...patch.https, hsts: { ...base.https.hsts, ...patch.hsts } },
     accessLog: patch.accessLog ?? base.accessLog,
+    limits: { ...base.limits, ...patch.limits },
   };
 }
 
 const valid = [
+  {
+    name: 'limit-req-status-code and limit-conn-status-code set the nginx-spelling refusals',
+    data: { 'limit-req-status-code': '429', 'limit-conn-status-code': '503' },
+    want: expect({ limits: { request: 429, connection: 503 } }),
+  },
   {
     name: 'proxy-read-timeout in bare seconds, as ingress-nginx documents it',
     data: { 'proxy-read-timeout': '5' },

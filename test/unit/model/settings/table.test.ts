@@ -59,8 +59,8 @@ test('the keys the issue names are in the table with the right status', () => {
     'hsts-include-subdomains': 'supported',
     'hsts-preload': 'supported',
     'proxy-body-size': 'planned',
-    'limit-req-status-code': 'planned',
-    'limit-conn-status-code': 'planned',
+    'limit-req-status-code': 'supported',
+    'limit-conn-status-code': 'supported',
   };
   for (const [key, status] of Object.entries(want)) {
     assert.equal((SETTINGS as Record<string, SettingRow>)[key]?.status, status, key);
