@@ -22,7 +22,8 @@ export function redisSkipReason(): string | undefined {
   return 'redis-server is not installed';
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on (at the time of the call). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

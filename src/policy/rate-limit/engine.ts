@@ -4,7 +4,7 @@
  * and renders the answer (`headers.ts`).
  *
  * - Store per limit: `config.store ?? (redisUrl ? 'redis' : 'memory')`. `store: redis` without a
- *   `redisUrl` counts in memory (there is nothing to share with); translation warns about it.
+ *   `redisUrl` counts in memory (there is nothing to share with), with a warning naming the zone.
  * - Counters survive a snapshot swap when the zone and its counting (buckets, connections, store)
  *   are unchanged; a change of any other field (dry run, status, allow-list, key) hands out a new
  *   `ZoneLimiter` object over the same counters. A change of the buckets starts from full buckets.
@@ -29,7 +29,7 @@ export interface RateLimitEngineOptions {
   readonly redisUrl?: string;
   /** Bound on every Redis call, in ms (default 50). */
   readonly redisTimeoutMs?: number;
-  /** While in fallback, how often Redis is probed with PING, in ms (default 1 000). */
+  /** While in fallback, how often Redis is probed with PING, in ms (default 250). */
   readonly redisProbeIntervalMs?: number;
   /** Redis key prefix (default `portico:rl:`). */
   readonly redisKeyPrefix?: string;
@@ -68,7 +68,7 @@ export class RateLimitEngine {
   private readonly counters = new Map<string, Counters>();
   private readonly redis: RedisConnection | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
-  readonly now: () => number;
+  private readonly now: () => number;
 
   constructor(private readonly options: RateLimitEngineOptions) {
     this.now = options.now ?? defaultClock;
@@ -76,7 +76,7 @@ export class RateLimitEngine {
       this.redis = new RedisConnection({
         url: options.redisUrl,
         timeoutMs: options.redisTimeoutMs ?? 50,
-        probeIntervalMs: options.redisProbeIntervalMs ?? 1_000,
+        probeIntervalMs: options.redisProbeIntervalMs ?? 250,
         logger: options.logger,
         onState: (state) => options.onStoreState?.(state),
       });
@@ -106,7 +106,7 @@ export class RateLimitEngine {
       counters = this.createCounters(zone, config, store);
       this.counters.set(countingIdentity, counters);
     }
-    const limiter = new Limiter(config, counters, identity, countingIdentity);
+    const limiter = new Limiter(config, counters, countingIdentity);
     this.limiters.set(identity, limiter);
     return limiter;
   }
@@ -148,6 +148,12 @@ export class RateLimitEngine {
     const connections = new ConnectionCounter(config.connections);
     const maxKeys = this.options.maxKeysPerZone ?? DEFAULT_MAX_KEYS_PER_ZONE;
     if (config.buckets.length === 0) return new NoBuckets(connections);
+    if (config.store === 'redis' && !this.redis) {
+      this.options.logger.warn(
+        { zone },
+        'rate limit asks for store redis but no --redis-url is set: counting in memory',
+      );
+    }
     if (store === 'memory' || !this.redis) {
       return new MemoryCounters(new MemoryBuckets(config.buckets, maxKeys, 'memory'), this.now, connections);
     }
@@ -168,7 +174,6 @@ class Limiter implements ZoneLimiter {
   constructor(
     readonly config: RateLimitConfig,
     private readonly counters: Counters,
-    readonly identity: string,
     readonly countingIdentity: string,
   ) {}
 
@@ -200,7 +205,7 @@ interface Counters {
  * `ConnectionCounter` counts requests in flight per key, in this process. A counter exists only
  * while its key has a request in flight, so memory follows concurrency.
  */
-export class ConnectionCounter {
+class ConnectionCounter {
   private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly limit: number | undefined) {}
@@ -219,11 +224,6 @@ export class ConnectionCounter {
     if (current === undefined) return;
     if (current <= 1) this.inFlight.delete(key);
     else this.inFlight.set(key, current - 1);
-  }
-
-  /** Keys with a request in flight. */
-  get size(): number {
-    return this.inFlight.size;
   }
 }
 

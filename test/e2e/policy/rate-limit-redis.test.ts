@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { silentLogger } from '../../../src/log/logger.js';
 import { RateLimitEngine, type RateLimitEngineOptions } from '../../../src/policy/rate-limit/engine.js';
 import type { LimitOutcome, StoreState, ZoneLimiter } from '../../../src/policy/rate-limit/types.js';
 import { boundaryCases, limitConfig } from '../../support/rate-limit.js';
-import { RedisServer, redisSkipReason } from '../../support/redis.js';
+import { freePort, RedisServer, redisSkipReason } from '../../support/redis.js';
 
 const TIMEOUT_MS = 50;
 const SLACK_MS = 450;
@@ -204,6 +205,47 @@ describe('rate-limit engine, Redis store', { skip: redisSkipReason() }, () => {
     assert.equal(await engine.whenShared(10_000), true);
     assert.equal((await limiter.consume('k')).store, 'redis');
     assert.deepEqual(transitions, ['shared', 'fallback', 'shared']);
+  });
+
+  test('Redis down from the start: answers come from the fallback at once, with one warning', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const transitions: StoreState[] = [];
+    const engine = new RateLimitEngine({
+      logger,
+      redisUrl: `redis://127.0.0.1:${await freePort()}`,
+      redisTimeoutMs: TIMEOUT_MS,
+      redisProbeIntervalMs: 50,
+      replicas: () => 2,
+      onStoreState: (s) => transitions.push(s),
+    });
+    engines.push(engine);
+    assert.equal(engine.state, 'fallback');
+    const limiter = engine.limiterFor(freshZone(), limitConfig([{ capacity: 4, ratePerSecond: 0.1 }]));
+    const outcomes = Array.from({ length: 5 }, () => limiter.consume('k'));
+    assert.ok(
+      outcomes.every((o) => !(o instanceof Promise)),
+      'nothing waits on a Redis that never answered',
+    );
+    const settled = outcomes as LimitOutcome[];
+    assert.deepEqual(
+      settled.map((o) => [o.allowed, o.store]),
+      [
+        [true, 'fallback'],
+        [true, 'fallback'],
+        [false, 'fallback'],
+        [false, 'fallback'],
+        [false, 'fallback'],
+      ],
+    );
+    // Several reconnect attempts fail meanwhile; the warning is logged once for the outage.
+    assert.equal(await engine.whenShared(500), false);
+    const warnings = lines
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.level === 40);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0]!.msg, /per-replica share/);
+    assert.deepEqual(transitions, []);
   });
 
   test('limits with store: memory stay in memory on an engine with Redis', async () => {
