@@ -5,9 +5,10 @@
  *
  * - Store per limit: `config.store ?? (redisUrl ? 'redis' : 'memory')`. `store: redis` without a
  *   `redisUrl` counts in memory (there is nothing to share with), with a warning naming the zone.
- * - Counters survive a snapshot swap when the zone and its counting (buckets, connections, store)
- *   are unchanged; a change of any other field (dry run, status, allow-list, key) hands out a new
- *   `ZoneLimiter` object over the same counters. A change of the buckets starts from full buckets.
+ * - Counters survive a snapshot swap when the zone and what they count (buckets, key, store) are
+ *   unchanged; a change of any other field (dry run, status, allow-list) hands out a new
+ *   `ZoneLimiter` object over the same counters. A change of buckets, key or store starts from full
+ *   buckets (fresh state). Requests in flight stay counted unless `limit-connections` changes.
  * - Connection limits (`limit-connections`) are counted per process, in memory, with either store,
  *   as nginx's `limit_conn` is per instance.
  * - Redis unreachable or slower than `redisTimeoutMs`: the answer comes from the fallback, the same
@@ -66,6 +67,7 @@ const defaultClock = (): number => performance.timeOrigin + performance.now();
 export class RateLimitEngine {
   private readonly limiters = new Map<string, Limiter>();
   private readonly counters = new Map<string, Counters>();
+  private readonly connectionCounters = new Map<string, ConnectionCounter>();
   private readonly redis: RedisConnection | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
@@ -100,13 +102,20 @@ export class RateLimitEngine {
     if (existing) return existing;
     const store =
       config.store === 'redis' && this.redis ? 'redis' : config.store ? 'memory' : this.defaultStore();
-    const countingIdentity = `${zone}\n${store}\n${stableJson(config.buckets)}\n${config.connections ?? ''}`;
+    // Buckets and connection counts are kept apart, so a new rate keeps the requests in flight.
+    const countingIdentity = `${zone}\n${store}\n${stableJson(config.key)}\n${stableJson(config.buckets)}`;
     let counters = this.counters.get(countingIdentity);
     if (!counters) {
       counters = this.createCounters(zone, config, store);
       this.counters.set(countingIdentity, counters);
     }
-    const limiter = new Limiter(config, counters, countingIdentity);
+    const connectionIdentity = `${zone}\n${config.connections ?? ''}`;
+    let connections = this.connectionCounters.get(connectionIdentity);
+    if (!connections) {
+      connections = new ConnectionCounter(config.connections);
+      this.connectionCounters.set(connectionIdentity, connections);
+    }
+    const limiter = new Limiter(config, counters, connections, countingIdentity, connectionIdentity);
     this.limiters.set(identity, limiter);
     return limiter;
   }
@@ -114,13 +123,20 @@ export class RateLimitEngine {
   /** Forgets every limiter (and its counters) not in `live`; call after each snapshot publish. */
   retain(live: Iterable<ZoneLimiter>): void {
     const keep = new Set<ZoneLimiter>(live);
-    const countersInUse = new Set<string>();
+    const inUse = new Set<string>();
     for (const [identity, limiter] of this.limiters) {
-      if (keep.has(limiter)) countersInUse.add(limiter.countingIdentity);
-      else this.limiters.delete(identity);
+      if (keep.has(limiter)) {
+        inUse.add(limiter.countingIdentity);
+        inUse.add(limiter.connectionIdentity);
+      } else {
+        this.limiters.delete(identity);
+      }
     }
     for (const identity of this.counters.keys()) {
-      if (!countersInUse.has(identity)) this.counters.delete(identity);
+      if (!inUse.has(identity)) this.counters.delete(identity);
+    }
+    for (const identity of this.connectionCounters.keys()) {
+      if (!inUse.has(identity)) this.connectionCounters.delete(identity);
     }
   }
 
@@ -145,9 +161,8 @@ export class RateLimitEngine {
   }
 
   private createCounters(zone: string, config: RateLimitConfig, store: 'memory' | 'redis'): Counters {
-    const connections = new ConnectionCounter(config.connections);
     const maxKeys = this.options.maxKeysPerZone ?? DEFAULT_MAX_KEYS_PER_ZONE;
-    if (config.buckets.length === 0) return new NoBuckets(connections);
+    if (config.buckets.length === 0) return new NoBuckets();
     if (config.store === 'redis' && !this.redis) {
       this.options.logger.warn(
         { zone },
@@ -155,7 +170,7 @@ export class RateLimitEngine {
       );
     }
     if (store === 'memory' || !this.redis) {
-      return new MemoryCounters(new MemoryBuckets(config.buckets, maxKeys, 'memory'), this.now, connections);
+      return new MemoryCounters(new MemoryBuckets(config.buckets, maxKeys, 'memory'), this.now);
     }
     return new RedisCounters({
       redis: this.redis,
@@ -164,7 +179,6 @@ export class RateLimitEngine {
       fallback: new FallbackBuckets(config.buckets, this.options.replicas ?? (() => 1), maxKeys),
       now: this.now,
       redisNow: this.options.redisNow,
-      connections,
     });
   }
 }
@@ -174,7 +188,9 @@ class Limiter implements ZoneLimiter {
   constructor(
     readonly config: RateLimitConfig,
     private readonly counters: Counters,
+    private readonly connections: ConnectionCounter,
     readonly countingIdentity: string,
+    readonly connectionIdentity: string,
   ) {}
 
   consume(key: string): LimitOutcome | Promise<LimitOutcome> {
@@ -186,16 +202,15 @@ class Limiter implements ZoneLimiter {
   }
 
   acquire(key: string): boolean {
-    return this.counters.connections.acquire(boundedKey(key));
+    return this.connections.acquire(boundedKey(key));
   }
 
   release(key: string): void {
-    this.counters.connections.release(boundedKey(key));
+    this.connections.release(boundedKey(key));
   }
 }
 
 interface Counters {
-  readonly connections: ConnectionCounter;
   consume(key: string): LimitOutcome | Promise<LimitOutcome>;
   peek(key: string): LimitOutcome | Promise<LimitOutcome>;
   sweep(now: number): void;
@@ -229,7 +244,6 @@ class ConnectionCounter {
 
 class NoBuckets implements Counters {
   private readonly answer = unlimited('memory');
-  constructor(readonly connections: ConnectionCounter) {}
   consume(): LimitOutcome {
     return this.answer;
   }
@@ -243,7 +257,6 @@ class MemoryCounters implements Counters {
   constructor(
     private readonly buckets: MemoryBuckets,
     private readonly now: () => number,
-    readonly connections: ConnectionCounter,
   ) {}
   consume(key: string): LimitOutcome {
     return this.buckets.consume(key, this.now());
@@ -303,16 +316,13 @@ interface RedisCountersOptions {
   readonly fallback: FallbackBuckets;
   readonly now: () => number;
   readonly redisNow: (() => number) | undefined;
-  readonly connections: ConnectionCounter;
 }
 
 class RedisCounters implements Counters {
-  readonly connections: ConnectionCounter;
   private readonly bucketArgs: string[];
   private readonly suffixes: string[];
 
   constructor(private readonly options: RedisCountersOptions) {
-    this.connections = options.connections;
     this.bucketArgs = options.buckets.flatMap((b) => [String(b.capacity), String(intervalMs(b))]);
     // The shape is part of the key so replicas running two versions of a limit during a rollout
     // do not read each other's TATs as their own. `}` closes the Redis Cluster hash tag: all

@@ -162,6 +162,35 @@ describe('rate-limit engine, zones across snapshots', () => {
     assert.equal(admitted(changed, 'k', 10), 6);
   });
 
+  test('a change of the key (remote-ip to a header) starts from full buckets', () => {
+    const { engine } = engineAt();
+    const byAddress = engine.limiterFor('default/web', limitConfig([{ capacity: 5, ratePerSecond: 1 }]));
+    assert.equal(admitted(byAddress, 'k', 5), 5);
+    const byHeader = engine.limiterFor(
+      'default/web',
+      limitConfig([{ capacity: 5, ratePerSecond: 1 }], { key: { kind: 'header', name: 'x-api-key' } }),
+    );
+    assert.equal(admitted(byHeader, 'k', 10), 5);
+  });
+
+  test('requests in flight stay counted when only the rate changes', () => {
+    const { engine } = engineAt();
+    const before = engine.limiterFor(
+      'default/web',
+      limitConfig([{ capacity: 5, ratePerSecond: 1 }], { connections: 2 }),
+    );
+    assert.equal(before.acquire('k'), true);
+    assert.equal(before.acquire('k'), true);
+    const after = engine.limiterFor(
+      'default/web',
+      limitConfig([{ capacity: 9, ratePerSecond: 1 }], { connections: 2 }),
+    );
+    assert.notEqual(after, before);
+    assert.equal(after.acquire('k'), false);
+    before.release('k');
+    assert.equal(after.acquire('k'), true);
+  });
+
   test('retain forgets limiters that are not live, and keeps those that are', () => {
     const { engine } = engineAt();
     const config = limitConfig([{ capacity: 5, ratePerSecond: 1 }]);
