@@ -94,12 +94,14 @@ export class RateLimitEngine {
 
   /**
    * The limiter of `zone` under `config`: the same object for the same zone and content, so the
-   * chain can call this on every snapshot build.
+   * chain can call this on every snapshot build. Throws a RangeError naming the zone and field for
+   * a bucket translation should have rejected (capacity < 1, rate ≤ 0, connections < 1).
    */
   limiterFor(zone: string, config: RateLimitConfig): ZoneLimiter {
     const identity = `${zone}\n${stableJson(config)}`;
     const existing = this.limiters.get(identity);
     if (existing) return existing;
+    validateBuckets(zone, config);
     const store =
       config.store === 'redis' && this.redis ? 'redis' : config.store ? 'memory' : this.defaultStore();
     // Buckets and connection counts are kept apart, so a new rate keeps the requests in flight.
@@ -376,6 +378,33 @@ class RedisCounters implements Counters {
     }
     const index = figures.length === 1 ? 0 : decidingBucket(figures, allowed);
     return toOutcome(allowed, this.options.buckets[index]!.capacity, figures[index]!, 'redis');
+  }
+}
+
+/**
+ * `validateBuckets` rejects what translation must never produce (it validates the annotations):
+ * a bucket the arithmetic cannot run, or a connection limit below 1.
+ */
+function validateBuckets(zone: string, config: RateLimitConfig): void {
+  config.buckets.forEach((bucket, i) => {
+    if (!(Number.isFinite(bucket.capacity) && bucket.capacity >= 1)) {
+      throw new RangeError(
+        `rate limit ${zone}: buckets[${i}].capacity must be at least 1, got ${bucket.capacity}`,
+      );
+    }
+    if (!(Number.isFinite(bucket.ratePerSecond) && bucket.ratePerSecond > 0)) {
+      throw new RangeError(
+        `rate limit ${zone}: buckets[${i}].ratePerSecond must be positive, got ${bucket.ratePerSecond}`,
+      );
+    }
+  });
+  if (
+    config.connections !== undefined &&
+    !(Number.isInteger(config.connections) && config.connections >= 1)
+  ) {
+    throw new RangeError(
+      `rate limit ${zone}: connections must be a whole number of at least 1, got ${config.connections}`,
+    );
   }
 }
 

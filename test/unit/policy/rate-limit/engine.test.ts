@@ -223,6 +223,40 @@ describe('rate-limit engine, zones across snapshots', () => {
   });
 });
 
+describe('rate-limit engine, invalid configuration', () => {
+  const cases = [
+    {
+      name: 'a capacity below 1 is refused, naming zone and field',
+      buckets: [{ capacity: 0, ratePerSecond: 1 }],
+      field: /default\/web: buckets\[0\]\.capacity/,
+    },
+    {
+      name: 'a rate of zero is refused',
+      buckets: [{ capacity: 1, ratePerSecond: 0 }],
+      field: /buckets\[0\]\.ratePerSecond/,
+    },
+    {
+      name: 'a NaN rate in the second bucket is refused',
+      buckets: [
+        { capacity: 1, ratePerSecond: 1 },
+        { capacity: 1, ratePerSecond: Number.NaN },
+      ],
+      field: /buckets\[1\]\.ratePerSecond/,
+    },
+    { name: 'a connection limit of 0 is refused', buckets: [], connections: 0, field: /connections must be/ },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const { engine } = engineAt();
+      const config = limitConfig(
+        c.buckets,
+        c.connections === undefined ? {} : { connections: c.connections },
+      );
+      assert.throws(() => engine.limiterFor('default/web', config), c.field);
+    });
+  }
+});
+
 describe('rate-limit engine, connection limits', () => {
   test('limit 8: of 20 concurrent acquires exactly 8 succeed, and a release frees one slot', () => {
     const { engine } = engineAt();
