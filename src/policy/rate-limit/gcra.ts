@@ -71,3 +71,23 @@ export function decide(shape: BucketShape, tat: number | undefined, now: number)
     resetMs: used,
   };
 }
+
+/**
+ * `inspect` is `decide` without the request: what the bucket holds at `now` (for explain and
+ * `peek`). `remaining` counts the token the next request would take; `resetMs` is the time until
+ * the bucket is full from here.
+ */
+export function inspect(shape: BucketShape, tat: number | undefined, now: number): Decision {
+  const interval = intervalMs(shape);
+  const tolerance = (shape.capacity - 1) * interval;
+  const ahead = tat === undefined || tat < now ? 0 : tat - now;
+  const allowed = ahead <= tolerance + EPSILON;
+  const tokens = Math.floor((tolerance + interval - ahead + EPSILON) / interval);
+  return {
+    allowed,
+    tat: now + ahead,
+    remaining: allowed ? Math.min(Math.floor(shape.capacity), Math.max(0, tokens)) : 0,
+    retryAfterMs: allowed ? 0 : ahead - tolerance,
+    resetMs: ahead,
+  };
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type BucketShape, decide } from '../../../src/policy/rate-limit/gcra.js';
+import { type BucketShape, decide, inspect } from '../../../src/policy/rate-limit/gcra.js';
 
 /** Runs `count` requests at `at(i)` and returns which were admitted. */
 function run(shape: BucketShape, times: readonly number[], from?: number): boolean[] {
@@ -87,5 +87,83 @@ describe('gcra', () => {
     );
     const resting = decide(shape, tat, 1_500);
     assert.equal(resting.remaining, 14);
+  });
+});
+
+describe('gcra inspect (peek)', () => {
+  const shape: BucketShape = { capacity: 15, ratePerSecond: 10 };
+  const cases = [
+    {
+      name: 'an unseen key holds a full bucket',
+      tat: undefined,
+      now: 0,
+      allowed: true,
+      remaining: 15,
+      resetMs: 0,
+    },
+    {
+      name: 'a TAT in the past is a full bucket',
+      tat: 500,
+      now: 1_000,
+      allowed: true,
+      remaining: 15,
+      resetMs: 0,
+    },
+    {
+      name: 'after 15 requests at 0 the bucket is empty',
+      tat: 1_500,
+      now: 0,
+      allowed: false,
+      remaining: 0,
+      resetMs: 1_500,
+    },
+    {
+      name: 'one token is back after 100 ms',
+      tat: 1_500,
+      now: 100,
+      allowed: true,
+      remaining: 1,
+      resetMs: 1_400,
+    },
+    {
+      name: 'two and a half intervals give two whole tokens',
+      tat: 1_500,
+      now: 250,
+      allowed: true,
+      remaining: 2,
+      resetMs: 1_250,
+    },
+  ] as const;
+  for (const c of cases) {
+    test(c.name, () => {
+      const d = inspect(shape, c.tat, c.now);
+      assert.deepEqual([d.allowed, d.remaining, d.resetMs], [c.allowed, c.remaining, c.resetMs]);
+    });
+  }
+
+  test('inspect agrees with decide on whether the next request is admitted', () => {
+    let tat: number | undefined;
+    const seenStates = new Set<boolean>();
+    // Bursts of three requests per 7 ms for 700 ms, then one per 140 ms (under the rate) for 700 ms:
+    // the bucket empties and refills in turn.
+    for (let now = 0; now < 3_000; now += 7) {
+      const bursting = Math.floor(now / 700) % 2 === 0;
+      if (!bursting && now % 140 >= 7) continue;
+      const seen = inspect(shape, tat, now);
+      const taken = decide(shape, tat, now);
+      assert.equal(seen.allowed, taken.allowed, `at ${now}`);
+      seenStates.add(seen.allowed);
+      if (taken.allowed) {
+        assert.equal(taken.remaining, seen.remaining - 1, `at ${now}`);
+        tat = taken.tat;
+      }
+      if (bursting) {
+        for (let i = 0; i < 2; i++) {
+          const extra = decide(shape, tat, now);
+          if (extra.allowed) tat = extra.tat;
+        }
+      }
+    }
+    assert.deepEqual([...seenStates].sort(), [false, true], 'both admitted and refused states were checked');
   });
 });
