@@ -5,6 +5,7 @@
  */
 import { createAdmissionServer } from '../admission/server.js';
 import { Controller } from '../controller/loop.js';
+import { readyPods } from '../endpoints/slices.js';
 import { clientTransports, KubeConfigError, loadKubeConfig } from '../k8s/client.js';
 import { createClusterReporting } from '../k8s/reporting.js';
 import { ClusterSource } from '../k8s/source.js';
@@ -75,6 +76,20 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
           currentModel: () => loop.model,
           secretExists: (namespace, name) => source.secretExists(namespace, name),
         });
+  // Shared rate limits fall back to a per-replica share while Redis is away: the replicas are the
+  // ready endpoints of --publish-service, counted at most once a second (asked per request).
+  const publish = config.cluster.publishService;
+  if (publish !== undefined && dataPlane.setReplicaCounter !== undefined) {
+    let counted = { at: -Infinity, n: 0 };
+    dataPlane.setReplicaCounter(() => {
+      const now = performance.now();
+      if (now - counted.at > 1_000) {
+        const slices = source.store.list('EndpointSlice').map((s) => s.object);
+        counted = { at: now, n: readyPods(slices, publish.namespace, publish.name) };
+      }
+      return counted.n;
+    });
+  }
   // The --configmap ConfigMap is watched alone; the SecretKeeper pins --default-ssl-certificate.
   const loop = new Controller({
     ...controllerOptionsFor(config, { source, sink: dataPlane, logger: log, metrics }),

@@ -15,6 +15,8 @@ import type { PorticoConfig } from './flags.js';
 export interface FileModeDataPlane extends RouteSink {
   listen(): Promise<{ http: number; https?: number; admin: number }>;
   shutdown(): Promise<void>;
+  /** Live count of ready replicas for shared rate limits (cluster mode, `--publish-service`). */
+  setReplicaCounter?(count: () => number | undefined): void;
 }
 
 export type DataPlaneFactory = (

@@ -82,3 +82,21 @@ export function buildEndpointTable(
   }
   return table;
 }
+
+/**
+ * `readyPods` counts the distinct ready endpoint addresses of one Service across its slices: for
+ * `--publish-service`, the number of ready Portico replicas sharing a rate limit.
+ */
+export function readyPods(slices: readonly EndpointSlice[], namespace: string, service: string): number {
+  const addresses = new Set<string>();
+  for (const slice of slices) {
+    if (slice.metadata.labels?.[SERVICE_NAME_LABEL] !== service) continue;
+    if ((slice.metadata.namespace ?? DEFAULT_NAMESPACE) !== namespace) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      if (endpoint.conditions?.ready === false) continue;
+      const first = endpoint.addresses?.[0];
+      if (first !== undefined) addresses.add(first);
+    }
+  }
+  return addresses.size;
+}

@@ -14,6 +14,7 @@ import type { PorticoMetrics } from '../metrics/registry.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { PolicyEngine } from '../policy/chain.js';
+import { RateLimitEngine } from '../policy/rate-limit/engine.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin.js';
@@ -106,6 +107,9 @@ export class PorticoDataPlane implements DataPlane {
   readonly #sessionCache: SessionCache;
   readonly #clientCerts = new ClientCertChecker();
   readonly #policies: PolicyEngine;
+  readonly #rateLimits: RateLimitEngine;
+  /** Ready Portico replicas, for the in-memory share of a shared limit while Redis is away. */
+  #replicas: () => number;
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
   #requestCert = false;
   #ready = false;
@@ -133,7 +137,15 @@ export class PorticoDataPlane implements DataPlane {
     const live = new LiveSettingsHolder(liveSettings(this.#settings, compileTrust(options.trustedProxies)));
     this.#live = live;
     const holder = this.#holder;
-    this.#policies = new PolicyEngine({ logger });
+    const hint = options.policies?.replicasHint ?? 1;
+    this.#replicas = () => hint;
+    this.#rateLimits = new RateLimitEngine({
+      ...(options.policies?.redisUrl !== undefined ? { redisUrl: options.policies.redisUrl } : {}),
+      redisTimeoutMs: options.policies?.redisTimeoutMs ?? 50,
+      replicas: () => this.#replicas(),
+      logger: logger.child({ component: 'rate-limit' }),
+    });
+    this.#policies = new PolicyEngine({ logger, limits: this.#rateLimits });
     this.#resolve = {
       policies: this.#policies,
       snapshot: () => holder.current,
@@ -155,6 +167,19 @@ export class PorticoDataPlane implements DataPlane {
       ...(metrics !== undefined ? { metrics } : {}),
       explain: (query) => this.explain(query),
     });
+  }
+
+  /**
+   * `setReplicaCounter` replaces `--replicas-hint` with a live count (cluster mode: the ready
+   * endpoints of `--publish-service`); undefined or 0 from the counter falls back to the hint. The
+   * counter is called on every request answered from the fallback share, so it must be cheap.
+   */
+  setReplicaCounter(count: () => number | undefined): void {
+    const hint = this.#options.policies?.replicasHint ?? 1;
+    this.#replicas = () => {
+      const n = count();
+      return n === undefined || n < 1 ? hint : n;
+    };
   }
 
   /** `explain` tells what a request would meet (`GET /explain`, `portico explain`). */
@@ -373,6 +398,7 @@ export class PorticoDataPlane implements DataPlane {
     );
     // 4. All client connections are gone: nothing can use a pool any more.
     await this.#upstreams.closeAll();
+    await this.#rateLimits.close();
     if (this.#admin.listening) {
       const closed = new Promise<void>((resolve) => this.#admin.close(() => resolve()));
       this.#admin.closeAllConnections();
