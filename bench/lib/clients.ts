@@ -131,6 +131,8 @@ export interface LoadSpec {
   readonly connections: number;
   /** CPU list for the client (`taskset -c`). */
   readonly cpu: string | undefined;
+  /** Extra request headers, `Name: value` each (wrk `-H`, hey `-H`). */
+  readonly headers?: readonly string[];
 }
 
 /** `wrkArgs` is the exact wrk command line for a spec (reported verbatim in the results). */
@@ -144,6 +146,7 @@ export function wrkArgs(spec: LoadSpec): string[] {
     '5s',
     '-H',
     `Host: ${spec.host}`,
+    ...(spec.headers ?? []).flatMap((h) => ['-H', h]),
     spec.url,
   ];
 }
@@ -175,6 +178,7 @@ export function heyArgs(spec: LoadSpec, rate: number): string[] {
     '5',
     '-host',
     spec.host,
+    ...(spec.headers ?? []).flatMap((h) => ['-H', h]),
     spec.url,
   ];
 }

@@ -16,6 +16,8 @@ export interface ManifestOptions {
   readonly backendAddress: string;
   /** Sets `spec.ingressClassName` when given (Portico ignores class-less Ingresses by default). */
   readonly ingressClass?: string | undefined;
+  /** Annotations of Ingress `i` (none when it returns undefined), e.g. policies on a few hosts. */
+  readonly annotations?: (index: number) => Readonly<Record<string, string>> | undefined;
 }
 
 /** `benchHost` is the host of Ingress `i`, e.g. `app-0999.bench.portico.test`. */
@@ -37,10 +39,11 @@ export function writeManifests(opts: ManifestOptions): number {
   for (let i = 0; i < opts.count; i++) {
     const name = `app-${String(i).padStart(4, '0')}`;
     const backend = { service: { name, port: { number: 80 } } };
+    const annotations = opts.annotations?.(i);
     const ingress = {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
-      metadata: { name, namespace: BENCH_NAMESPACE },
+      metadata: { name, namespace: BENCH_NAMESPACE, ...(annotations !== undefined ? { annotations } : {}) },
       spec: {
         ...(opts.ingressClass !== undefined ? { ingressClassName: opts.ingressClass } : {}),
         rules: [

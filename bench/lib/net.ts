@@ -26,18 +26,25 @@ export function freePort(): Promise<number> {
 export interface HttpAnswer {
   readonly status: number;
   readonly body: string;
+  /** Response headers, names lowercase. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-/** `httpGet` does one GET with an explicit Host header and a short timeout. */
-export async function httpGet(url: string, host?: string, timeoutMs = 2000): Promise<HttpAnswer> {
+/** `httpGet` does one GET with an explicit Host header (plus `extra` headers) and a short timeout. */
+export async function httpGet(
+  url: string,
+  host?: string,
+  timeoutMs = 2000,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<HttpAnswer> {
   const res = await request(url, {
     method: 'GET',
-    headers: host !== undefined ? { host } : {},
+    headers: { ...extra, ...(host !== undefined ? { host } : {}) },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
   const body = await res.body.text();
-  return { status: res.statusCode, body };
+  return { status: res.statusCode, body, headers: res.headers };
 }
 
 /**
@@ -68,9 +75,16 @@ export async function waitForHttp(
  * `preflight` sends a few bench requests and demands 200 with the backend's body, so a proxy that
  * answers 3xx/404 (which wrk would not count as errors) is caught before any load runs.
  */
-export async function preflight(url: string, host: string, expectBody: string): Promise<void> {
+export async function preflight(
+  url: string,
+  host: string,
+  expectBody: string,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<HttpAnswer> {
+  let last: HttpAnswer | undefined;
   for (let i = 0; i < 3; i++) {
-    const r = await httpGet(url, host);
+    const r = await httpGet(url, host, 2000, extra);
+    last = r;
     if (r.status !== 200 || r.body !== expectBody) {
       throw new Error(
         `pre-flight GET ${url} (Host: ${host}) answered ${r.status} ${JSON.stringify(r.body.slice(0, 200))}, ` +
@@ -78,4 +92,5 @@ export async function preflight(url: string, host: string, expectBody: string): 
       );
     }
   }
+  return last as HttpAnswer;
 }

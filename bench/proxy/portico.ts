@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeManifests } from '../lib/manifests.js';
 import { freePort, httpGet, LOOPBACK, waitForHttp } from '../lib/net.js';
-import { spawnProc } from '../lib/procs.js';
+import { type Proc, spawnProc } from '../lib/procs.js';
 import type { RunningTarget, Target, TargetContext } from './target.js';
 
 /** `PORTICO_MAIN` is the compiled entry point, relative to the repository root. */
@@ -29,6 +29,78 @@ function ensureManifests(ctx: TargetContext): string {
   return manifestsDir;
 }
 
+/** `PorticoProcessOptions` say how to start one Portico in file mode for a bench. */
+export interface PorticoProcessOptions {
+  readonly repoDir: string;
+  /** Entry point, relative to `repoDir` or absolute. */
+  readonly porticoMain: string;
+  readonly manifestsDir: string;
+  /** Flags appended after the bench's own (last one wins). */
+  readonly extraArgs: readonly string[];
+  /** Node flags before the entry point (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
+  readonly cpu: string | undefined;
+  readonly logFile: string;
+  readonly readyTimeoutMs: number;
+}
+
+/** `RunningPortico` is a started Portico: its HTTP URL, process group and command line. */
+export interface RunningPortico {
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly proc: Proc;
+  readonly command: string;
+}
+
+/**
+ * `startPorticoProcess` starts Portico over a manifest folder on loopback ports with per-request
+ * logging off, and waits until `/readyz` answers 200 (stopping it and throwing otherwise).
+ */
+export async function startPorticoProcess(o: PorticoProcessOptions): Promise<RunningPortico> {
+  const [http, https, admin] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    o.porticoMain,
+    '--manifests',
+    o.manifestsDir,
+    '--http-port',
+    String(http),
+    '--https-port',
+    String(https),
+    '--admin-port',
+    String(admin),
+    // Loopback only, like every other contender.
+    '--bind-address',
+    LOOPBACK,
+    // The other contenders log nothing per request (nginx access_log off, Fastify logger off);
+    // `--portico-arg=--log-level=info --portico-arg=--access-log=stdout` (last one wins)
+    // measures with Portico's defaults instead.
+    '--log-level',
+    'warn',
+    '--access-log',
+    'off',
+    ...o.extraArgs,
+  ];
+  const argv = [...(o.nodeArgs ?? []), ...args];
+  const proc = spawnProc('portico', process.execPath, argv, {
+    cpu: o.cpu,
+    cwd: o.repoDir,
+    logFile: o.logFile,
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  let alive = true;
+  void proc.exited.then(() => {
+    alive = false;
+  });
+  const adminUrl = `http://${LOOPBACK}:${admin}`;
+  try {
+    await waitForHttp(`${adminUrl}/readyz`, { timeoutMs: o.readyTimeoutMs, alive: () => alive });
+  } catch (e) {
+    await proc.stop();
+    throw new Error(`portico failed to become ready: ${(e as Error).message}\n${proc.tail()}`);
+  }
+  return { url: `http://${LOOPBACK}:${http}/`, adminUrl, proc, command: `node ${argv.join(' ')}` };
+}
+
 export const porticoTarget: Target = {
   id: 'portico',
   letter: 'b',
@@ -37,52 +109,21 @@ export const porticoTarget: Target = {
     return existsSync(resolve(ctx.repoDir, ctx.porticoMain)) ? undefined : 'not built';
   },
   async start(ctx): Promise<RunningTarget> {
-    const dir = ensureManifests(ctx);
-    const [http, https, admin] = [await freePort(), await freePort(), await freePort()];
-    const args = [
-      ctx.porticoMain,
-      '--manifests',
-      dir,
-      '--http-port',
-      String(http),
-      '--https-port',
-      String(https),
-      '--admin-port',
-      String(admin),
-      // Loopback only, like every other contender.
-      '--bind-address',
-      LOOPBACK,
-      // The other contenders log nothing per request (nginx access_log off, Fastify logger off);
-      // `--portico-arg=--log-level=info --portico-arg=--access-log=stdout` (last one wins)
-      // measures with Portico's defaults instead.
-      '--log-level',
-      'warn',
-      '--access-log',
-      'off',
-      ...ctx.porticoArgs,
-    ];
-    const proc = spawnProc('portico', process.execPath, args, {
+    const { url, proc, command } = await startPorticoProcess({
+      repoDir: ctx.repoDir,
+      porticoMain: ctx.porticoMain,
+      manifestsDir: ensureManifests(ctx),
+      extraArgs: ctx.porticoArgs,
       cpu: ctx.proxyCpu,
-      cwd: ctx.repoDir,
       logFile: join(ctx.workDir, 'portico.log'),
-      env: { ...process.env, NODE_ENV: 'production' },
+      readyTimeoutMs: ctx.readyTimeoutMs,
     });
     let alive = true;
     void proc.exited.then(() => {
       alive = false;
     });
-    try {
-      await waitForHttp(`http://${LOOPBACK}:${admin}/readyz`, {
-        timeoutMs: ctx.readyTimeoutMs,
-        alive: () => alive,
-      });
-    } catch (e) {
-      await proc.stop();
-      throw new Error(`portico failed to become ready: ${(e as Error).message}\n${proc.tail()}`);
-    }
     // /readyz should imply the routes are published; if the bench route still fails, give it a
     // little time but report the lag rather than hide it.
-    const url = `http://${LOOPBACK}:${http}/`;
     let note: string | undefined;
     const first = await httpGet(url, ctx.host).catch((e: unknown) => ({ status: 0, body: String(e) }));
     if (first.status !== 200) {
@@ -100,7 +141,7 @@ export const porticoTarget: Target = {
     return {
       url,
       proc,
-      command: `node ${args.join(' ')}`,
+      command,
       ...(note !== undefined ? { note } : {}),
       stop: () => proc.stop(),
     };

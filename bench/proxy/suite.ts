@@ -101,7 +101,8 @@ function errorSummary(e: RunErrors): string {
   return parts.join(', ');
 }
 
-async function measureWrk(spec: LoadSpec, proc: Proc | undefined): Promise<ThroughputRun> {
+/** `measureWrk` runs one wrk load and samples the CPU of `proc`'s group and of every core around it. */
+export async function measureWrk(spec: LoadSpec, proc: Proc | undefined): Promise<ThroughputRun> {
   const before = sampleCpu(proc?.pid);
   const r = await runWrk(spec);
   const after = sampleCpu(proc?.pid);
