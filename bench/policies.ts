@@ -40,7 +40,13 @@ import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { type LoadSpec, totalErrors, wrkArgs } from './lib/clients.js';
 import { type CpuUse, cpuBetween, sampleCpu } from './lib/cpu.js';
-import { type ProfileSummary, summariseProfile } from './lib/cpuprofile.js';
+import {
+  loadProfile,
+  monotonicUs,
+  type ProfileSummary,
+  summariseProfile,
+  type TimeWindow,
+} from './lib/cpuprofile.js';
 import { describeMachine, type MachineInfo } from './lib/machine.js';
 import { BENCH_NAMESPACE, benchHost, benchTargetIndex, writeManifests } from './lib/manifests.js';
 import { freePort, LOOPBACK, preflight } from './lib/net.js';
@@ -54,6 +60,8 @@ import { measureWrk, runSuite, type SuiteResult, type ThroughputRun } from './pr
 import { selectTargets } from './proxy/targets.js';
 
 const HEADING = '## Policies (issue 6)';
+/** Written instead of HEADING by a `--cpu-prof` run (the profiler slows Portico down). */
+const PROFILE_HEADING = '## Policies (issue 6): where the time goes';
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(benchDir, '..');
 const log = (line: string): void => void process.stderr.write(`policies: ${line}\n`);
@@ -197,6 +205,15 @@ interface VariantResult {
   readonly wrkCommand: string;
   warmup?: Omit<ThroughputRun, 'raw'>;
   readonly runs: VariantRun[];
+  /** When the measured runs ran (CLOCK_MONOTONIC µs), to cut the CPU profile per variant. */
+  readonly windows: TimeWindow[];
+}
+
+/** `VariantProfile` is the CPU profile of a variant's measured runs, per proxied request. */
+interface VariantProfile {
+  readonly id: VariantId;
+  readonly requests: number;
+  readonly summary: ProfileSummary;
 }
 
 async function startRedis(
@@ -209,15 +226,19 @@ async function startRedis(
     cpu: clientCpu,
     logFile: join(dir, 'redis.log'),
   });
-  const client = new Redis({ host: LOOPBACK, port, lazyConnect: true, maxRetriesPerRequest: 1 });
   const deadline = Date.now() + 10_000;
+  let client: Redis;
   for (;;) {
+    // One attempt per client: ioredis would otherwise keep reconnecting (and erring) on its own.
+    const attempt = new Redis({ host: LOOPBACK, port, lazyConnect: true, retryStrategy: () => null });
+    attempt.on('error', () => {});
     try {
-      await client.connect();
-      await client.ping();
+      await attempt.connect();
+      await attempt.ping();
+      client = attempt;
       break;
     } catch (e) {
-      client.disconnect();
+      attempt.disconnect();
       if (Date.now() > deadline)
         throw new Error(`redis-server did not answer: ${(e as Error).message}\n${proc.tail()}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -268,6 +289,26 @@ async function proveActive(v: Variant, url: string, host: string): Promise<strin
   }
 }
 
+/** `describeBuild` names the commit Portico's entry point was built from (it may be another worktree). */
+function describeBuild(porticoMain: string): string {
+  const dir = dirname(resolve(repoDir, porticoMain));
+  const git = (...args: string[]): string => {
+    try {
+      return execFileSync('git', ['-C', dir, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const top = git('rev-parse', '--show-toplevel');
+  if (top === '') return `${porticoMain} (not in a git worktree)`;
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src') !== '';
+  const where = resolve(top) === resolve(repoDir) ? 'this worktree' : top;
+  return `${git('log', '-1', '--format=%h %s')}${dirty ? ' (src/ dirty)' : ''} — ${where}`;
+}
+
 function withoutRaw(r: ThroughputRun): Omit<ThroughputRun, 'raw'> {
   const { raw: _raw, ...rest } = r;
   return rest;
@@ -289,7 +330,7 @@ async function measurePolicies(
   checks: string[];
   /** "Redis unreachable" warnings in Portico's log: switches from shared to the in-memory fallback. */
   fallbacks: number;
-  profile?: ProfileSummary;
+  profiles?: VariantProfile[];
 }> {
   const manifests = join(workDir, 'manifests-policies');
   const byIndex = new Map(selected.map((v) => [v.index, v]));
@@ -336,11 +377,13 @@ async function measurePolicies(
           .map((a) => (a.includes(' ') ? `'${a}'` : a))
           .join(' ')}`,
         runs: [],
+        windows: [],
       });
     }
     if (warmupSeconds > 0) {
       for (const r of results) {
         const w = await measureWrk(specFor(r.variant, portico.url, warmupSeconds), portico.proc);
+        await settle();
         r.warmup = withoutRaw(w);
         log(
           `warm-up ${r.variant.id}: ${Math.round(w.rps)} req/s${totalErrors(w.errors) > 0 ? ` ERRORS ${errorText(w)}` : ''}`,
@@ -353,7 +396,10 @@ async function measurePolicies(
       for (const r of order) {
         const statsBefore = await commandStats(redis.client);
         const redisBefore = sampleCpu(redis.proc.pid);
+        const fromUs = monotonicUs();
         const run = await measureWrk(specFor(r.variant, portico.url, seconds), portico.proc);
+        r.windows.push({ fromUs, toUs: monotonicUs() });
+        await settle();
         const redisAfter = sampleCpu(redis.proc.pid);
         const statsAfter = await commandStats(redis.client);
         const redisCommands = statsDelta(statsBefore, statsAfter);
@@ -374,7 +420,7 @@ async function measurePolicies(
   } finally {
     await portico.proc.stop(10_000);
   }
-  let profile: ProfileSummary | undefined;
+  let profiles: VariantProfile[] | undefined;
   if (values['cpu-prof']) {
     const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     if (file === undefined) log(`no .cpuprofile written in ${profDir}`);
@@ -386,7 +432,12 @@ async function measurePolicies(
       );
       mkdirSync(dirname(kept), { recursive: true });
       copyFileSync(join(profDir, file), kept);
-      profile = summariseProfile(kept, 25);
+      const profile = loadProfile(kept);
+      profiles = results.map((r) => ({
+        id: r.variant.id,
+        requests: r.runs.reduce((n, x) => n + x.run.requests, 0),
+        summary: summariseProfile(profile, 12, r.windows),
+      }));
       log(`CPU profile: ${relative(repoDir, kept)}`);
     }
   }
@@ -397,8 +448,16 @@ async function measurePolicies(
     command: portico.command,
     checks,
     fallbacks,
-    ...(profile !== undefined ? { profile } : {}),
+    ...(profiles !== undefined ? { profiles } : {}),
   };
+}
+
+/**
+ * Requests in flight when wrk stops finish (and reach Redis) after it: `settle` lets them land
+ * before the counters are read, so they are not counted in the next variant's window.
+ */
+function settle(): Promise<void> {
+  return new Promise((done) => setTimeout(done, 300));
 }
 
 function specFor(v: Variant, url: string, secs: number): LoadSpec {
@@ -525,13 +584,14 @@ interface Rendered {
   readonly redisVersion: string;
   readonly redisCommand: string;
   readonly porticoCommand: string;
+  readonly porticoBuild: string;
   readonly results: readonly VariantResult[];
   readonly summaries: readonly Summary[];
   readonly proofs: readonly string[];
   readonly fallbacks: number;
   readonly failures: readonly string[];
   readonly foundation?: { suite: SuiteResult; checks: readonly Check[] };
-  readonly profile?: ProfileSummary;
+  readonly profiles?: readonly VariantProfile[];
   readonly date: string;
   readonly jsonPath: string;
 }
@@ -543,13 +603,13 @@ function render(r: Rendered): string {
   const lines: string[] = [HEADING, ''];
   const push = (...l: string[]): void => void lines.push(...l);
   push(
-    `_Generated ${r.date} by \`${command}\` — warm-up ${warmupSeconds} s per variant, then ${rounds} interleaved round(s) × ${seconds} s per variant (order rotated each round), then the proxy bench's (b), (d), (f) at ${foundationRuns} × ${foundationSeconds} s. Raw data: \`${r.jsonPath}\`._`,
+    `_Generated ${r.date} by \`${command}\` — warm-up ${warmupSeconds} s per variant, then ${rounds} interleaved round(s) × ${seconds} s per variant (order rotated each round)${r.foundation !== undefined ? `, then the proxy bench's (b), (d), (f) at warm-up ${warmupSeconds} s + ${foundationRuns} × ${foundationSeconds} s each` : ''}. Raw data: \`${r.jsonPath}\`._`,
     '',
   );
   if (quick) push('> Quick run: indicative only.', '');
   push(
     `- **Machine**: ${m.cpuModel}, ${m.cores} cores (${m.arch}), ${m.memoryGiB} GiB, ${m.kernel}; load average ${m.loadAvgStart.join(' / ')} at start, ${r.loadEnd.join(' / ')} at the end`,
-    `- **Software**: Node ${m.node}, ${m.nginx}, wrk ${m.wrk}, redis-server ${r.redisVersion}; Portico at ${m.gitCommit}`,
+    `- **Software**: Node ${m.node}, ${m.nginx}, wrk ${m.wrk}, redis-server ${r.redisVersion}; bench at ${m.gitCommit}; Portico built from ${r.porticoBuild}`,
     `- **Pinning**: Portico on CPU ${proxyCpu ?? 'any'}; wrk, the backend nginx (\`return 200\`, 1 worker) and redis-server on CPU ${clientCpu ?? 'any'} (\`taskset -c\`)`,
     `- **Portico**: \`${r.porticoCommand}\` over ${ingresses} generated Ingresses (as bench/run.ts); the variants are four of them, one host each`,
     `- **redis-server**: \`${r.redisCommand}\` (no persistence)`,
@@ -643,16 +703,56 @@ function render(r: Rendered): string {
       '',
     );
   }
-  if (r.profile !== undefined) {
+  if (r.failures.length > 0) push(`> ❌ ${r.failures.join('; ')}`, '');
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+/** `renderProfile` is the `--cpu-prof` section: Portico's CPU per proxied request, by area and variant. */
+function renderProfile(r: Rendered): string {
+  const command = ['npx tsx bench/policies.ts', ...process.argv.slice(2)].join(' ');
+  const profiles = r.profiles ?? [];
+  const usPerRequest = (p: VariantProfile, ms: number): string =>
+    p.requests > 0 ? ((ms * 1000) / p.requests).toFixed(1) : '–';
+  const lines: string[] = [PROFILE_HEADING, ''];
+  const push = (...l: string[]): void => void lines.push(...l);
+  push(
+    `_Generated ${r.date} by \`${command}\`: the policies phase of \`bench/policies.ts\` with Portico under \`node --cpu-prof\` (sampling profiler on, so every variant is slower than in the section above), ${rounds} round(s) × ${seconds} s per variant. Only samples taken while a variant's measured runs were under load count (wrk windows on CLOCK_MONOTONIC, which V8 stamps samples with). Load average ${r.machine.loadAvgStart.join(' / ')} at start, ${r.loadEnd.join(' / ')} at the end; Portico built from ${r.porticoBuild}._`,
+    '',
+  );
+  if (profiles.length === 0) {
+    push('No profile was written.', '');
+    return `${lines.join('\n').trimEnd()}\n`;
+  }
+  push(
+    `Portico CPU (self time) per proxied request, µs, by where the code lives. Throughput during these runs: ${r.summaries.map((s) => `${s.id} ${int(s.rps.median)} req/s`).join(', ')}.`,
+    '',
+  );
+  push(
+    `| area | ${profiles.map((p) => p.id).join(' | ')} |`,
+    `|---|${profiles.map(() => '---:').join('|')}|`,
+  );
+  const areas = new Set(profiles.flatMap((p) => p.summary.areas.map((a) => a.name)));
+  const redisFirst = profiles.find((p) => p.id === 'redis') ?? profiles[0]!;
+  const order = [...areas].sort((a, b) => {
+    const ms = (name: string): number => redisFirst.summary.areas.find((x) => x.name === name)?.ms ?? 0;
+    return ms(b) - ms(a);
+  });
+  for (const area of order) {
     push(
-      `**CPU profile of Portico** (\`--cpu-prof\`, the whole policies phase; ${r.profile.busyMs} ms busy, ${r.profile.idleMs} ms idle), self time by area:`,
-      '',
+      `| ${area} | ${profiles.map((p) => usPerRequest(p, p.summary.areas.find((a) => a.name === area)?.ms ?? 0)).join(' | ')} |`,
     );
-    push('| area | self ms | % of busy |', '|---|---:|---:|');
-    for (const a of r.profile.areas.slice(0, 12)) push(`| ${a.name} | ${a.ms} | ${a.pct} |`);
+  }
+  push(
+    `| **total busy** | ${profiles.map((p) => `**${usPerRequest(p, p.summary.busyMs)}**`).join(' | ')} |`,
+    '',
+  );
+  for (const p of profiles.filter((x) => x.id !== 'none')) {
+    push(`Top functions by self time, ${p.id} (µs per request; % of busy):`, '');
+    for (const f of p.summary.topFunctions.slice(0, 12)) {
+      push(`- ${usPerRequest(p, f.ms)} µs (${f.pct} %) \`${f.name}\``);
+    }
     push('');
   }
-  if (r.failures.length > 0) push(`> ❌ ${r.failures.join('; ')}`, '');
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
@@ -701,7 +801,7 @@ async function main(): Promise<number> {
   await backend.stop();
 
   let foundation: Rendered['foundation'];
-  if (!values['no-foundation']) {
+  if (!values['no-foundation'] && !values['cpu-prof']) {
     mkdirSync(join(workDir, 'foundation'), { recursive: true });
     const suite = await runSuite(
       selectTargets(['b', 'd', 'f']),
@@ -760,13 +860,14 @@ async function main(): Promise<number> {
     redisVersion: redis.version,
     redisCommand,
     porticoCommand: policies.command,
+    porticoBuild: describeBuild(values['portico-main']),
     results: policies.results,
     summaries,
     proofs: policies.checks,
     fallbacks: policies.fallbacks,
     failures,
     ...(foundation !== undefined ? { foundation } : {}),
-    ...(policies.profile !== undefined ? { profile: policies.profile } : {}),
+    ...(policies.profiles !== undefined ? { profiles: policies.profiles } : {}),
     date,
     jsonPath: relative(repoDir, jsonPath),
   };
@@ -791,14 +892,12 @@ async function main(): Promise<number> {
       2,
     ),
   );
-  const section = render(rendered);
-  if (!values['no-results']) writeSection(join(benchDir, 'RESULTS.md'), HEADING, section);
+  // Under the profiler every figure is slower: such a run only writes its own section.
+  const [heading, section] = values['cpu-prof']
+    ? [PROFILE_HEADING, renderProfile(rendered)]
+    : [HEADING, render(rendered)];
+  if (!values['no-results']) writeSection(join(benchDir, 'RESULTS.md'), heading, section);
   process.stdout.write(`\n${section}`);
-  if (policies.profile !== undefined) {
-    process.stdout.write('\nTop functions (self time):\n');
-    for (const f of policies.profile.topFunctions)
-      process.stdout.write(`  ${f.pct.toFixed(1).padStart(5)} %  ${f.ms} ms  ${f.name}\n`);
-  }
   return failures.length > 0 ? 1 : 0;
 }
 

@@ -16,7 +16,7 @@ interface ProfileNode {
   readonly children?: readonly number[];
 }
 
-interface Profile {
+export interface Profile {
   readonly nodes: readonly ProfileNode[];
   readonly startTime: number;
   readonly endTime: number;
@@ -73,15 +73,48 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-/** `summariseProfile` reads a `.cpuprofile` file and returns the `top` functions and every area. */
-export function summariseProfile(path: string, top = 20): ProfileSummary {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile;
+/**
+ * `TimeWindow` is a span of CLOCK_MONOTONIC time in microseconds: V8 stamps profile samples with
+ * it, and so does `process.hrtime` in any process on the same Linux host, so a bench can mark its
+ * load runs and count only the samples taken during them.
+ */
+export interface TimeWindow {
+  readonly fromUs: number;
+  readonly toUs: number;
+}
+
+/** `monotonicUs` is now on the clock V8's profiler stamps samples with. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+/** `loadProfile` parses a `.cpuprofile` file once, for several `summariseProfile` calls. */
+export function loadProfile(path: string): Profile {
+  return JSON.parse(readFileSync(path, 'utf8')) as Profile;
+}
+
+/**
+ * `summariseProfile` returns the `top` functions and every area of a profile, counting only the
+ * samples inside `windows` when given (the whole profile otherwise).
+ */
+export function summariseProfile(
+  source: string | Profile,
+  top = 20,
+  windows?: readonly TimeWindow[],
+): ProfileSummary {
+  const profile = typeof source === 'string' ? loadProfile(source) : source;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
-  // Each sample's time is the delta to the next one (V8's convention in DevTools).
+  const inside = (t: number): boolean =>
+    windows === undefined || windows.some((w) => t >= w.fromUs && t < w.toUs);
+  // timeDeltas[i] is the gap before sample i; each sample's time is the gap to the next one
+  // (V8's convention in DevTools).
+  let at = profile.startTime;
   for (let i = 0; i < samples.length; i++) {
+    at += deltas[i] ?? 0;
+    if (!inside(at)) continue;
     const id = samples[i] as number;
     const dt = deltas[i + 1] ?? 0;
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
