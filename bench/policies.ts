@@ -52,6 +52,7 @@ import { BENCH_NAMESPACE, benchHost, benchTargetIndex, writeManifests } from './
 import { freePort, LOOPBACK, preflight } from './lib/net.js';
 import { BACKEND_BODY, backendConfig, NGINX_BIN, nginxVersion, startNginx } from './lib/nginx.js';
 import { killAll, onExit, type Proc, spawnProc } from './lib/procs.js';
+import { type CommandStats, commandStatsDelta, parseCommandStats } from './lib/redis-stats.js';
 import { writeSection } from './lib/results.js';
 import { type Spread, spread } from './lib/stats.js';
 import { PORTICO_MAIN, startPorticoProcess } from './proxy/portico.js';
@@ -95,8 +96,8 @@ function count(name: string, v: string | undefined, fallback: number, min = 1): 
 }
 
 const quick = values.quick;
-const rounds = count('rounds', values.rounds, quick ? 1 : 3);
-const seconds = count('duration', values.duration, quick ? 3 : 10);
+const rounds = count('rounds', values.rounds, quick ? 1 : 5);
+const seconds = count('duration', values.duration, quick ? 3 : 6);
 const warmupSeconds = count('warmup', values.warmup, quick ? 1 : 3, 0);
 const connections = count('connections', values.connections, 50);
 const ingresses = count('ingresses', values.ingresses, 1000, 4);
@@ -168,28 +169,8 @@ function variants(last: number): Variant[] {
   ];
 }
 
-/** Redis `INFO commandstats` as command → calls and total microseconds. */
-type CommandStats = Map<string, { calls: number; usec: number }>;
-
 async function commandStats(redis: Redis): Promise<CommandStats> {
-  const text = await redis.info('commandstats');
-  const stats: CommandStats = new Map();
-  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-    stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
-  }
-  return stats;
-}
-
-/** Calls per command between two snapshots, without the INFO calls the bench itself makes. */
-function statsDelta(a: CommandStats, b: CommandStats): Record<string, { calls: number; usec: number }> {
-  const out: Record<string, { calls: number; usec: number }> = {};
-  for (const [cmd, after] of b) {
-    if (cmd === 'info') continue;
-    const before = a.get(cmd) ?? { calls: 0, usec: 0 };
-    const calls = after.calls - before.calls;
-    if (calls > 0) out[cmd] = { calls, usec: after.usec - before.usec };
-  }
-  return out;
+  return parseCommandStats(await redis.info('commandstats'));
 }
 
 interface VariantRun {
@@ -402,7 +383,7 @@ async function measurePolicies(
         await settle();
         const redisAfter = sampleCpu(redis.proc.pid);
         const statsAfter = await commandStats(redis.client);
-        const redisCommands = statsDelta(statsBefore, statsAfter);
+        const redisCommands = commandStatsDelta(statsBefore, statsAfter);
         r.runs.push({
           round,
           run: withoutRaw(run),
@@ -496,6 +477,8 @@ interface Summary {
   readonly evalshaUsecPerCall?: number;
   readonly redisCpuPct?: number;
   readonly verdict?: 'pass' | 'fail';
+  /** The same target judged on `cpuRatio`. */
+  readonly cpuVerdict?: 'pass' | 'fail';
 }
 
 function summarise(results: readonly VariantResult[]): Summary[] {
@@ -569,6 +552,9 @@ function summarise(results: readonly VariantResult[]): Summary[] {
       ...(maxCost !== undefined && ratio !== undefined
         ? { verdict: 1 - ratio < maxCost ? 'pass' : 'fail' }
         : {}),
+      ...(maxCost !== undefined && cpuRatio !== undefined
+        ? { cpuVerdict: 1 - cpuRatio < maxCost ? 'pass' : 'fail' }
+        : {}),
     } as Summary;
   });
 }
@@ -626,8 +612,8 @@ function render(r: Rendered): string {
     );
   }
   push(
-    '| Variant | median req/s (min–max) | × no policy | p50 ms | p99 ms | p50 × | p99 × | Portico CPU % | CPU µs/req | × by CPU/req | other load on CPU 0 % | rejected / socket errors | target | verdict |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+    '| Variant | median req/s (min–max) | × no policy | p50 ms | p99 ms | p50 × | p99 × | Portico CPU % | CPU µs/req | × by CPU/req | other load on CPU 0 % | rejected / socket errors | target | verdict by req/s | verdict by CPU/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|',
   );
   for (const s of r.summaries) {
     const v = r.results.find((x) => x.variant.id === s.id)!.variant;
@@ -635,16 +621,10 @@ function render(r: Rendered): string {
       v.maxCost !== undefined
         ? `cost < ${Math.round(v.maxCost * 100)} % (≥ ${(1 - v.maxCost).toFixed(2)}×)`
         : '–';
-    const verdict =
-      s.verdict === undefined
-        ? s.id === 'none'
-          ? 'baseline'
-          : 'info'
-        : s.verdict === 'pass'
-          ? '✅ pass'
-          : '❌ fail';
+    const judged = (x: 'pass' | 'fail' | undefined): string =>
+      x === undefined ? (s.id === 'none' ? 'baseline' : 'info') : x === 'pass' ? '✅ pass' : '❌ fail';
     push(
-      `| ${v.label} | ${int(s.rps.median)} (${int(s.rps.min)}–${int(s.rps.max)}) | ${s.id === 'none' ? '1.00×' : times(s.ratio)} | ${ms(s.p50.median)} | ${ms(s.p99.median)} | ${s.id === 'none' ? '1.00×' : times(s.p50Ratio)} | ${s.id === 'none' ? '1.00×' : times(s.p99Ratio)} | ${Math.round(s.porticoCpuPct.median)} | ${s.cpuUsPerRequest.toFixed(1)} | ${s.id === 'none' ? '1.00×' : times(s.cpuRatio)} | ${s.foreignPct !== undefined ? Math.round(s.foreignPct) : '–'} | ${s.rejected} / ${s.socketErrors} | ${target} | ${verdict} |`,
+      `| ${v.label} | ${int(s.rps.median)} (${int(s.rps.min)}–${int(s.rps.max)}) | ${s.id === 'none' ? '1.00×' : times(s.ratio)} | ${ms(s.p50.median)} | ${ms(s.p99.median)} | ${s.id === 'none' ? '1.00×' : times(s.p50Ratio)} | ${s.id === 'none' ? '1.00×' : times(s.p99Ratio)} | ${Math.round(s.porticoCpuPct.median)} | ${s.cpuUsPerRequest.toFixed(1)} | ${s.id === 'none' ? '1.00×' : times(s.cpuRatio)} | ${s.foreignPct !== undefined ? Math.round(s.foreignPct) : '–'} | ${s.rejected} / ${s.socketErrors} | ${target} | ${judged(s.verdict)} | ${judged(s.cpuVerdict)} |`,
     );
   }
   push(
@@ -680,12 +660,20 @@ function render(r: Rendered): string {
       '',
     );
     push(
-      '| | Contender | median req/s (min–max) | p99 ms | proxy CPU % | status |',
-      '|---|---|---:|---:|---:|---|',
+      '| | Contender | median req/s (min–max) | p99 ms | proxy CPU % | req per CPU-second (median) | status |',
+      '|---|---|---:|---:|---:|---:|---|',
     );
+    // Requests per second of the proxy's own CPU time: what it would serve with a core to itself.
+    const perCpuSecond = (id: string): number | undefined => {
+      const t = suite.throughput.find((x) => x.id === id);
+      const values = (t?.runs ?? [])
+        .filter((x) => (x.cpu.processPct ?? 0) > 0)
+        .map((x) => x.rps / ((x.cpu.processPct as number) / 100));
+      return values.length > 0 ? spread(values).median : undefined;
+    };
     for (const t of suite.throughput) {
       push(
-        `| (${t.letter}) | ${t.label} | ${int(t.rps?.median)} (${int(t.rps?.min)}–${int(t.rps?.max)}) | ${t.p99Ms !== undefined ? ms(t.p99Ms.median) : '–'} | ${t.proxyCpuPct !== undefined ? Math.round(t.proxyCpuPct.median) : '–'} | ${t.status}${t.reason !== undefined ? `: ${t.reason.split('\n')[0]}` : ''} |`,
+        `| (${t.letter}) | ${t.label} | ${int(t.rps?.median)} (${int(t.rps?.min)}–${int(t.rps?.max)}) | ${t.p99Ms !== undefined ? ms(t.p99Ms.median) : '–'} | ${t.proxyCpuPct !== undefined ? Math.round(t.proxyCpuPct.median) : '–'} | ${int(perCpuSecond(t.id))} | ${t.status}${t.reason !== undefined ? `: ${t.reason.split('\n')[0]}` : ''} |`,
       );
     }
     push('', '| Check | Value | Target | Verdict |', '|---|---:|---|---|');
@@ -695,6 +683,18 @@ function render(r: Rendered): string {
       ];
       push(
         `| ${c.name} | ${c.value !== undefined ? `${c.value.toFixed(2)}×` : '–'} | ${c.target ?? '–'} | ${verdict}${c.note !== undefined ? ` (${c.note})` : ''} |`,
+      );
+    }
+    const portico = perCpuSecond('portico');
+    for (const [id, letter, min] of [
+      ['fastify-undici', 'f', 0.8],
+      ['fastify-http-proxy', 'd', 1.25],
+    ] as const) {
+      const other = perCpuSecond(id);
+      if (portico === undefined || other === undefined) continue;
+      const value = portico / other;
+      push(
+        `| Portico / (${letter}) by requests per CPU-second (reads through other load on CPU 0) | ${value.toFixed(2)}× | >= ${min} | ${value >= min ? '✅ pass' : '❌ fail'} |`,
       );
     }
     push(

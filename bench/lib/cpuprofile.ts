@@ -147,8 +147,8 @@ export function summariseProfile(
         pct: busyUs > 0 ? Math.round((us / busyUs) * 1000) / 10 : 0,
       }));
   return {
-    busyMs: Math.round(busyUs / 1000),
-    idleMs: Math.round(idleUs / 1000),
+    busyMs: Math.round(busyUs / 100) / 10,
+    idleMs: Math.round(idleUs / 100) / 10,
     topFunctions: entries(functions).slice(0, top),
     areas: entries(areas),
   };
