@@ -10,6 +10,7 @@ import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './aut
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
+import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
@@ -27,6 +28,7 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   accessLogAnnotations,
   ipFilterAnnotations,
   basicAuthAnnotations,
+  externalAuthAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -57,6 +59,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const accessLog = parseAccessLog(reader);
   const ipAccess = parseIpFilter(reader);
   const basicAuth = parseBasicAuth(reader);
+  const externalAuth = parseExternalAuth(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))
@@ -72,7 +75,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     accessLog !== undefined ||
     ipAccess.allow !== undefined ||
     ipAccess.deny !== undefined ||
-    basicAuth !== undefined;
+    basicAuth !== undefined ||
+    externalAuth !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -85,6 +89,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
           ? { ipAccess: Object.freeze(ipAccess) }
           : {}),
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
+        ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
