@@ -209,7 +209,7 @@ export const authMethod: Described<string> = described(
   (raw) => {
     const v = raw.trim();
     if ((METHODS as readonly string[]).includes(v)) return ok(v);
-    if (v === 'CONNECT') return fail('"CONNECT" opens a tunnel and cannot carry an auth check');
+    if (v === 'CONNECT') return fail('opens a tunnel and cannot carry an auth check');
     return fail(`must be one of ${METHODS.map((m) => `"${m}"`).join(', ')} (upper case)`);
   },
   METHODS.map((m) => `\`${m}\``).join(', '),

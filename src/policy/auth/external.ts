@@ -125,8 +125,8 @@ const REPLACED: ReadonlySet<string> = new Set([
   'x-sent-from',
 ]);
 
-/** What is remembered of one auth answer: enough to rebuild a verdict for another request. */
-interface AuthAnswer {
+/** `AuthAnswer` is what is remembered of one auth response: enough to rebuild a verdict for another request. */
+export interface AuthAnswer {
   readonly status: number;
   /** Lowercased name → values, for the names a verdict uses. */
   readonly headers: ReadonlyMap<string, readonly string[]>;
