@@ -25,7 +25,7 @@
  * The client owns its undici Agent (DESIGN §6: no global dispatcher on the proxy path).
  */
 import { createHash } from 'node:crypto';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../../log/logger.js';
 import {
   CACHE_KEY_VARIABLES,
@@ -426,14 +426,18 @@ export class ExternalAuthClient {
     const raw = input.rawHeaders;
     const listed = connectionTokens(view.header('connection') || undefined);
     const out: string[] = [];
+    const cookies: string[] = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i] ?? '';
       const lower = name.toLowerCase();
       // HTTP/2 pseudo-headers (`:path`…) are not headers of the subrequest.
       if (lower.startsWith(':') || HOP_BY_HOP.has(lower) || REPLACED.has(lower) || listed?.has(lower))
         continue;
-      out.push(name, raw[i + 1] ?? '');
+      // HTTP/2 clients may split Cookie; HTTP/1.1 wants one line (RFC 9113 §8.2.3).
+      if (lower === 'cookie') cookies.push(raw[i + 1] ?? '');
+      else out.push(name, raw[i + 1] ?? '');
     }
+    if (cookies.length > 0) out.push('cookie', cookies.join('; '));
     const redirect =
       compiled.requestRedirect === undefined ? input.url : view.render(compiled.requestRedirect);
     out.push(
@@ -474,7 +478,7 @@ export class ExternalAuthClient {
       const response = await this.#agent.request({
         origin: compiled.origin,
         path: compiled.path,
-        method: policy.method as 'GET',
+        method: policy.method as Dispatcher.HttpMethod,
         headers: this.#headers(compiled, view),
         signal: abort.signal,
         headersTimeout: policy.timeoutMs,
@@ -533,12 +537,14 @@ export class ExternalAuthClient {
     const alwaysCookies = policy.alwaysSetCookie ? cookies : [];
     if (status === 401 && compiled.signin !== undefined) {
       const { input } = view;
-      const location = signinLocation(
-        view.render(compiled.signin),
-        policy.signinRedirectParam,
-        input.proto,
-        input.host,
-        input.url,
+      const location = headerSafe(
+        signinLocation(
+          view.render(compiled.signin),
+          policy.signinRedirectParam,
+          input.proto,
+          input.host,
+          input.url,
+        ),
       );
       // The sign-in location is `add_header Set-Cookie` + `return 302`: 302 is covered.
       return {
@@ -573,6 +579,11 @@ export class ExternalAuthClient {
     );
     return { ...errorVerdict(), headers: alwaysCookies, cached };
   }
+}
+
+/** `headerSafe` percent-encodes what a header value cannot carry (a raw `$request_uri` may hold it). */
+function headerSafe(value: string): string {
+  return value.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 class AuthTimeout extends Error {

@@ -166,6 +166,23 @@ describe('the auth subrequest', () => {
     assert.equal(seen.rawHeaders.filter((n) => n.toLowerCase() === 'x-original-url').length, 1);
   });
 
+  test('Cookie headers split by an HTTP/2 client reach the service as one line', async () => {
+    const { verdict } = await check(
+      input(policy(), [
+        'cookie',
+        'theme=dark',
+        'cookie',
+        `${SESSION_COOKIE}=alice-token`,
+        ':authority',
+        'app.example.com',
+      ]),
+    );
+    allow(verdict);
+    const seen = server.seen.at(-1);
+    assert.equal(seen?.headers.cookie, `theme=dark; ${SESSION_COOKIE}=alice-token`);
+    assert.equal(seen?.rawHeaders.filter((n) => n.toLowerCase() === 'cookie').length, 1);
+  });
+
   test('auth-method overrides the method, and no body is sent whatever the method', async () => {
     await check(input(policy({ method: 'POST' }), bearer('alice-token'), { method: 'PUT' }));
     const seen = server.seen.at(-1);
@@ -292,6 +309,15 @@ describe('verdicts', () => {
       assert.deepEqual(v.headers, ['location', row.location]);
     });
   }
+
+  test('a raw $request_uri in the sign-in URL is percent-encoded where a header cannot carry it', async () => {
+    const p = policy({ signin: 'https://login.example.com/start?next=$request_uri' });
+    const v = respond((await check(input(p, [], { url: '/caf\u00e9 au lait' }))).verdict);
+    assert.deepEqual(v.headers, [
+      'location',
+      'https://login.example.com/start?next=/caf%C3%A9%20au%20lait&rd=https://app.example.com%2Fcaf%C3%A9%20au%20lait',
+    ]);
+  });
 
   test("the 302 to sign-in carries the auth response's Set-Cookie", async () => {
     const p = policy({ signin: 'https://login.example.com/start' });
