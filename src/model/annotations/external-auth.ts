@@ -112,6 +112,9 @@ export function isCacheKeyVariable(name: string): boolean {
 
 const urlVariablesText = URL_VARIABLES.map((v) => `$${v}`).join(', ');
 const cacheKeyVariablesText = `${CACHE_KEY_VARIABLES.map((v) => `$${v}`).join(', ')}, $http_<header>, $cookie_<name>`;
+// The same lists as Markdown code, for docs/annotations.md (a bare <header> would read as HTML).
+const urlVariablesDoc = URL_VARIABLES.map((v) => `\`$${v}\``).join(', ');
+const cacheKeyVariablesDoc = `${CACHE_KEY_VARIABLES.map((v) => `\`$${v}\``).join(', ')}, \`$http_<header>\`, \`$cookie_<name>\``;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: CR/LF and other controls would split or corrupt headers.
 const CONTROL = /[\x00-\x1f\x7f]/;
@@ -175,7 +178,7 @@ export const authSignin: Described<string> = described((raw) => {
   const sample = parts.value.map((p) => (p.kind === 'text' ? p.text : (SAMPLE[p.name] ?? ''))).join('');
   const badUrl = absoluteHttpUrl(sample);
   return badUrl === undefined ? ok(v) : fail(badUrl);
-}, `absolute \`http://\` or \`https://\` URL; may use ${urlVariablesText}`);
+}, `absolute \`http://\` or \`https://\` URL; may use ${urlVariablesDoc}`);
 
 /** `authRequestRedirect` reads `auth-request-redirect`: header text that may use the URL variables. */
 export const authRequestRedirect: Described<string> = described((raw) => {
@@ -184,7 +187,7 @@ export const authRequestRedirect: Described<string> = described((raw) => {
   if (bad !== undefined) return fail(bad);
   const parts = parseTemplate(v, isUrlVariable, urlVariablesText);
   return parts.ok ? ok(v) : parts;
-}, `printable ASCII; may use ${urlVariablesText}`);
+}, `printable ASCII; may use ${urlVariablesDoc}`);
 
 /** `authCacheKey` reads `auth-cache-key`: text and variables rendered per request. */
 export const authCacheKey: Described<string> = described((raw) => {
@@ -199,7 +202,7 @@ export const authCacheKey: Described<string> = described((raw) => {
     );
   }
   return ok(v);
-}, `text with ${cacheKeyVariablesText}`);
+}, `text with ${cacheKeyVariablesDoc}`);
 
 // ingress-nginx's list; nginx's proxy_method takes any token, ingress-nginx only these (case-sensitive).
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const;
