@@ -83,7 +83,7 @@ export type ExternalAuthVerdict =
       readonly headers: readonly string[];
       /** Short text/plain body written by Portico (never the auth service's). */
       readonly body: string;
-      /** `denied`: 401/403 relayed; `signin`: 302 to `auth-signin`; `error`: 500. */
+      /** `denied`: 401/403 relayed; `signin`: 302 to `auth-signin`; `error`: 500 (503 for a `deny` policy). */
       readonly reason: 'denied' | 'signin' | 'error';
       readonly cached: boolean;
     };
@@ -255,6 +255,8 @@ const BODIES = {
   500: '500 Internal Server Error — the authentication service could not check this request\n',
 } as const;
 
+const DENIED_BODY = '503 Service Unavailable — external authentication of this route is not usable\n';
+
 /** Cache lifetime an answer's own Cache-Control imposes: 0 = do not cache, undefined = say nothing. */
 function cacheControlMs(values: readonly string[] | undefined): number | undefined {
   if (values === undefined) return undefined;
@@ -350,6 +352,8 @@ export class ExternalAuthClient {
   async check(input: ExternalAuthInput): Promise<ExternalAuthVerdict> {
     try {
       const policy = input.policy;
+      // A well-formed but unusable configuration fails closed, never open.
+      if (policy.deny !== undefined) return { ...errorVerdict(), status: 503, body: DENIED_BODY };
       const compiled = this.#compile(policy);
       const view = new RequestView(input);
       let cacheKey: string | undefined;

@@ -372,6 +372,12 @@ describe('verdicts', () => {
     assert.equal(v.status, 500);
   });
 
+  test('a policy marked deny fails closed with 503 and asks nobody', async () => {
+    const { verdict, sent } = await check(input(policy({ deny: 'unusable' }), bearer('alice-token')));
+    assert.equal(sent, 0);
+    assert.equal(respond(verdict).status, 503);
+  });
+
   test('a policy whose URL does not parse answers 500 instead of throwing', async () => {
     const v = respond(await client.check(input(policy({ url: 'not a url' }), [])));
     assert.equal(v.status, 500);
