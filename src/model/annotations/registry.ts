@@ -9,8 +9,8 @@ import { accessLogAnnotations, parseAccessLog } from './access-log.js';
 import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
-import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
 import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
+import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,

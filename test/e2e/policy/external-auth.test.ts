@@ -14,6 +14,7 @@ import {
   type ExternalAuthVerdict,
   responseHeadersFor,
 } from '../../../src/policy/auth/external.js';
+import type { ExternalAuthChecker } from '../../../src/policy/chain.js';
 import { type AuthServer, SESSION_COOKIE, startAuthServer } from '../../support/auth-server.js';
 
 let server: AuthServer;
@@ -201,6 +202,13 @@ describe('the auth subrequest', () => {
 });
 
 describe('verdicts', () => {
+  test("the client is the policy chain's ExternalAuthChecker: the chain's input gets the chain's verdicts", async () => {
+    const checker: ExternalAuthChecker = client;
+    const verdict = await checker.check(input(policy(), bearer('alice-token')));
+    assert.equal(verdict.kind, 'allow');
+    assert.equal((await checker.check(input(policy(), []))).kind, 'respond');
+  });
+
   test('a 2xx allows and copies auth-response-headers for the upstream request', async () => {
     const { verdict } = await check(
       input(
