@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
+import { ExternalAuthClient } from '../policy/auth/external.js';
 import { PolicyEngine } from '../policy/chain.js';
 import { RateLimitEngine } from '../policy/rate-limit/engine.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
@@ -108,6 +109,7 @@ export class PorticoDataPlane implements DataPlane {
   readonly #clientCerts = new ClientCertChecker();
   readonly #policies: PolicyEngine;
   readonly #rateLimits: RateLimitEngine;
+  readonly #externalAuth: ExternalAuthClient;
   /** Ready Portico replicas, for the in-memory share of a shared limit while Redis is away. */
   #replicas: () => number;
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
@@ -145,7 +147,8 @@ export class PorticoDataPlane implements DataPlane {
       replicas: () => this.#replicas(),
       logger: logger.child({ component: 'rate-limit' }),
     });
-    this.#policies = new PolicyEngine({ logger, limits: this.#rateLimits });
+    this.#externalAuth = new ExternalAuthClient({ logger: logger.child({ component: 'external-auth' }) });
+    this.#policies = new PolicyEngine({ logger, limits: this.#rateLimits, externalAuth: this.#externalAuth });
     this.#resolve = {
       policies: this.#policies,
       snapshot: () => holder.current,
@@ -398,7 +401,7 @@ export class PorticoDataPlane implements DataPlane {
     );
     // 4. All client connections are gone: nothing can use a pool any more.
     await this.#upstreams.closeAll();
-    await this.#rateLimits.close();
+    await Promise.all([this.#rateLimits.close(), this.#externalAuth.close()]);
     if (this.#admin.listening) {
       const closed = new Promise<void>((resolve) => this.#admin.close(() => resolve()));
       this.#admin.closeAllConnections();
