@@ -96,7 +96,7 @@ test('nothing reaches the controller before every informer listed; the sync is o
   await advance(clock, 200);
   assert.equal(source.hasSynced(), true);
   assert.equal(synced(), 1);
-  assert.deepEqual(kindsOf(changes), ['ConfigMap,EndpointSlice,Ingress,IngressClass,Secret,Service']);
+  assert.deepEqual(kindsOf(changes), ['ConfigMap,EndpointSlice,Ingress,IngressClass,RateLimitPolicy,Secret,Service']);
   assert.ok(source.store.get('Ingress', 'default', 'early'));
   assert.match(await metrics.render(), /portico_k8s_informer_synced\{kind="Service"\} 1/);
   assert.match(await metrics.render(), /portico_k8s_watch_restarts_total\{kind="Service"\} 1/);
@@ -303,6 +303,8 @@ test('--watch-namespace runs one informer per namespace per namespaced kind; --c
     'Ingress a',
     'Ingress b',
     'IngressClass *',
+    'RateLimitPolicy a',
+    'RateLimitPolicy b',
     'Secret a type!=helm.sh/release.v1',
     'Secret b type!=helm.sh/release.v1',
     'Secret portico metadata.name=default-cert,type!=helm.sh/release.v1',
