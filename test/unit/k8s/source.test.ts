@@ -96,7 +96,9 @@ test('nothing reaches the controller before every informer listed; the sync is o
   await advance(clock, 200);
   assert.equal(source.hasSynced(), true);
   assert.equal(synced(), 1);
-  assert.deepEqual(kindsOf(changes), ['ConfigMap,EndpointSlice,Ingress,IngressClass,RateLimitPolicy,Secret,Service']);
+  assert.deepEqual(kindsOf(changes), [
+    'ConfigMap,EndpointSlice,Ingress,IngressClass,RateLimitPolicy,Secret,Service',
+  ]);
   assert.ok(source.store.get('Ingress', 'default', 'early'));
   assert.match(await metrics.render(), /portico_k8s_informer_synced\{kind="Service"\} 1/);
   assert.match(await metrics.render(), /portico_k8s_watch_restarts_total\{kind="Service"\} 1/);

@@ -234,7 +234,8 @@ const rows: readonly Row[] = [
     problems: [
       {
         field: field(`${P}limit-burst`),
-        message: 'needs portico.dev/limit-rps or portico.dev/limit-rpm (a burst is extra requests on top of a rate)',
+        message:
+          'needs portico.dev/limit-rps or portico.dev/limit-rpm (a burst is extra requests on top of a rate)',
       },
     ],
   },
@@ -264,11 +265,7 @@ const rows: readonly Row[] = [
       [`${P}limit-store`, 'etcd', '"etcd": must be one of "memory", "redis"'],
       [`${P}limit-dry-run`, 'yes', '"yes": must be "true" or "false"'],
       [`${P}limit-allowlist`, '10.0.0.0/33', '"10.0.0.0/33": "10.0.0.0/33" is not an IP address or CIDR'],
-      [
-        `${P}limit-key`,
-        'ip',
-        '"ip": must be "remote-ip", "host", "header:<name>" or "cookie:<name>"',
-      ],
+      [`${P}limit-key`, 'ip', '"ip": must be "remote-ip", "host", "header:<name>" or "cookie:<name>"'],
       [
         `${P}limit-key`,
         'header:X Api',
