@@ -32,7 +32,8 @@ export type PolicyValidation =
   | { readonly ok: true; readonly config: RateLimitConfig }
   | { readonly ok: false; readonly problems: readonly PolicyProblem[] };
 
-const SPEC_FIELDS = new Set([
+/** `RATE_LIMIT_POLICY_FIELDS` are the `spec` fields, as the CRD's schema lists them. */
+export const RATE_LIMIT_POLICY_FIELDS: readonly string[] = [
   'rps',
   'rpm',
   'burst',
@@ -43,7 +44,8 @@ const SPEC_FIELDS = new Set([
   'statusCode',
   'store',
   'dryRun',
-]);
+];
+const SPEC_FIELDS = new Set(RATE_LIMIT_POLICY_FIELDS);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
