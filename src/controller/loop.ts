@@ -540,6 +540,12 @@ export class Controller {
     if (m === undefined) return;
     m.configRebuildDuration.set(seconds);
     m.rejectedObjects.set({ kind: 'Ingress' }, model.ingresses.filter((r) => r.state === 'rejected').length);
+    const rejectedPolicies = new Set(
+      model.diagnostics
+        .filter((d) => d.code === 'PORTICO_ERR_RATE_LIMIT_POLICY_INVALID')
+        .map((d) => d.object),
+    );
+    m.rejectedObjects.set({ kind: 'RateLimitPolicy' }, rejectedPolicies.size);
     m.brokenReferences.set(
       model.diagnostics.filter(
         (d) => d.code === 'PORTICO_WARN_SERVICE_MISSING' || d.code === 'PORTICO_WARN_SERVICE_PORT_MISSING',

@@ -117,7 +117,7 @@ export const rateLimitAnnotations = defineAnnotations(
       default: '(no limit)',
       doc: 'Concurrent requests per key; checked before the rate limit.',
       differs:
-        'Counts requests in flight per key (HTTP/2 streams included), where nginx counts them per client address.',
+        'Portico only in this meaning: counted per `limit-key` (nginx counts per client address; both count each HTTP/2 stream).',
       prefixes: ['portico.dev'],
     },
     'limit-key': {
@@ -225,8 +225,7 @@ export const nginxRateLimitAnnotations = defineAnnotations(
       risk: 'low',
       default: '0 (no limit)',
       doc: 'Concurrent requests per client address (`limit_conn`).',
-      differs:
-        'Counts requests in flight (HTTP/2 streams included), as nginx does since 1.11; a value that is not a whole number rejects the Ingress.',
+      differs: 'A value that is not a whole number rejects the Ingress (ingress-nginx: no limit).',
       prefixes: ['nginx.ingress.kubernetes.io'],
     },
     'limit-allowlist': {
@@ -377,7 +376,7 @@ export function readRateLimit(reader: AnnotationReader): RateLimitAnnotations {
     Object.values(values).filter((v): v is FieldValue<unknown> => v !== undefined);
 
   if (policy !== undefined) {
-    for (const ignored of [...set(p), ...set(n)]) {
+    for (const ignored of [...set(p), ...set({ store, dryRun }), ...set(n)]) {
       reader.warning(
         ignored.field,
         `${ignored.key} is ignored: ${policy.key} names RateLimitPolicy ${reader.namespace}/${policy.value}, which wins over limit annotations`,

@@ -200,12 +200,21 @@ const rows: readonly Row[] = [
   },
   {
     name: 'rate-limit-policy wins over limit annotations of both spellings, each named in a warning',
-    annotations: { [`${P}rate-limit-policy`]: 'api', [`${P}limit-rps`]: '10', [`${N}limit-rps`]: '1' },
+    annotations: {
+      [`${P}rate-limit-policy`]: 'api',
+      [`${P}limit-rps`]: '10',
+      [`${P}limit-store`]: 'redis',
+      [`${N}limit-rps`]: '1',
+    },
     policy: { namespace: 'shop', name: 'api', field: field(`${P}rate-limit-policy`) },
     warnings: [
       {
         field: field(`${P}limit-rps`),
         message: `${P}limit-rps is ignored: ${P}rate-limit-policy names RateLimitPolicy shop/api, which wins over limit annotations`,
+      },
+      {
+        field: field(`${P}limit-store`),
+        message: `${P}limit-store is ignored: ${P}rate-limit-policy names RateLimitPolicy shop/api, which wins over limit annotations`,
       },
       {
         field: field(`${N}limit-rps`),
