@@ -184,6 +184,10 @@ export class Informer {
       );
       this.#reportedAbsent = true;
     }
+    // Not an outage: nothing is missed while the resource does not exist, so no disconnection alarm.
+    if (this.#warnTimer) this.#clock.clearTimeout(this.#warnTimer);
+    this.#warnTimer = undefined;
+    this.#disconnectedSince = undefined;
     this.#reconcile([]);
     if (!this.#synced) {
       this.#synced = true;

@@ -385,6 +385,8 @@ test('without the RateLimitPolicy CRD (404) the source still syncs, and picks po
   await source.whenSynced();
   assert.equal(source.hasSynced(), true, 'a missing CRD does not hold the first snapshot back');
   assert.deepEqual(source.store.keys('RateLimitPolicy'), []);
+  const informer = source.informers.find((i) => i.kind === 'RateLimitPolicy');
+  assert.equal(informer?.disconnectedSince, undefined, 'a missing CRD is not reported as a lost watch');
   api.of('RateLimitPolicy').put({
     apiVersion: 'portico.dev/v1alpha1',
     kind: 'RateLimitPolicy',
