@@ -12,6 +12,12 @@ import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
 import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
 import {
+  nginxRateLimitAnnotations,
+  type RateLimitPolicyRef,
+  rateLimitAnnotations,
+  readRateLimit,
+} from './rate-limit.js';
+import {
   type AnnotationFamily,
   type AnnotationProblem,
   AnnotationReader,
@@ -29,6 +35,8 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   ipFilterAnnotations,
   basicAuthAnnotations,
   externalAuthAnnotations,
+  rateLimitAnnotations,
+  nginxRateLimitAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -39,6 +47,10 @@ export interface IngressAnnotations {
   readonly clientAuth?: ClientAuthSettings & { readonly deny?: string };
   /** Invalid values: the Ingress is rejected (its last good version keeps serving). */
   readonly problems: readonly AnnotationProblem[];
+  /** Values that are read but not used (e.g. overridden by another spelling): reported, ignored. */
+  readonly warnings: readonly AnnotationProblem[];
+  /** `portico.dev/rate-limit-policy`: translation looks the policy up and sets `policy.rateLimit`. */
+  readonly rateLimitPolicy?: RateLimitPolicyRef;
   /** Well-formed values that fail closed (the `deny` of `policy` or `clientAuth`), with their fields. */
   readonly denials: readonly AnnotationProblem[];
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
@@ -60,6 +72,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const ipAccess = parseIpFilter(reader);
   const basicAuth = parseBasicAuth(reader);
   const externalAuth = parseExternalAuth(reader);
+  // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
+  const rateLimit = readRateLimit(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))
@@ -76,7 +90,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ipAccess.allow !== undefined ||
     ipAccess.deny !== undefined ||
     basicAuth !== undefined ||
-    externalAuth !== undefined;
+    externalAuth !== undefined ||
+    rateLimit.config !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -90,6 +105,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
           : {}),
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
+        ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -113,6 +129,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     policy,
     ...(auth !== undefined ? { clientAuth: auth } : {}),
     problems: reader.problems,
+    warnings: reader.warnings,
+    ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
     denials,
     unknown,
   };
