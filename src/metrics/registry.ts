@@ -3,7 +3,35 @@
  * consistent (`portico_<subsystem>_<name>_<unit>`) and label sets stay bounded: no label ever holds
  * a client address or a raw request path.
  */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Labels of every per-request series: bounded by the Ingresses and Services that exist. */
+export const ROUTE_LABELS = ['ingress', 'namespace', 'service'] as const;
+
+/** Labels of the request count and latency: a route's, plus the folded method and status class. */
+export const REQUEST_LABELS = [...ROUTE_LABELS, 'method', 'status'] as const;
+
+/**
+ * `LATENCY_BUCKETS` (seconds) serve both the request and the upstream histogram, so the two can be
+ * compared bucket by bucket. Steps of 2 to 2.5 from 5 ms (a loopback upstream plus Portico's own
+ * share, well under a millisecond, lands in the first bucket: finer buckets would only describe the
+ * machine) to 10 s (past it the request is at the scale of the proxy timeouts; `_sum` and `_count`
+ * still see it). Ten buckets, not the 14 to 20 of finer layouts, because every bucket is one more
+ * series for every label set (bench/metrics-cardinality.ts).
+ */
+export const LATENCY_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+/** `PolicyDenial` names what stopped a request, for `PorticoMetrics.policyDenied`. */
+export type PolicyDenial = 'rate-limit' | 'rate-limit-dry-run' | 'ip-filter' | 'basic-auth' | 'external-auth';
+
+/** `RateLimitStoreState` is the rate-limit store's Redis state (rate-limit/types.ts `StoreState`). */
+export type RateLimitStoreState = 'memory-only' | 'shared' | 'fallback';
+
+/** `namespaceOf` is the namespace of `"namespace/name"`, "" for "" (no Ingress answered). */
+export function namespaceOf(ingress: string): string {
+  const slash = ingress.indexOf('/');
+  return slash === -1 ? '' : ingress.slice(0, slash);
+}
 
 /**
  * `PorticoMetrics` is one process's metrics. It is an instance, not a module singleton, so tests
@@ -93,9 +121,149 @@ export class PorticoMetrics {
     registers: [this.registry],
   });
 
+  readonly requests = new Counter({
+    name: 'portico_requests_total',
+    help:
+      'Requests answered, proxied or built-in (404, 503, redirects, denials), by Ingress ("namespace/name", "" when none answered), ' +
+      'namespace, Service, method (standard methods, else OTHER) and status class (1xx..5xx; 499 for a client gone before the response counts as 4xx).',
+    labelNames: REQUEST_LABELS,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: 'portico_request_duration_seconds',
+    help: 'Time from the request reaching Portico to the end of its response, by the labels of portico_requests_total.',
+    labelNames: REQUEST_LABELS,
+    buckets: [...LATENCY_BUCKETS],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'portico_upstream_response_duration_seconds',
+    help: 'Time from dispatching the last attempt to the upstream to its response headers, by Ingress, namespace and Service.',
+    labelNames: ROUTE_LABELS,
+    buckets: [...LATENCY_BUCKETS],
+    registers: [this.registry],
+  });
+
+  readonly requestBytes = new Counter({
+    name: 'portico_request_bytes_total',
+    help: 'Request body bytes read from clients, by Ingress, namespace and Service.',
+    labelNames: ROUTE_LABELS,
+    registers: [this.registry],
+  });
+
+  readonly responseBytes = new Counter({
+    name: 'portico_response_bytes_total',
+    help: 'Response body bytes written to clients, by Ingress, namespace and Service.',
+    labelNames: ROUTE_LABELS,
+    registers: [this.registry],
+  });
+
+  #connections: () => number = () => 0;
+  #storeState: RateLimitStoreState | undefined;
+
+  readonly activeConnections: Gauge = new Gauge({
+    name: 'portico_active_connections',
+    help: 'Open client connections on the proxy listeners (HTTP/1.1 keep-alive, busy or upgraded, and HTTP/2 sessions).',
+    registers: [this.registry],
+    collect: (): void => this.activeConnections.set(this.#connections()),
+  });
+
+  readonly rateLimitRejected = new Counter({
+    name: 'portico_ratelimit_rejected_total',
+    help: 'Requests rejected by a rate or connection limit (answered with its status code), by Ingress and namespace.',
+    labelNames: ['ingress', 'namespace'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimitDryRunRejections = new Counter({
+    name: 'portico_ratelimit_dry_run_rejections_total',
+    help: 'Requests a limit in dry run would have rejected (they were served), by Ingress and namespace.',
+    labelNames: ['ingress', 'namespace'] as const,
+    registers: [this.registry],
+  });
+
+  readonly authDenied = new Counter({
+    name: 'portico_auth_denied_total',
+    help: 'Requests denied by authentication (401/403, or 500/503 when the check itself failed), by Ingress, namespace and kind (basic, external).',
+    labelNames: ['ingress', 'namespace', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ipFilterDenied = new Counter({
+    name: 'portico_ip_filter_denied_total',
+    help: 'Requests answered 403 by an allow-list or deny-list of client addresses, by Ingress and namespace.',
+    labelNames: ['ingress', 'namespace'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimitStoreFallback = new Gauge({
+    name: 'portico_ratelimit_store_fallback',
+    help: "1 while Redis is unreachable and shared limits run on this replica's in-memory share; 0 otherwise.",
+    registers: [this.registry],
+  });
+
+  readonly rateLimitStoreTransitions = new Counter({
+    name: 'portico_ratelimit_store_transitions_total',
+    help: 'Changes of the rate-limit store state, by the state entered (shared: Redis in use; fallback: in-memory share).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly certificateExpiry = new Gauge({
+    name: 'portico_ssl_certificate_expiry_timestamp_seconds',
+    help: 'Unix time at which the certificate (first of tls.crt) of a TLS Secret in use expires, by namespace and Secret.',
+    labelNames: ['namespace', 'secret'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });
+  }
+
+  /**
+   * `policyDenied` counts one request a policy stopped (or, for `rate-limit-dry-run`, would have
+   * stopped). `ingress` is `"namespace/name"`. Called on the denial path only, so building the
+   * label object here costs the served requests nothing.
+   */
+  policyDenied(ingress: string, denial: PolicyDenial): void {
+    const labels = { ingress, namespace: namespaceOf(ingress) };
+    switch (denial) {
+      case 'rate-limit':
+        this.rateLimitRejected.inc(labels);
+        return;
+      case 'rate-limit-dry-run':
+        this.rateLimitDryRunRejections.inc(labels);
+        return;
+      case 'ip-filter':
+        this.ipFilterDenied.inc(labels);
+        return;
+      case 'basic-auth':
+        this.authDenied.inc({ ...labels, kind: 'basic' });
+        return;
+      case 'external-auth':
+        this.authDenied.inc({ ...labels, kind: 'external' });
+        return;
+    }
+  }
+
+  /**
+   * `rateLimitStore` records the rate-limit store's state: the fallback gauge follows it and each
+   * change of state counts one transition (call it on every change, or on every check: a repeated
+   * state is not counted twice).
+   */
+  rateLimitStore(state: RateLimitStoreState): void {
+    if (state === this.#storeState) return;
+    this.#storeState = state;
+    this.rateLimitStoreFallback.set(state === 'fallback' ? 1 : 0);
+    this.rateLimitStoreTransitions.inc({ state });
+  }
+
+  /** `countConnections` makes `portico_active_connections` read `source` at each scrape. */
+  countConnections(source: () => number): void {
+    this.#connections = source;
   }
 
   /** `render` returns the exposition text for `/metrics`. */

@@ -11,6 +11,7 @@ import type { ProxyOptions } from '../config/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
+import { RequestMetrics } from '../metrics/requests.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
@@ -113,7 +114,11 @@ export class PorticoDataPlane implements DataPlane {
   constructor(options: ProxyOptions, logger: Logger, metrics?: PorticoMetrics) {
     this.#options = options;
     this.#logger = logger;
-    this.#accessLog = new AccessLog(options.accessLog ?? 'off');
+    this.#accessLog = new AccessLog(
+      options.accessLog ?? 'off',
+      metrics !== undefined ? new RequestMetrics(metrics) : undefined,
+    );
+    metrics?.countConnections(() => this.#connections());
     this.#upstreams = new UpstreamRegistry(options.upstream, logger);
     this.#settings = baseSettings(options);
     // Generated even with --default-ssl-certificate: that Secret may be missing or broken, and the
@@ -278,10 +283,12 @@ export class PorticoDataPlane implements DataPlane {
 
   /** `stats` reports pool counts and open client connections (tests, leak checks). */
   stats(): UpstreamStats & { readonly connections: number } {
-    return {
-      ...this.#upstreams.stats(),
-      connections: (this.#proxy?.sockets.size ?? 0) + (this.#httpsProxy?.sockets.size ?? 0),
-    };
+    return { ...this.#upstreams.stats(), connections: this.#connections() };
+  }
+
+  /** Open client connections: every HTTP/1.1 socket, and the socket under each HTTP/2 session. */
+  #connections(): number {
+    return (this.#proxy?.sockets.size ?? 0) + (this.#httpsProxy?.sockets.size ?? 0);
   }
 
   async listen(): Promise<ListeningPorts> {
