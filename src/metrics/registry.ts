@@ -27,6 +27,13 @@ export type PolicyDenial = 'rate-limit' | 'rate-limit-dry-run' | 'ip-filter' | '
 /** `RateLimitStoreState` is the rate-limit store's Redis state (rate-limit/types.ts `StoreState`). */
 export type RateLimitStoreState = 'memory-only' | 'shared' | 'fallback';
 
+/** `CertificateExpiry` is a served TLS Secret and its certificate's notAfter (ms since the epoch). */
+export interface CertificateExpiry {
+  readonly namespace: string;
+  readonly name: string;
+  readonly notAfter: number;
+}
+
 /** `namespaceOf` is the namespace of `"namespace/name"`, "" for "" (no Ingress answered). */
 export function namespaceOf(ingress: string): string {
   const slash = ingress.indexOf('/');
@@ -162,6 +169,7 @@ export class PorticoMetrics {
 
   #connections: () => number = () => 0;
   #storeState: RateLimitStoreState | undefined;
+  #certificates = new Map<string, CertificateExpiry>();
 
   readonly activeConnections: Gauge = new Gauge({
     name: 'portico_active_connections',
@@ -259,6 +267,23 @@ export class PorticoMetrics {
     this.#storeState = state;
     this.rateLimitStoreFallback.set(state === 'fallback' ? 1 : 0);
     this.rateLimitStoreTransitions.inc({ state });
+  }
+
+  /**
+   * `certificatesInUse` sets the expiry gauge of every TLS Secret served now and removes the series
+   * of Secrets no longer served (deleted, unreferenced, or failing their check).
+   */
+  certificatesInUse(certificates: Iterable<CertificateExpiry>): void {
+    const next = new Map<string, CertificateExpiry>();
+    for (const c of certificates) {
+      if (!Number.isFinite(c.notAfter)) continue;
+      next.set(`${c.namespace}/${c.name}`, c);
+      this.certificateExpiry.set({ namespace: c.namespace, secret: c.name }, c.notAfter / 1_000);
+    }
+    for (const [key, c] of this.#certificates) {
+      if (!next.has(key)) this.certificateExpiry.remove({ namespace: c.namespace, secret: c.name });
+    }
+    this.#certificates = next;
   }
 
   /** `countConnections` makes `portico_active_connections` read `source` at each scrape. */
