@@ -42,8 +42,8 @@ function parseExposition(text: string): Sample[] {
   return samples;
 }
 
-/** `valueOf` is the value of the one sample with exactly these labels, or undefined. */
-function valueOf(
+/** `seriesValue` is the value of the one sample with exactly these labels, or undefined. */
+function seriesValue(
   samples: readonly Sample[],
   name: string,
   labels: Record<string, string>,
@@ -153,7 +153,7 @@ describe('request metrics (file mode)', () => {
     // Counted when the response closes on Portico's side, which may trail the client's last byte.
     await waitUntil(
       async () =>
-        valueOf(await scrape(portico.adminPort), 'portico_requests_total', {
+        seriesValue(await scrape(portico.adminPort), 'portico_requests_total', {
           ...idle,
           method: 'GET',
           status: '5xx',
@@ -163,7 +163,7 @@ describe('request metrics (file mode)', () => {
     );
     const s = await scrape(portico.adminPort);
     const requests = (labels: Record<string, string>): number | undefined =>
-      valueOf(s, 'portico_requests_total', labels);
+      seriesValue(s, 'portico_requests_total', labels);
     assert.equal(requests({ ...shop, method: 'GET', status: '2xx' }), 3);
     assert.equal(requests({ ...shop, method: 'POST', status: '2xx' }), 1);
     assert.equal(requests({ ...shop, method: 'OTHER', status: '2xx' }), 1, 'PURGE is folded to OTHER');
@@ -176,26 +176,26 @@ describe('request metrics (file mode)', () => {
     );
 
     const duration = (suffix: string, labels: Record<string, string>): number | undefined =>
-      valueOf(s, `portico_request_duration_seconds${suffix}`, labels);
+      seriesValue(s, `portico_request_duration_seconds${suffix}`, labels);
     assert.equal(duration('_count', { ...shop, method: 'GET', status: '2xx' }), 3);
     assert.equal(duration('_bucket', { ...shop, method: 'GET', status: '2xx', le: '+Inf' }), 3);
     assert.equal(duration('_count', { ...none, method: 'GET', status: '4xx' }), 2);
     assert.equal(duration('_count', { ...idle, method: 'GET', status: '5xx' }), 1);
 
-    assert.equal(valueOf(s, 'portico_upstream_response_duration_seconds_count', shop), 5);
+    assert.equal(seriesValue(s, 'portico_upstream_response_duration_seconds_count', shop), 5);
     assert.equal(
-      valueOf(s, 'portico_upstream_response_duration_seconds_count', idle),
+      seriesValue(s, 'portico_upstream_response_duration_seconds_count', idle),
       undefined,
       'no upstream answered the 503',
     );
-    assert.equal(valueOf(s, 'portico_request_bytes_total', shop), 5);
-    assert.equal(valueOf(s, 'portico_response_bytes_total', shop), shopBytes);
-    assert.equal(valueOf(s, 'portico_response_bytes_total', none), notFoundBytes);
+    assert.equal(seriesValue(s, 'portico_request_bytes_total', shop), 5);
+    assert.equal(seriesValue(s, 'portico_response_bytes_total', shop), shopBytes);
+    assert.equal(seriesValue(s, 'portico_response_bytes_total', none), notFoundBytes);
   });
 
   test('active connections count open client connections', async () => {
     const gauge = async (): Promise<number | undefined> =>
-      valueOf(await scrape(portico.adminPort), 'portico_active_connections', {});
+      seriesValue(await scrape(portico.adminPort), 'portico_active_connections', {});
     await waitUntil(async () => (await gauge()) === 0, 5_000, 'no connection open');
     const sockets: Socket[] = [];
     for (let i = 0; i < 2; i++) {
@@ -213,7 +213,7 @@ describe('request metrics (file mode)', () => {
   test('certificate expiry: the notAfter of each Secret in use, gone when it is no longer used', async () => {
     const notAfter = Date.parse(new X509Certificate(certificate.cert).validTo) / 1_000;
     const expiry = async (): Promise<number | undefined> =>
-      valueOf(await scrape(portico.adminPort), 'portico_ssl_certificate_expiry_timestamp_seconds', {
+      seriesValue(await scrape(portico.adminPort), 'portico_ssl_certificate_expiry_timestamp_seconds', {
         namespace: 'default',
         secret: 'secure-tls',
       });
