@@ -3,23 +3,8 @@
  * consistent (`portico_<subsystem>_<name>_<unit>`) and label sets stay bounded: no label ever holds
  * a client address or a raw request path.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-
-/** Labels of every per-request series: bounded by the Ingresses and Services that exist. */
-export const ROUTE_LABELS = ['ingress', 'namespace', 'service'] as const;
-
-/** Labels of the request count and latency: a route's, plus the folded method and status class. */
-export const REQUEST_LABELS = [...ROUTE_LABELS, 'method', 'status'] as const;
-
-/**
- * `LATENCY_BUCKETS` (seconds) serve both the request and the upstream histogram, so the two can be
- * compared bucket by bucket. Steps of 2 to 2.5 from 5 ms (a loopback upstream plus Portico's own
- * share, well under a millisecond, lands in the first bucket: finer buckets would only describe the
- * machine) to 10 s (past it the request is at the scale of the proxy timeouts; `_sum` and `_count`
- * still see it). Ten buckets, not the 14 to 20 of finer layouts, because every bucket is one more
- * series for every label set (bench/metrics-cardinality.ts).
- */
-export const LATENCY_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { namespaceOf, RequestMetrics } from './requests.js';
 
 /** `PolicyDenial` names what stopped a request, for `PorticoMetrics.policyDenied`. */
 export type PolicyDenial = 'rate-limit' | 'rate-limit-dry-run' | 'ip-filter' | 'basic-auth' | 'external-auth';
@@ -32,12 +17,6 @@ export interface CertificateExpiry {
   readonly namespace: string;
   readonly name: string;
   readonly notAfter: number;
-}
-
-/** `namespaceOf` is the namespace of `"namespace/name"`, "" for "" (no Ingress answered). */
-export function namespaceOf(ingress: string): string {
-  const slash = ingress.indexOf('/');
-  return slash === -1 ? '' : ingress.slice(0, slash);
 }
 
 /**
@@ -128,44 +107,37 @@ export class PorticoMetrics {
     registers: [this.registry],
   });
 
-  readonly requests = new Counter({
-    name: 'portico_requests_total',
-    help:
-      'Requests answered, proxied or built-in (404, 503, redirects, denials), by Ingress ("namespace/name", "" when none answered), ' +
-      'namespace, Service, method (standard methods, else OTHER) and status class (1xx..5xx; 499 for a client gone before the response counts as 4xx).',
-    labelNames: REQUEST_LABELS,
-    registers: [this.registry],
-  });
-
-  readonly requestDuration = new Histogram({
-    name: 'portico_request_duration_seconds',
-    help: 'Time from the request reaching Portico to the end of its response, by the labels of portico_requests_total.',
-    labelNames: REQUEST_LABELS,
-    buckets: [...LATENCY_BUCKETS],
-    registers: [this.registry],
-  });
-
-  readonly upstreamDuration = new Histogram({
-    name: 'portico_upstream_response_duration_seconds',
-    help: 'Time from dispatching the last attempt to the upstream to its response headers, by Ingress, namespace and Service.',
-    labelNames: ROUTE_LABELS,
-    buckets: [...LATENCY_BUCKETS],
-    registers: [this.registry],
-  });
-
-  readonly requestBytes = new Counter({
-    name: 'portico_request_bytes_total',
-    help: 'Request body bytes read from clients, by Ingress, namespace and Service.',
-    labelNames: ROUTE_LABELS,
-    registers: [this.registry],
-  });
-
-  readonly responseBytes = new Counter({
-    name: 'portico_response_bytes_total',
-    help: 'Response body bytes written to clients, by Ingress, namespace and Service.',
-    labelNames: ROUTE_LABELS,
-    registers: [this.registry],
-  });
+  /**
+   * The per-request series, recorded at the end of each response (requests.ts keeps the numbers;
+   * the names, help texts and label sets are here).
+   */
+  readonly requests = new RequestMetrics(
+    {
+      requests: {
+        name: 'portico_requests_total',
+        help:
+          'Requests answered, proxied or built-in (404, 503, redirects, denials), by ingress ("namespace/name", "" when none answered), ' +
+          'namespace, service, method (the standard methods, else OTHER) and status class (1xx..5xx; a client gone before the response is 499: 4xx).',
+      },
+      duration: {
+        name: 'portico_request_duration_seconds',
+        help: 'Time from the request reaching Portico to the end of its response, by ingress, namespace, service and status class.',
+      },
+      upstreamDuration: {
+        name: 'portico_upstream_response_duration_seconds',
+        help: 'Time from dispatching the last attempt to the upstream to its response headers, by ingress, namespace and service.',
+      },
+      requestBytes: {
+        name: 'portico_request_bytes_total',
+        help: 'Request body bytes read from clients, by ingress, namespace and service.',
+      },
+      responseBytes: {
+        name: 'portico_response_bytes_total',
+        help: 'Response body bytes written to clients, by ingress, namespace and service.',
+      },
+    },
+    this.registry,
+  );
 
   #connections: () => number = () => 0;
   #storeState: RateLimitStoreState | undefined;

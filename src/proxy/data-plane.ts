@@ -11,7 +11,7 @@ import type { ProxyOptions } from '../config/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
-import { RequestMetrics } from '../metrics/requests.js';
+import type { RequestMetrics } from '../metrics/requests.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
@@ -102,6 +102,7 @@ export class PorticoDataPlane implements DataPlane {
   #httpsProxy: ProxyServer | undefined;
   readonly #sni: SniContexts;
   readonly #accessLog: AccessLog;
+  readonly #requests: RequestMetrics | undefined;
   readonly #sessionCache: SessionCache;
   readonly #clientCerts = new ClientCertChecker();
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
@@ -114,10 +115,8 @@ export class PorticoDataPlane implements DataPlane {
   constructor(options: ProxyOptions, logger: Logger, metrics?: PorticoMetrics) {
     this.#options = options;
     this.#logger = logger;
-    this.#accessLog = new AccessLog(
-      options.accessLog ?? 'off',
-      metrics !== undefined ? new RequestMetrics(metrics) : undefined,
-    );
+    this.#requests = metrics?.requests;
+    this.#accessLog = new AccessLog(options.accessLog ?? 'off', this.#requests);
     metrics?.countConnections(() => this.#connections());
     this.#upstreams = new UpstreamRegistry(options.upstream, logger);
     this.#settings = baseSettings(options);
@@ -159,6 +158,7 @@ export class PorticoDataPlane implements DataPlane {
   publishRoutes(snapshot: RouteSnapshot): void {
     this.#holder.publish(snapshot);
     this.#upstreams.setRoutes(snapshot.model);
+    this.#requests?.retain(new Set(snapshot.model.ingresses.map((r) => r.ingress)));
     const requestCert = wantsClientCertificates(snapshot.model);
     if (requestCert !== this.#requestCert) {
       this.#requestCert = requestCert;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RouteMatch } from '../../../src/compile/types.js';
 import { PorticoMetrics } from '../../../src/metrics/registry.js';
-import { methodLabel, RequestMetrics, routeLabels, statusClass } from '../../../src/metrics/requests.js';
+import { methodLabel, routeLabels, statusClass } from '../../../src/metrics/requests.js';
 import { DEFAULT_ROUTE_POLICY } from '../../../src/model/types.js';
 
 function routeMatch(ingress: string | undefined, namespace: string, service: string): RouteMatch {
@@ -99,17 +99,52 @@ describe('routeLabels', () => {
 });
 
 describe('RequestMetrics', () => {
+  test('latency buckets are cumulative, with +Inf, sum and count', async () => {
+    const m = new PorticoMetrics({ processMetrics: false });
+    const match = routeMatch('shop/front', 'shop', 'web');
+    for (const seconds of [0.001, 0.005, 0.02, 0.3, 60])
+      m.requests.observe(match, 'GET', 200, seconds, -1, 0, 0);
+    const series =
+      'portico_request_duration_seconds_bucket{ingress="shop/front",namespace="shop",service="web",status="2xx"';
+    const cases: { le: string; count: number }[] = [
+      { le: '0.005', count: 2 },
+      { le: '0.01', count: 2 },
+      { le: '0.025', count: 3 },
+      { le: '0.25', count: 3 },
+      { le: '0.5', count: 4 },
+      { le: '10', count: 4 },
+      { le: '+Inf', count: 5 },
+    ];
+    for (const c of cases) assert.equal(await sample(m, `${series},le="${c.le}"}`), c.count, `le=${c.le}`);
+    const labels = 'ingress="shop/front",namespace="shop",service="web",status="2xx"';
+    assert.equal(await sample(m, `portico_request_duration_seconds_count{${labels}}`), 5);
+    assert.ok(
+      Math.abs(((await sample(m, `portico_request_duration_seconds_sum{${labels}}`)) ?? 0) - 60.326) < 1e-9,
+    );
+  });
+
+  test('the series of an Ingress that no longer exists are dropped; others and unrouted ones stay', async () => {
+    const m = new PorticoMetrics({ processMetrics: false });
+    m.requests.observe(routeMatch('shop/front', 'shop', 'web'), 'GET', 200, 0.001, 0.001, 0, 1);
+    m.requests.observe(routeMatch('shop/old', 'shop', 'legacy'), 'GET', 200, 0.001, 0.001, 0, 1);
+    m.requests.observe(undefined, 'GET', 400, 0.001, -1, 0, 1);
+    m.requests.retain(new Set(['shop/front']));
+    const text = await m.render();
+    assert.ok(text.includes('ingress="shop/front"'));
+    assert.ok(!text.includes('shop/old'), 'no series of the deleted Ingress');
+    assert.ok(
+      text.includes('portico_requests_total{ingress="",namespace="",service="",method="GET",status="4xx"} 1'),
+    );
+  });
+
   test('one observation counts the request, its latency, upstream latency and both byte counts', async () => {
     const m = new PorticoMetrics({ processMetrics: false });
-    const hook = new RequestMetrics(m);
+    const hook = m.requests;
     hook.observe(routeMatch('shop/front', 'shop', 'web'), 'GET', 200, 0.003, 0.002, 10, 42);
     const labels = 'ingress="shop/front",namespace="shop",service="web"';
     assert.equal(await sample(m, `portico_requests_total{${labels},method="GET",status="2xx"}`), 1);
     assert.equal(
-      await sample(
-        m,
-        `portico_request_duration_seconds_bucket{le="0.005",${labels},method="GET",status="2xx"}`,
-      ),
+      await sample(m, `portico_request_duration_seconds_bucket{${labels},status="2xx",le="0.005"}`),
       1,
     );
     assert.equal(await sample(m, `portico_upstream_response_duration_seconds_count{${labels}}`), 1);
@@ -119,7 +154,7 @@ describe('RequestMetrics', () => {
 
   test('a built-in answer without upstream records no upstream latency', async () => {
     const m = new PorticoMetrics({ processMetrics: false });
-    new RequestMetrics(m).observe(undefined, 'GET', 404, 0.001, -1, 0, 30);
+    m.requests.observe(undefined, 'GET', 404, 0.001, -1, 0, 30);
     assert.deepEqual(await seriesOf(m, 'portico_upstream_response_duration_seconds_count'), []);
     assert.equal(
       await sample(m, 'portico_requests_total{ingress="",namespace="",service="",method="GET",status="4xx"}'),
@@ -129,7 +164,7 @@ describe('RequestMetrics', () => {
 
   test('the same route in a new snapshot (a new RouteMatch) continues the same series', async () => {
     const m = new PorticoMetrics({ processMetrics: false });
-    const hook = new RequestMetrics(m);
+    const hook = m.requests;
     hook.observe(routeMatch('shop/front', 'shop', 'web'), 'GET', 200, 0.001, 0.001, 0, 1);
     hook.observe(routeMatch('shop/front', 'shop', 'web'), 'GET', 201, 0.001, 0.001, 0, 1);
     assert.deepEqual(await seriesOf(m, 'portico_requests_total'), [
@@ -139,7 +174,7 @@ describe('RequestMetrics', () => {
 
   test('any number of odd methods and statuses makes at most one series per route, OTHER and other', async () => {
     const m = new PorticoMetrics({ processMetrics: false });
-    const hook = new RequestMetrics(m);
+    const hook = m.requests;
     const match = routeMatch('shop/front', 'shop', 'web');
     for (let i = 0; i < 100; i++) hook.observe(match, `M${i}`, 600 + i, 0.001, -1, 0, 0);
     assert.deepEqual(await seriesOf(m, 'portico_requests_total'), [
