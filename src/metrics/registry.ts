@@ -108,36 +108,33 @@ export class PorticoMetrics {
   });
 
   /**
-   * The per-request series, recorded at the end of each response (requests.ts keeps the numbers;
-   * the names, help texts and label sets are here).
+   * The per-request series, recorded at the end of each response. requests.ts keeps the numbers
+   * and writes their exposition (`render` appends it); the names and help texts are here.
    */
-  readonly requests = new RequestMetrics(
-    {
-      requests: {
-        name: 'portico_requests_total',
-        help:
-          'Requests answered, proxied or built-in (404, 503, redirects, denials), by ingress ("namespace/name", "" when none answered), ' +
-          'namespace, service, method (the standard methods, else OTHER) and status class (1xx..5xx; a client gone before the response is 499: 4xx).',
-      },
-      duration: {
-        name: 'portico_request_duration_seconds',
-        help: 'Time from the request reaching Portico to the end of its response, by ingress, namespace, service and status class.',
-      },
-      upstreamDuration: {
-        name: 'portico_upstream_response_duration_seconds',
-        help: 'Time from dispatching the last attempt to the upstream to its response headers, by ingress, namespace and service.',
-      },
-      requestBytes: {
-        name: 'portico_request_bytes_total',
-        help: 'Request body bytes read from clients, by ingress, namespace and service.',
-      },
-      responseBytes: {
-        name: 'portico_response_bytes_total',
-        help: 'Response body bytes written to clients, by ingress, namespace and service.',
-      },
+  readonly requests = new RequestMetrics({
+    requests: {
+      name: 'portico_requests_total',
+      help:
+        'Requests answered, proxied or built-in (404, 503, redirects, denials), by ingress ("namespace/name", "" when none answered), ' +
+        'namespace, service, method (the standard methods, else OTHER) and status class (1xx..5xx; a client gone before the response is 499: 4xx).',
     },
-    this.registry,
-  );
+    duration: {
+      name: 'portico_request_duration_seconds',
+      help: 'Time from the request reaching Portico to the end of its response, by ingress, namespace, service and status class.',
+    },
+    upstreamDuration: {
+      name: 'portico_upstream_response_duration_seconds',
+      help: 'Time from dispatching the last attempt to the upstream to its response headers, by ingress, namespace and service.',
+    },
+    requestBytes: {
+      name: 'portico_request_bytes_total',
+      help: 'Request body bytes read from clients, by ingress, namespace and service.',
+    },
+    responseBytes: {
+      name: 'portico_response_bytes_total',
+      help: 'Response body bytes written to clients, by ingress, namespace and service.',
+    },
+  });
 
   #connections: () => number = () => 0;
   #storeState: RateLimitStoreState | undefined;
@@ -263,9 +260,10 @@ export class PorticoMetrics {
     this.#connections = source;
   }
 
-  /** `render` returns the exposition text for `/metrics`. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** `render` returns the exposition text for `/metrics`: the registry's, then the request series. */
+  async render(): Promise<string> {
+    const registered = await this.registry.metrics();
+    return `${registered}\n${await this.requests.exposition()}`;
   }
 
   /** `contentType` is the exposition format's content type. */

@@ -14,12 +14,14 @@
  * every call (measured 1.9 µs per request for the five series, on 2 shared cores). So the
  * series are plain numbers here, one `RouteTotals` per route found through a WeakMap on the
  * `RouteMatch` (compile prebuilds one per route: a lookup by identity), method and status class as
- * array indexes; a request allocates nothing and builds no string. The registry reads them at
- * scrape time through five collectors in prom-client's metric shape, so the exposition is
- * prom-client's. Measured by bench/metrics-cardinality.ts: see the RESULTS.md figure quoted at
- * `RequestMetrics.observe`.
+ * array indexes; a request allocates nothing and builds no string.
+ *
+ * Scrape: these families are written here, not by prom-client's registry, which formats every
+ * sample from a label object (about 11 µs a sample on this machine: 3 s of blocked event loop per
+ * scrape at 10,000 Ingresses, on the process that proxies). Each route's label text is escaped
+ * once, each method/status/bucket suffix is a constant, and the writer yields to the event loop
+ * every `ROUTES_PER_SLICE` routes so a large scrape never stalls requests for long.
  */
-import type { Metric, Registry } from 'prom-client';
 import type { RouteMatch } from '../compile/types.js';
 
 /**
@@ -96,6 +98,19 @@ export function routeLabels(match: RouteMatch | undefined): RouteLabels {
   };
 }
 
+/** Routes written between two yields to the event loop during a scrape. */
+const ROUTES_PER_SLICE = 500;
+
+/** `escapeLabelValue` escapes a label value for the text exposition format. */
+function escapeLabelValue(value: string): string {
+  return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+
+const COUNT_SUFFIXES: readonly string[] = METHOD_LABELS.flatMap((method) =>
+  STATUS_LABELS.map((status) => `,method="${method}",status="${status}"} `),
+);
+const LE_LABELS: readonly string[] = [...LATENCY_BUCKETS.map(String), '+Inf'];
+
 /** `HistogramTotals` is one histogram label set: per-bucket (not cumulative) counts, sum, count. */
 class HistogramTotals {
   readonly buckets = new Float64Array(LATENCY_BUCKETS.length);
@@ -114,6 +129,8 @@ class HistogramTotals {
 /** `RouteTotals` are the numbers behind one route's series; label sets appear once used. */
 class RouteTotals {
   readonly labels: RouteLabels;
+  /** `ingress="…",namespace="…",service="…"`, escaped once. */
+  readonly text: string;
   /** Request count by method × status class. */
   readonly counts = new Float64Array(METHOD_LABELS.length * STATUS_LABELS.length);
   /** Request latency by status class. */
@@ -126,6 +143,9 @@ class RouteTotals {
 
   constructor(labels: RouteLabels) {
     this.labels = labels;
+    this.text =
+      `ingress="${escapeLabelValue(labels.ingress)}",namespace="${escapeLabelValue(labels.namespace)}",` +
+      `service="${escapeLabelValue(labels.service)}"`;
   }
 }
 
@@ -144,13 +164,6 @@ export interface RequestFamilies {
   readonly responseBytes: RequestFamily;
 }
 
-type LabelValues = Record<string, string | number>;
-interface Sample {
-  readonly labels: LabelValues;
-  readonly value: number;
-  readonly metricName?: string;
-}
-
 /**
  * `RequestMetrics` is the end-of-response hook and the store behind the request series. One per
  * process (`PorticoMetrics.requests`); the listeners share it.
@@ -160,34 +173,10 @@ export class RequestMetrics {
   readonly #routes = new Map<string, RouteTotals>();
   readonly #byMatch = new WeakMap<RouteMatch, RouteTotals>();
 
-  constructor(families: RequestFamilies, registry: Registry) {
-    const register = (family: RequestFamily, type: 'counter' | 'histogram', values: () => Sample[]): void => {
-      // prom-client renders any object of this shape (Registry.getMetricsAsString); its own
-      // Counter and Histogram classes cannot be fed pre-aggregated numbers.
-      const metric = {
-        name: family.name,
-        help: family.help,
-        type,
-        aggregator: 'sum',
-        get: async () => ({ ...metric, values: values() }),
-      };
-      registry.registerMetric(metric as unknown as Metric);
-    };
-    register(families.requests, 'counter', () => this.#countSamples());
-    register(families.duration, 'histogram', () =>
-      this.#histogramSamples(families.duration.name, (r, out) =>
-        r.durations.forEach((h, status) => {
-          if (h !== undefined) out.push([{ ...r.labels, status: STATUS_LABELS[status] as string }, h]);
-        }),
-      ),
-    );
-    register(families.upstreamDuration, 'histogram', () =>
-      this.#histogramSamples(families.upstreamDuration.name, (r, out) => {
-        if (r.upstream !== undefined) out.push([{ ...r.labels }, r.upstream]);
-      }),
-    );
-    register(families.requestBytes, 'counter', () => this.#byteSamples((r) => r.requestBytes));
-    register(families.responseBytes, 'counter', () => this.#byteSamples((r) => r.responseBytes));
+  readonly #families: RequestFamilies;
+
+  constructor(families: RequestFamilies) {
+    this.#families = families;
   }
 
   /**
@@ -249,44 +238,56 @@ export class RequestMetrics {
     return route;
   }
 
-  #countSamples(): Sample[] {
-    const out: Sample[] = [];
-    for (const route of this.#routes.values()) {
-      route.counts.forEach((value, i) => {
-        if (value === 0) return;
-        const method = METHOD_LABELS[Math.floor(i / STATUS_LABELS.length)] as string;
-        const status = STATUS_LABELS[i % STATUS_LABELS.length] as string;
-        out.push({ labels: { ...route.labels, method, status }, value });
+  /**
+   * `exposition` is the text of the five families (Prometheus text format 0.0.4), written in
+   * slices of routes with a yield to the event loop between them.
+   */
+  async exposition(): Promise<string> {
+    const f = this.#families;
+    const counts = [header(f.requests, 'counter')];
+    const durations = [header(f.duration, 'histogram')];
+    const upstream = [header(f.upstreamDuration, 'histogram')];
+    const requestBytes = [header(f.requestBytes, 'counter')];
+    const responseBytes = [header(f.responseBytes, 'counter')];
+    // A snapshot of the routes: retain() may run while this yields.
+    const routes = [...this.#routes.values()];
+    for (let i = 0; i < routes.length; i++) {
+      if (i > 0 && i % ROUTES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const route = routes[i] as RouteTotals;
+      const labels = route.text;
+      route.counts.forEach((value, at) => {
+        if (value !== 0) counts.push(`${f.requests.name}{${labels}${COUNT_SUFFIXES[at]}${value}`);
       });
-    }
-    return out;
-  }
-
-  #histogramSamples(
-    name: string,
-    pick: (route: RouteTotals, out: [LabelValues, HistogramTotals][]) => void,
-  ): Sample[] {
-    const sets: [LabelValues, HistogramTotals][] = [];
-    for (const route of this.#routes.values()) pick(route, sets);
-    const out: Sample[] = [];
-    for (const [labels, h] of sets) {
-      let cumulative = 0;
-      LATENCY_BUCKETS.forEach((le, i) => {
-        cumulative += h.buckets[i] as number;
-        out.push({ labels: { ...labels, le }, value: cumulative, metricName: `${name}_bucket` });
+      route.durations.forEach((h, status) => {
+        if (h !== undefined)
+          writeHistogram(durations, f.duration.name, `${labels},status="${STATUS_LABELS[status]}"`, h);
       });
-      out.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${name}_bucket` });
-      out.push({ labels, value: h.sum, metricName: `${name}_sum` });
-      out.push({ labels, value: h.count, metricName: `${name}_count` });
+      if (route.upstream !== undefined)
+        writeHistogram(upstream, f.upstreamDuration.name, labels, route.upstream);
+      if (route.bytesSeen) {
+        requestBytes.push(`${f.requestBytes.name}{${labels}} ${route.requestBytes}`);
+        responseBytes.push(`${f.responseBytes.name}{${labels}} ${route.responseBytes}`);
+      }
     }
-    return out;
+    return (
+      [counts, durations, upstream, requestBytes, responseBytes]
+        .map((lines) => lines.join('\n'))
+        .join('\n\n') + '\n'
+    );
   }
+}
 
-  #byteSamples(value: (route: RouteTotals) => number): Sample[] {
-    const out: Sample[] = [];
-    for (const route of this.#routes.values()) {
-      if (route.bytesSeen) out.push({ labels: { ...route.labels }, value: value(route) });
-    }
-    return out;
+function header(family: RequestFamily, type: 'counter' | 'histogram'): string {
+  const help = family.help.replaceAll('\\', '\\\\').replaceAll('\n', '\\n');
+  return `# HELP ${family.name} ${help}\n# TYPE ${family.name} ${type}`;
+}
+
+function writeHistogram(out: string[], name: string, labels: string, h: HistogramTotals): void {
+  let cumulative = 0;
+  for (let i = 0; i < LE_LABELS.length; i++) {
+    cumulative = i < h.buckets.length ? cumulative + (h.buckets[i] as number) : h.count;
+    out.push(`${name}_bucket{${labels},le="${LE_LABELS[i]}"} ${cumulative}`);
   }
+  out.push(`${name}_sum{${labels}} ${h.sum}`);
+  out.push(`${name}_count{${labels}} ${h.count}`);
 }

@@ -123,6 +123,24 @@ describe('RequestMetrics', () => {
     );
   });
 
+  test('a scrape written in slices still lists every route once', async () => {
+    const m = new PorticoMetrics({ processMetrics: false });
+    const routes = 1_234;
+    for (let i = 0; i < routes; i++)
+      m.requests.observe(routeMatch(`ns/app-${i}`, 'ns', `svc-${i}`), 'GET', 200, 0.001, -1, 0, 0);
+    const lines = await seriesOf(m, 'portico_requests_total');
+    assert.equal(lines.length, routes);
+    assert.equal(new Set(lines).size, routes);
+  });
+
+  test('label values are escaped for the text format', async () => {
+    const m = new PorticoMetrics({ processMetrics: false });
+    m.requests.observe(routeMatch('ns/a"b\\c', 'ns', 'svc'), 'GET', 200, 0.001, -1, 0, 0);
+    assert.deepEqual(await seriesOf(m, 'portico_requests_total'), [
+      'portico_requests_total{ingress="ns/a\\"b\\\\c",namespace="ns",service="svc",method="GET",status="2xx"} 1',
+    ]);
+  });
+
   test('the series of an Ingress that no longer exists are dropped; others and unrouted ones stay', async () => {
     const m = new PorticoMetrics({ processMetrics: false });
     m.requests.observe(routeMatch('shop/front', 'shop', 'web'), 'GET', 200, 0.001, 0.001, 0, 1);
