@@ -11,6 +11,7 @@
  */
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compileSnapshot } from '../src/compile/snapshot.js';
@@ -100,14 +101,20 @@ interface Count {
   readonly byFamily: ReadonlyMap<string, number>;
   readonly bytes: number;
   readonly renderMs: number;
+  /** The longest the event loop was blocked while rendering. */
+  readonly stallMs: number;
 }
 
 const FAMILY_SUFFIX = /_(bucket|sum|count)$/;
 
 async function count(metrics: PorticoMetrics): Promise<Count> {
+  const stalls = monitorEventLoopDelay({ resolution: 1 });
+  stalls.enable();
   const started = performance.now();
   const text = await metrics.render();
   const renderMs = performance.now() - started;
+  stalls.disable();
+  const stallMs = stalls.max / 1e6;
   const byFamily = new Map<string, number>();
   let total = 0;
   for (const line of text.split('\n')) {
@@ -116,7 +123,7 @@ async function count(metrics: PorticoMetrics): Promise<Count> {
     const name = line.slice(0, line.search(/[{ ]/)).replace(FAMILY_SUFFIX, '');
     byFamily.set(name, (byFamily.get(name) ?? 0) + 1);
   }
-  return { total, byFamily, bytes: Buffer.byteLength(text), renderMs };
+  return { total, byFamily, bytes: Buffer.byteLength(text), renderMs, stallMs };
 }
 
 const snapshot = snapshotOf(INGRESSES);
@@ -186,13 +193,13 @@ const families = [
   'portico_request_bytes_total',
   'portico_response_bytes_total',
 ];
-const header = `| mix | ${families.map((f) => `\`${f.replace('portico_', '')}\``).join(' | ')} | all request series | per Ingress | exposition | render | with \`method\` on the histogram too |`;
+const header = `| mix | ${families.map((f) => `\`${f.replace('portico_', '')}\``).join(' | ')} | all request series | per Ingress | exposition | render (longest stall) | with \`method\` on the histogram too |`;
 const table = rows
   .map(({ mix, count: c }) => {
     const request = c.total - baseline.total;
     const classes = new Set(mix.statuses.map((st) => Math.floor(st / 100))).size;
     const withMethod = request + 13 * (mix.methods.length - 1) * classes * (INGRESSES + 1);
-    return `| ${mix.name}: ${mix.what} | ${families.map((f) => n(c.byFamily.get(f) ?? 0)).join(' | ')} | **${n(request)}** | ${(request / INGRESSES).toFixed(1)} | ${(c.bytes / 1e6).toFixed(1)} MB | ${c.renderMs.toFixed(0)} ms | ${n(withMethod)} |`;
+    return `| ${mix.name}: ${mix.what} | ${families.map((f) => n(c.byFamily.get(f) ?? 0)).join(' | ')} | **${n(request)}** | ${(request / INGRESSES).toFixed(1)} | ${(c.bytes / 1e6).toFixed(1)} MB | ${c.renderMs.toFixed(0)} ms (${c.stallMs.toFixed(0)} ms) | ${n(withMethod)} |`;
   })
   .join('\n');
 

@@ -20,7 +20,7 @@
  * sample from a label object (about 11 µs a sample on this machine: 3 s of blocked event loop per
  * scrape at 10,000 Ingresses, on the process that proxies). Each route's label text is escaped
  * once, each method/status/bucket suffix is a constant, and the writer yields to the event loop
- * every `ROUTES_PER_SLICE` routes so a large scrape never stalls requests for long.
+ * every `LINES_PER_SLICE` lines so a large scrape never stalls requests for long.
  */
 import type { RouteMatch } from '../compile/types.js';
 
@@ -98,8 +98,11 @@ export function routeLabels(match: RouteMatch | undefined): RouteLabels {
   };
 }
 
-/** Routes written between two yields to the event loop during a scrape. */
-const ROUTES_PER_SLICE = 500;
+/**
+ * Lines written between two yields to the event loop during a scrape: about 10 ms of work on this
+ * machine (bench/metrics-cardinality.ts reports the longest stall).
+ */
+const LINES_PER_SLICE = 5_000;
 
 /** `escapeLabelValue` escapes a label value for the text exposition format. */
 function escapeLabelValue(value: string): string {
@@ -240,7 +243,7 @@ export class RequestMetrics {
 
   /**
    * `exposition` is the text of the five families (Prometheus text format 0.0.4), written in
-   * slices of routes with a yield to the event loop between them.
+   * slices with a yield to the event loop between them.
    */
   async exposition(): Promise<string> {
     const f = this.#families;
@@ -251,9 +254,13 @@ export class RequestMetrics {
     const responseBytes = [header(f.responseBytes, 'counter')];
     // A snapshot of the routes: retain() may run while this yields.
     const routes = [...this.#routes.values()];
-    for (let i = 0; i < routes.length; i++) {
-      if (i > 0 && i % ROUTES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const route = routes[i] as RouteTotals;
+    let sliceEnd = LINES_PER_SLICE;
+    for (const route of routes) {
+      const written = counts.length + durations.length + upstream.length + requestBytes.length;
+      if (written >= sliceEnd) {
+        sliceEnd = written + LINES_PER_SLICE;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const labels = route.text;
       route.counts.forEach((value, at) => {
         if (value !== 0) counts.push(`${f.requests.name}{${labels}${COUNT_SUFFIXES[at]}${value}`);
