@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
 import { ingress, ingressClass, service, svc } from '../../support/builders.js';
 import { makeCertificate, type TestCertificate, tlsSecret } from '../../support/certs.js';
 import {
@@ -109,6 +110,7 @@ describe('request metrics (file mode)', () => {
         ingress('shop').cls('portico').host('shop.test').prefix('/', svc('web', 80)).build(),
         // A Service without endpoints: 503.
         ingress('idle').cls('portico').host('idle.test').prefix('/', svc('idle', 80)).build(),
+        ingress('ws').cls('portico').host('ws.test').prefix('/', svc('web', 80)).build(),
       ),
       'secure.yaml': yamlOf(
         tlsSecret('secure-tls', certificate),
@@ -193,6 +195,32 @@ describe('request metrics (file mode)', () => {
     assert.equal(seriesValue(s, 'portico_response_bytes_total', none), notFoundBytes);
   });
 
+  test('a WebSocket upgrade counts once, with the upstream status 101, when the tunnel opens', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${portico.httpPort}/chat`, { headers: { host: 'ws.test' } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve()).once('error', reject);
+    });
+    const wsRoute = { ingress: 'default/ws', namespace: 'default', service: 'web' };
+    await waitUntil(
+      async () =>
+        seriesValue(await scrape(portico.adminPort), 'portico_requests_total', {
+          ...wsRoute,
+          method: 'GET',
+          status: '1xx',
+        }) === 1,
+      5_000,
+      'the upgrade is counted',
+    );
+    ws.close();
+    const s = await scrape(portico.adminPort);
+    assert.equal(seriesValue(s, 'portico_upstream_response_duration_seconds_count', wsRoute), 1);
+    assert.equal(
+      seriesValue(s, 'portico_response_bytes_total', wsRoute),
+      undefined,
+      'tunnel bytes are not counted',
+    );
+  });
+
   test('active connections count open client connections', async () => {
     const gauge = async (): Promise<number | undefined> =>
       seriesValue(await scrape(portico.adminPort), 'portico_active_connections', {});
@@ -210,7 +238,7 @@ describe('request metrics (file mode)', () => {
     await waitUntil(async () => (await gauge()) === 0, 5_000, 'connections closed');
   });
 
-  test('certificate expiry: the notAfter of each Secret in use, gone when it is no longer used', async () => {
+  test('certificate expiry: the notAfter of each Secret in use; its series and the Ingress series go with the Ingress', async () => {
     const notAfter = Date.parse(new X509Certificate(certificate.cert).validTo) / 1_000;
     const expiry = async (): Promise<number | undefined> =>
       seriesValue(await scrape(portico.adminPort), 'portico_ssl_certificate_expiry_timestamp_seconds', {
@@ -218,8 +246,21 @@ describe('request metrics (file mode)', () => {
         secret: 'secure-tls',
       });
     assert.equal(await expiry(), notAfter);
-    // The Secret stays; the only Ingress using it goes.
+    // A TLS host answers plain HTTP with a redirect: a 3xx of the Ingress.
+    assert.equal((await get(portico.httpPort, '/', { host: 'secure.test' })).status, 308);
+    const secure = {
+      ingress: 'default/secure',
+      namespace: 'default',
+      service: 'web',
+      method: 'GET',
+      status: '3xx',
+    };
+    const redirects = async (): Promise<number | undefined> =>
+      seriesValue(await scrape(portico.adminPort), 'portico_requests_total', secure);
+    await waitUntil(async () => (await redirects()) === 1, 5_000, 'the redirect is counted');
+    // The Secret stays; the only Ingress using it goes, and with it its request series.
     await dir.write('secure.yaml', yamlOf(tlsSecret('secure-tls', certificate)));
     await waitUntil(async () => (await expiry()) === undefined, 10_000, 'the series is removed');
+    assert.equal(await redirects(), undefined, 'the deleted Ingress has no request series');
   });
 });
