@@ -356,6 +356,7 @@ export class Controller {
       ...tls.diagnostics,
     ]);
     this.#publishTls(tls.table, tls.defaultProblem);
+    this.#o.metrics?.certificatesInUse(tls.certificates.values());
     // Settings go first: pools created for the endpoints below then get the new connect timeout.
     this.#applySettings(settings.settings);
     const previous = this.#model;

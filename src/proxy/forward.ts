@@ -403,8 +403,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#body?.destroy();
   };
 
-  readonly #onClientData = (): void => {
+  readonly #onClientData = (chunk: Buffer): void => {
     this.#lastClientByte = Date.now();
+    if (this.#f.record !== undefined) this.#f.record.requestBytes += chunk.length;
   };
 
   readonly #stopWatchdog = (): void => {

@@ -279,11 +279,11 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
     reply.hijack();
     const req = request.raw;
     const res: ServerResponse = reply.raw;
-    const started = accessLog?.enabled === true ? performance.now() : 0;
+    const started = accessLog?.tracks === true ? performance.now() : 0;
     try {
       const r = resolveRequest(req, resolve);
       const record =
-        accessLog?.enabled === true
+        accessLog?.tracks === true
           ? accessLog.begin(req, res, started, r.requestId, r.match, resolve.settings().accessLog)
           : undefined;
       const verdict = gate(req, r, resolve);
@@ -314,6 +314,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       logger: deps.logger,
       draining: forward.draining,
       tunnels,
+      requests: accessLog?.requests,
     });
   });
 
