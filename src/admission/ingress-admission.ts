@@ -11,8 +11,10 @@
  * function of the object), not into anything that executes.
  */
 
+import { readIngressAnnotations } from '../model/annotations/registry.js';
 import type { Diagnostic } from '../model/diagnostics.js';
 import type { Ingress, IngressClass, Service } from '../model/objects.js';
+import { resolveRateLimitPolicies } from '../model/rate-limit-policy.js';
 import { routeKey } from '../model/translate/conflicts.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
 import { DEFAULT_BACKEND_FLAG, translate } from '../model/translate/translate.js';
@@ -248,7 +250,15 @@ export class IngressAdmission {
       const svc = store.get('Service', namespace, name);
       if (svc) services.push(svc);
     }
-    return translate({ ingresses: [stored], ingressClasses, services }, this.#options.translate);
+    // The referenced RateLimitPolicy only: its state decides the warnings the user is shown. Without
+    // the controller's history a rejected policy reads as never good, which only words the warning.
+    const ref = readIngressAnnotations(stored.object).rateLimitPolicy;
+    const policy = ref === undefined ? undefined : store.get('RateLimitPolicy', ref.namespace, ref.name);
+    const rateLimitPolicies = resolveRateLimitPolicies(policy === undefined ? [] : [policy]).policies;
+    return translate(
+      { ingresses: [stored], ingressClasses, services, rateLimitPolicies },
+      this.#options.translate,
+    );
   }
 
   /** `#servedKeys` returns the conflict keys the previous version of the object claimed, if it was ours. */

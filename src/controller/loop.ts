@@ -16,6 +16,7 @@ import {
   type KubeKind,
   SERVICE_NAME_LABEL,
 } from '../model/objects.js';
+import { type LastGoodPolicies, resolveRateLimitPolicies } from '../model/rate-limit-policy.js';
 import { type GoodValues, parseConfigMapSettings } from '../model/settings/parse.js';
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
@@ -137,6 +138,8 @@ export class Controller {
   readonly #runs: LoadOutcome[] = [];
   #settings: GlobalSettings | undefined;
   #settingsGood: GoodValues = new Map();
+  /** RateLimitPolicy → config of its last valid version (a rejected edit keeps it in force). */
+  #policiesGood: LastGoodPolicies = new Map();
   /** Settings problems already logged, so each is logged once per appearance. */
   #settingsReported: ReadonlySet<string> = new Set();
   readonly #tlsBuilder = new TlsTableBuilder();
@@ -325,8 +328,15 @@ export class Controller {
       translateOptions,
     );
     const selection = this.#lastGood.select(store.list('Ingress'), isOurs);
+    const policies = resolveRateLimitPolicies(store.list('RateLimitPolicy'), this.#policiesGood);
+    this.#policiesGood = policies.good;
     const translated = pipeline.translate(
-      { ingresses: selection.ingresses, ingressClasses: classes, services: store.list('Service') },
+      {
+        ingresses: selection.ingresses,
+        ingressClasses: classes,
+        services: store.list('Service'),
+        rateLimitPolicies: policies.policies,
+      },
       translateOptions,
     );
     const settings = this.#effectiveSettings();
@@ -341,10 +351,12 @@ export class Controller {
     const model = withRejections(translated, selection.rejected, [
       ...source.diagnostics(),
       ...selection.warnings,
+      ...policies.diagnostics,
       ...settings.diagnostics,
       ...tls.diagnostics,
     ]);
     this.#publishTls(tls.table, tls.defaultProblem);
+    this.#o.metrics?.certificatesInUse(tls.certificates.values());
     // Settings go first: pools created for the endpoints below then get the new connect timeout.
     this.#applySettings(settings.settings);
     const previous = this.#model;
@@ -529,6 +541,12 @@ export class Controller {
     if (m === undefined) return;
     m.configRebuildDuration.set(seconds);
     m.rejectedObjects.set({ kind: 'Ingress' }, model.ingresses.filter((r) => r.state === 'rejected').length);
+    const rejectedPolicies = new Set(
+      model.diagnostics
+        .filter((d) => d.code === 'PORTICO_ERR_RATE_LIMIT_POLICY_INVALID')
+        .map((d) => d.object),
+    );
+    m.rejectedObjects.set({ kind: 'RateLimitPolicy' }, rejectedPolicies.size);
     m.brokenReferences.set(
       model.diagnostics.filter(
         (d) => d.code === 'PORTICO_WARN_SERVICE_MISSING' || d.code === 'PORTICO_WARN_SERVICE_PORT_MISSING',

@@ -94,6 +94,9 @@ const TOP_LEVEL: Readonly<Record<KubeKind, Readonly<Record<string, Shape>>>> = {
   },
   Secret: { type: str, data: 'string-map', stringData: 'string-map' },
   ConfigMap: { data: 'string-map' },
+  // Validated field by field by model/rate-limit-policy.ts, which names every bad field in the
+  // policy's status; rejecting the document here would hide the policy instead.
+  RateLimitPolicy: { spec: 'object' },
 };
 
 const REQUIRED_TOP_LEVEL: Readonly<Partial<Record<KubeKind, readonly string[]>>> = {

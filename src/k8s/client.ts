@@ -1,11 +1,12 @@
 /**
  * `client` is Portico's connection to the API server: it loads the KubeConfig and builds, per
  * resource, the list/watch/get transport the informers use. These are the only places that issue
- * read requests; every one of them is listed in `permissions.ts` (list, watch and get on the six
+ * read requests; every one of them is listed in `permissions.ts` (list, watch and get on the seven
  * kinds below).
  */
 import {
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   KubeConfig,
   NetworkingV1Api,
@@ -72,6 +73,12 @@ export const RESOURCES: Readonly<Record<KubeKind, ResourceInfo>> = {
   EndpointSlice: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true },
   Secret: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
   ConfigMap: { group: '', version: 'v1', plural: 'configmaps', namespaced: true },
+  RateLimitPolicy: {
+    group: 'portico.dev',
+    version: 'v1alpha1',
+    plural: 'ratelimitpolicies',
+    namespaced: true,
+  },
 };
 
 /** `resourcePath` is the collection URL path of a kind, in one namespace or all. */
@@ -149,6 +156,7 @@ export function clientTransports(kc: KubeConfig): TransportFactory {
   const core = kc.makeApiClient(CoreV1Api);
   const networking = kc.makeApiClient(NetworkingV1Api);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
   const watcher = new Watch(kc);
 
   type Params = { limit: number; _continue?: string; fieldSelector?: string };
@@ -178,6 +186,15 @@ export function clientTransports(kc: KubeConfig): TransportFactory {
       ns === undefined
         ? core.listConfigMapForAllNamespaces(p)
         : core.listNamespacedConfigMap({ ...p, namespace: ns }),
+    // Custom resources come back as plain JSON (no typed deserialiser), which convert.ts handles.
+    RateLimitPolicy: (p, ns) => {
+      const { group, version, plural } = RESOURCES.RateLimitPolicy;
+      const list =
+        ns === undefined
+          ? custom.listClusterCustomObject({ group, version, plural, ...p })
+          : custom.listNamespacedCustomObject({ group, version, plural, namespace: ns, ...p });
+      return list as Promise<{ items: unknown[]; metadata?: V1ListMeta }>;
+    },
   };
 
   return {

@@ -9,7 +9,13 @@
  * that keeps the store small, which matters for EndpointSlices in large clusters.
  */
 import { convertDocument } from '../files/convert.js';
-import type { KubeKind, KubeObject, LoadBalancerIngress } from '../model/objects.js';
+import {
+  type Condition,
+  type KubeKind,
+  type KubeObject,
+  type LoadBalancerIngress,
+  RATE_LIMIT_POLICY_API_VERSION,
+} from '../model/objects.js';
 
 /** `API_VERSIONS` is the group/version Portico reads each kind at. */
 export const API_VERSIONS: Readonly<Record<KubeKind, string>> = {
@@ -19,6 +25,7 @@ export const API_VERSIONS: Readonly<Record<KubeKind, string>> = {
   EndpointSlice: 'discovery.k8s.io/v1',
   Secret: 'v1',
   ConfigMap: 'v1',
+  RateLimitPolicy: RATE_LIMIT_POLICY_API_VERSION,
 };
 
 export type ApiConversion =
@@ -39,6 +46,11 @@ export function fromApiObject(kind: KubeKind, value: unknown): ApiConversion {
   const result = convertDocument(doc, '');
   switch (result.kind) {
     case 'object': {
+      if (kind === 'RateLimitPolicy') {
+        // Kept so the policy status writer can skip writes that would change nothing.
+        const status = policyStatus(plain['status']);
+        return { ok: true, object: status ? ({ ...result.object, status } as KubeObject) : result.object };
+      }
       const status = loadBalancerStatus(kind, plain['status']);
       // Kept for Ingress and Service: the status writer compares against it to skip no-op writes,
       // and --publish-service reads the Service's addresses from it.
@@ -72,6 +84,25 @@ function loadBalancerStatus(
     });
   }
   return { loadBalancer: { ingress } };
+}
+
+function policyStatus(status: unknown): { observedGeneration?: number; conditions: Condition[] } | undefined {
+  if (!isRecord(status)) return undefined;
+  const conditions: Condition[] = [];
+  for (const c of Array.isArray(status['conditions']) ? status['conditions'] : []) {
+    if (!isRecord(c) || typeof c['type'] !== 'string') continue;
+    const s = c['status'];
+    conditions.push({
+      type: c['type'],
+      status: s === 'True' || s === 'False' ? s : 'Unknown',
+      ...(typeof c['observedGeneration'] === 'number' ? { observedGeneration: c['observedGeneration'] } : {}),
+      lastTransitionTime: typeof c['lastTransitionTime'] === 'string' ? c['lastTransitionTime'] : '',
+      reason: typeof c['reason'] === 'string' ? c['reason'] : '',
+      message: typeof c['message'] === 'string' ? c['message'] : '',
+    });
+  }
+  const generation = status['observedGeneration'];
+  return { ...(typeof generation === 'number' ? { observedGeneration: generation } : {}), conditions };
 }
 
 /**

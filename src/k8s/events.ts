@@ -45,6 +45,10 @@ export const EVENT_REASONS: Readonly<Record<DiagnosticCode, string | undefined>>
   PORTICO_WARN_HOST_ANNOTATION_IGNORED: 'HostAnnotationIgnored',
   PORTICO_WARN_CA_SECRET_INVALID: 'InvalidCASecret',
   PORTICO_WARN_AUTH_SECRET_INVALID: 'InvalidAuthSecret',
+  PORTICO_WARN_ANNOTATION_IGNORED: 'AnnotationIgnored',
+  // About the policy, not an Ingress: its status condition says it (the Ingresses get the warning below).
+  PORTICO_ERR_RATE_LIMIT_POLICY_INVALID: undefined,
+  PORTICO_WARN_RATE_LIMIT_POLICY: 'RateLimitPolicyProblem',
 };
 
 /** `EVENT_SOURCE_COMPONENT` is `source.component` of every Event Portico writes. */

@@ -50,6 +50,13 @@ export interface InformerOptions {
   readonly onRestart?: (reason: string) => void;
   /** A disconnection longer than this is logged as an error once. */
   readonly disconnectedWarnMs?: number;
+  /**
+   * For a CustomResourceDefinition Portico ships (crds/): a list answered 404 means the CRD is not
+   * installed. The collection then counts as listed and empty (Portico serves Ingresses without it,
+   * instead of never becoming ready), and lists are retried with the backoff to pick it up once
+   * installed.
+   */
+  readonly optional?: boolean;
 }
 
 /** A watch that lived at least this long was healthy: the next failure starts the backoff over. */
@@ -81,6 +88,7 @@ export class Informer {
   #connectedAt = 0;
   #disconnectedSince: number | undefined;
   #failuresInRow = 0;
+  #reportedAbsent = false;
   readonly #syncWaiters: (() => void)[] = [];
 
   constructor(options: InformerOptions) {
@@ -157,9 +165,42 @@ export class Informer {
         if (ok && attempt === this.#attempt) this.#openWatch();
       },
       (err: unknown) => {
-        if (attempt === this.#attempt) this.#fail(err, 'list failed');
+        if (attempt !== this.#attempt) return;
+        if (this.#o.optional === true && statusOf(err) === 404) {
+          this.#absent(err);
+          return;
+        }
+        this.#fail(err, 'list failed');
       },
     );
+  }
+
+  /** `#absent` handles an optional resource the API server does not serve: empty, synced, retried. */
+  #absent(err: unknown): void {
+    if (!this.#reportedAbsent) {
+      this.#log.warn(
+        { err: describe(err) },
+        'resource not served by the API server (is its CRD installed? see crds/); treating it as empty',
+      );
+      this.#reportedAbsent = true;
+    }
+    // Not an outage: nothing is missed while the resource does not exist, so no disconnection alarm.
+    if (this.#warnTimer) this.#clock.clearTimeout(this.#warnTimer);
+    this.#warnTimer = undefined;
+    this.#disconnectedSince = undefined;
+    this.#reconcile([]);
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const resolve of this.#syncWaiters.splice(0)) resolve();
+    }
+    this.#o.handler.listed?.();
+    this.#attempt++;
+    this.#phase = 'waiting';
+    const delay = this.#backoff.next();
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#phase === 'waiting') this.#relist();
+    }, delay);
   }
 
   async #list(attempt: number): Promise<boolean> {
@@ -178,6 +219,10 @@ export class Informer {
       token = page.continue;
     } while (token !== undefined);
     this.#reconcile(items);
+    if (this.#reportedAbsent) {
+      this.#log.info('resource is served now; watching it');
+      this.#reportedAbsent = false;
+    }
     this.#resourceVersion = resourceVersion;
     if (!this.#synced) {
       this.#synced = true;

@@ -70,6 +70,20 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
     why: '--configmap and (later) TCP/UDP service ConfigMaps',
   },
   {
+    group: 'portico.dev',
+    resource: 'ratelimitpolicies',
+    verbs: ['get', 'list', 'watch'],
+    scope: 'cluster',
+    why: 'rate limits Ingresses refer to (portico.dev/rate-limit-policy)',
+  },
+  {
+    group: 'portico.dev',
+    resource: 'ratelimitpolicies/status',
+    verbs: ['update'],
+    scope: 'cluster',
+    why: 'the Accepted condition of RateLimitPolicies (leader only)',
+  },
+  {
     group: '',
     resource: 'pods',
     verbs: ['get', 'list'],

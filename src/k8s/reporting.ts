@@ -17,6 +17,7 @@ import { createEventApi, type EventApi, EventRecorder } from './events.js';
 import { createLeaseApi, LeaderElector, type LeaseApi } from './leader.js';
 import { type NodeLookup, resolvePublishAddresses } from './status/address.js';
 import { createIngressStatusApi, createNodeLookup, type IngressStatusApi } from './status/api.js';
+import { createPolicyStatusApi, type PolicyStatusApi, PolicyStatusWriter } from './status/policy.js';
 import { StatusWriter } from './status/writer.js';
 
 /** `ClusterReportingOptions` is what `createClusterReporting` needs; `run-cluster.ts` supplies it. */
@@ -51,6 +52,8 @@ export interface ReportingApis {
   readonly ingresses: IngressStatusApi;
   readonly nodes: NodeLookup;
   readonly events: EventApi;
+  /** RateLimitPolicy status; absent: not written (tests that do not care). */
+  readonly policies?: PolicyStatusApi;
 }
 
 /** How often the leader re-checks every Ingress' status even without a model change (ingress-nginx: 60 s). */
@@ -68,6 +71,7 @@ export function createReportingApis(kubeConfig: KubeConfig, cluster: ClusterConf
     ingresses: createIngressStatusApi(kubeConfig),
     nodes: createNodeLookup(kubeConfig),
     events: createEventApi(kubeConfig),
+    policies: createPolicyStatusApi(kubeConfig),
   };
 }
 
@@ -115,12 +119,19 @@ export function createClusterReportingWith(
     clock,
     ...(options.eventPatchIntervalMs !== undefined ? { intervalMs: options.eventPatchIntervalMs } : {}),
   });
+  const policyStatus =
+    apis.policies === undefined
+      ? undefined
+      : new PolicyStatusWriter({ api: apis.policies, store, isLeader, logger, clock });
   const resync = (): void => {
     resyncTimer = undefined;
     if (stopped) return;
     // The NodePort address source (pods → nodes) changes without any model change; so can the store
     // miss a write of ours. A periodic pass catches both; unchanged Ingresses cost nothing.
-    if (elector.isLeader()) status.request();
+    if (elector.isLeader()) {
+      status.request();
+      policyStatus?.request();
+    }
     resyncTimer = clock.setTimeout(resync, resyncMs);
   };
   const elector = new LeaderElector({
@@ -135,6 +146,7 @@ export function createClusterReportingWith(
     onStartedLeading: () => {
       // The new leader writes everything once: the old one may have died mid-pass.
       status.request();
+      policyStatus?.request();
       if (model !== undefined) events.observe(model);
     },
     onStoppedLeading: () => events.reset(),
@@ -152,6 +164,8 @@ export function createClusterReportingWith(
       try {
         model = next;
         status.setModel(next);
+        // Every full run follows a store change, RateLimitPolicy edits included.
+        policyStatus?.request();
         events.observe(next);
       } catch (err) {
         // Reporting must never fail the controller.
@@ -165,7 +179,7 @@ export function createClusterReportingWith(
       if (resyncTimer !== undefined) clock.clearTimeout(resyncTimer);
       resyncTimer = undefined;
       // Writers first, so nothing is written after the Lease is released.
-      await Promise.all([status.stop(), events.stop()]);
+      await Promise.all([status.stop(), events.stop(), policyStatus?.stop()]);
       await elector.stop();
     },
   };

@@ -3,8 +3,8 @@
  * `ObjectStore` file mode feeds, so the controller, the routing core and the data plane cannot tell
  * the two apart.
  *
- * What it watches: Ingress, Service, EndpointSlice and Secret in each `--watch-namespace` (or all
- * namespaces), IngressClass (cluster-scoped), and the one `--configmap`. Secrets are filtered twice:
+ * What it watches: Ingress, Service, EndpointSlice, Secret and RateLimitPolicy in each
+ * `--watch-namespace` (or all namespaces; RateLimitPolicy only when its CRD is installed), IngressClass (cluster-scoped), and the one `--configmap`. Secrets are filtered twice:
  * Helm releases never come over the wire (field selector) and only referenced ones stay in memory
  * (`secrets.ts`).
  *
@@ -18,7 +18,7 @@ import type { ConfigSource, SourceChange } from '../controller/source.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import type { Diagnostic } from '../model/diagnostics.js';
-import { type Ingress, KNOWN_KINDS, type KubeKind } from '../model/objects.js';
+import { type Ingress, KNOWN_KINDS, type KubeKind, type RateLimitPolicy } from '../model/objects.js';
 import { type ClassOptions, classifyIngress, indexClasses } from '../model/translate/class.js';
 import { validateIngress } from '../model/translate/validate.js';
 import { ObjectStore } from '../store/object-store.js';
@@ -97,6 +97,7 @@ export class ClusterSource implements ConfigSource {
       this.#add({ kind: 'Ingress', ...nsOf(ns) }, this.#ingressHandler());
       this.#add({ kind: 'Service', ...nsOf(ns) }, this.#plainHandler('Service'));
       this.#add({ kind: 'EndpointSlice', ...nsOf(ns) }, this.#plainHandler('EndpointSlice'));
+      this.#add({ kind: 'RateLimitPolicy', ...nsOf(ns) }, this.#policyHandler(), false, true);
       this.#add(
         { kind: 'Secret', ...nsOf(ns), fieldSelector: SECRET_FIELD_SELECTOR },
         this.#secrets.handler,
@@ -201,7 +202,7 @@ export class ClusterSource implements ConfigSource {
     this.#gaugeTimer = undefined;
   }
 
-  #add(collection: Collection, handler: InformerHandler, secret = false): void {
+  #add(collection: Collection, handler: InformerHandler, secret = false, optional = false): void {
     const kind = collection.kind;
     const informer = new Informer({
       kind,
@@ -213,6 +214,7 @@ export class ClusterSource implements ConfigSource {
       ...(this.#o.clock ? { clock: this.#o.clock } : {}),
       ...(this.#o.backoff ? { backoff: this.#o.backoff } : {}),
       ...(this.#o.disconnectedWarnMs !== undefined ? { disconnectedWarnMs: this.#o.disconnectedWarnMs } : {}),
+      ...(optional ? { optional } : {}),
     });
     this.#informers.push(informer);
     if (secret) this.#secretInformers.push(informer);
@@ -282,6 +284,30 @@ export class ClusterSource implements ConfigSource {
       },
       remove: (namespace, name) => {
         if (this.store.remove(kind, namespace, name)) this.#changed(kind);
+      },
+    };
+  }
+
+  /**
+   * `#policyHandler` stores RateLimitPolicies; a change of status alone (our own condition writes)
+   * is stored without waking the controller, like Ingress status.
+   */
+  #policyHandler(): InformerHandler {
+    return {
+      upsert: (ref, value) => {
+        const policy = this.#convert('RateLimitPolicy', value, ref) as RateLimitPolicy | undefined;
+        if (policy === undefined) return;
+        const { namespace, name } = policy.metadata;
+        const previous = this.store.get('RateLimitPolicy', namespace, name)?.object;
+        if (!this.store.upsert(policy)) return;
+        const statusOnly =
+          previous !== undefined &&
+          previous.metadata.generation === policy.metadata.generation &&
+          isDeepStrictEqual(previous.spec, policy.spec);
+        if (!statusOnly) this.#changed('RateLimitPolicy');
+      },
+      remove: (namespace, name) => {
+        if (this.store.remove('RateLimitPolicy', namespace, name)) this.#changed('RateLimitPolicy');
       },
     };
   }

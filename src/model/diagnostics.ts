@@ -43,7 +43,13 @@ export type DiagnosticCode =
   /** A host-scoped annotation is ignored because an older Ingress of the host sets it. */
   | 'PORTICO_WARN_HOST_ANNOTATION_IGNORED'
   /** A CA bundle Secret (`ca.crt`) is missing or malformed: the routes or hosts using it fail closed. */
-  | 'PORTICO_WARN_CA_SECRET_INVALID';
+  | 'PORTICO_WARN_CA_SECRET_INVALID'
+  /** An annotation that is read but not used, e.g. an nginx spelling overridden by `portico.dev/`. */
+  | 'PORTICO_WARN_ANNOTATION_IGNORED'
+  /** A RateLimitPolicy fails validation: its last good version (if any) stays in force. */
+  | 'PORTICO_ERR_RATE_LIMIT_POLICY_INVALID'
+  /** An Ingress's `rate-limit-policy` is missing or rejected: no limit, or the policy's last good one. */
+  | 'PORTICO_WARN_RATE_LIMIT_POLICY';
 
 export interface Diagnostic {
   readonly severity: Severity;

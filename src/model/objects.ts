@@ -169,7 +169,54 @@ export interface ConfigMap {
   readonly data?: Readonly<Record<string, string>>;
 }
 
-export type KubeObject = Ingress | IngressClass | Service | EndpointSlice | Secret | ConfigMap;
+/** `Condition` is metav1.Condition, as written in the status of Portico's own resources. */
+export interface Condition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly observedGeneration?: number;
+  readonly lastTransitionTime: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * `RateLimitPolicySpec` is a RateLimitPolicy's `spec` (crds/portico.dev_ratelimitpolicies.yaml):
+ * the `portico.dev/limit-*` annotations as fields. Typed loosely (`unknown`) because file mode
+ * feeds it unvalidated; `model/rate-limit-policy.ts` validates every field.
+ */
+export interface RateLimitPolicySpec {
+  readonly rps?: unknown;
+  readonly rpm?: unknown;
+  readonly burst?: unknown;
+  readonly connections?: unknown;
+  readonly key?: unknown;
+  readonly scope?: unknown;
+  readonly allowlist?: unknown;
+  readonly statusCode?: unknown;
+  readonly store?: unknown;
+  readonly dryRun?: unknown;
+}
+
+/** `RATE_LIMIT_POLICY_API_VERSION` is the group/version of Portico's RateLimitPolicy CRD. */
+export const RATE_LIMIT_POLICY_API_VERSION = 'portico.dev/v1alpha1';
+
+export interface RateLimitPolicy {
+  readonly apiVersion?: string;
+  readonly kind: 'RateLimitPolicy';
+  readonly metadata: ObjectMeta;
+  readonly spec?: RateLimitPolicySpec;
+  /** Kept in cluster mode so the status writer can skip writes that change nothing. */
+  readonly status?: { readonly observedGeneration?: number; readonly conditions?: readonly Condition[] };
+}
+
+export type KubeObject =
+  | Ingress
+  | IngressClass
+  | Service
+  | EndpointSlice
+  | Secret
+  | ConfigMap
+  | RateLimitPolicy;
 export type KubeKind = KubeObject['kind'];
 
 /** `KNOWN_KINDS` lists the kinds the object store keeps; anything else a source meets is skipped. */
@@ -180,6 +227,7 @@ export const KNOWN_KINDS: readonly KubeKind[] = [
   'EndpointSlice',
   'Secret',
   'ConfigMap',
+  'RateLimitPolicy',
 ];
 
 /** Maps a kind to its object type, for typed store access. */
@@ -190,4 +238,5 @@ export interface KindMap {
   EndpointSlice: EndpointSlice;
   Secret: Secret;
   ConfigMap: ConfigMap;
+  RateLimitPolicy: RateLimitPolicy;
 }

@@ -160,9 +160,17 @@ export interface ExternalAuthPolicy {
   readonly requestRedirect?: string;
   /** `auth-cache-key` (a template of `$variables`, validated) and `auth-cache-duration`. */
   readonly cacheKey?: string;
-  /** Cache durations by status: e.g. `[{ statuses: [200, 202], ms: 60_000 }]`. */
+  /**
+   * Cache durations by status, first match wins: e.g. `[{ statuses: [200, 202], ms: 60_000 }]`;
+   * empty `statuses` means any status (nginx's `any`). Empty list without `cacheKey`.
+   */
   readonly cacheDurations: readonly { readonly statuses: readonly number[]; readonly ms: number }[];
-  /** Timeout of the auth subrequest (ms). */
+  /**
+   * `auth-always-set-cookie`: the auth response's Set-Cookie goes onto every backend response,
+   * not only those nginx's `add_header` covers (200, 201, 204, 206, 301, 302, 303, 304, 307, 308).
+   */
+  readonly alwaysSetCookie: boolean;
+  /** Timeout of the whole auth subrequest (ms): connect, response headers and body. */
   readonly timeoutMs: number;
   /** Set when configured but unusable: the routes fail closed (503) with this reason. */
   readonly deny?: string;

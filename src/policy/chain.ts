@@ -17,6 +17,7 @@ import type { Logger } from '../log/logger.js';
 import type { ExternalAuthPolicy, RateLimitConfig, RoutePolicy } from '../model/types.js';
 import { type AuthSecretCheck, authSecretKey } from './auth/auth-secrets.js';
 import { BasicAuthenticator, type BasicAuthOptions, challenge, UNAUTHORIZED_BODY } from './auth/basic.js';
+import { type ExternalAuthInput, type ExternalAuthVerdict, responseHeadersFor } from './auth/external.js';
 import { compileIpFilter, type IpFilter } from './ip-filter.js';
 import { rateLimitHeaders } from './rate-limit/headers.js';
 import type { LimitOutcome, ZoneLimiter } from './rate-limit/types.js';
@@ -37,44 +38,15 @@ export interface RateLimits {
   retain(live: Iterable<ZoneLimiter>): void;
 }
 
-/** `ExternalAuthInput` is what the auth subrequest is built from. */
-export interface ExternalAuthInput {
-  readonly policy: ExternalAuthPolicy;
-  readonly rawHeaders: readonly string[];
-  readonly method: string;
-  /** The original request target. */
-  readonly url: string;
-  readonly host: string;
-  readonly proto: 'http' | 'https';
-  readonly clientAddress: string;
-  readonly requestId: string;
-}
-
-/** `ExternalAuthVerdict` is the auth service's answer, already mapped as ingress-nginx maps it. */
-export type ExternalAuthVerdict =
-  | {
-      readonly kind: 'allow';
-      /** Flat `[name, value, …]` to set on the upstream request (replacing the same names). */
-      readonly upstreamHeaders: readonly string[];
-      /** Flat `[name, value, …]` to add to the client's response (e.g. Set-Cookie). */
-      readonly responseHeaders: readonly string[];
-    }
-  | {
-      readonly kind: 'respond';
-      readonly status: number;
-      readonly headers: readonly string[];
-      readonly body: string;
-    };
-
-/** `ExternalAuthChecker` asks the auth service (`policy/auth/external.ts`). Never rejects. */
-export interface ExternalAuthChecker {
-  check(input: ExternalAuthInput): Promise<ExternalAuthVerdict>;
-}
-
 /** `PolicyExplanation` is one step of `PolicyEngine.explain`, as JSON. */
 export type PolicyExplanation = { readonly step: string; readonly verdict: string } & Readonly<
   Record<string, string | number | boolean | null | readonly string[]>
 >;
+
+/** `ExternalAuthChecker` asks the auth service (`ExternalAuthClient` in `auth/external.ts`). Never rejects. */
+export interface ExternalAuthChecker {
+  check(input: ExternalAuthInput): Promise<ExternalAuthVerdict>;
+}
 
 /** `PolicyServices` are the stateful parts the chain calls. */
 export interface PolicyServices {
@@ -116,6 +88,10 @@ export interface PolicyPass {
   readonly responseHeaders: readonly string[] | undefined;
   /** Headers to set on the upstream request (external auth's `auth-response-headers`). */
   readonly upstreamHeaders: readonly string[] | undefined;
+  /** Lowercased names removed from the client's request first, so none can be forged. */
+  readonly removeUpstream: readonly string[] | undefined;
+  /** Headers that depend on the backend's status (the auth service's Set-Cookie, nginx `add_header` rules). */
+  readonly headersForStatus: ((status: number) => readonly string[]) | undefined;
   /** Remove `Authorization` before proxying (Basic auth without `auth-pass-credentials`). */
   readonly stripAuthorization: boolean;
   /** Call once when the response is over (a connection-limit slot is held until then). */
@@ -146,6 +122,8 @@ const PLAIN_PASS: PolicyPass = Object.freeze({
   pass: true,
   responseHeaders: undefined,
   upstreamHeaders: undefined,
+  removeUpstream: undefined,
+  headersForStatus: undefined,
   stripAuthorization: false,
   release: undefined,
 });
@@ -154,6 +132,8 @@ const PLAIN_PASS: PolicyPass = Object.freeze({
 class RunState {
   responseHeaders: string[] | undefined;
   upstreamHeaders: string[] | undefined;
+  removeUpstream: readonly string[] | undefined;
+  headersForStatus: ((status: number) => readonly string[]) | undefined;
   stripAuthorization = false;
   release: (() => void) | undefined;
   #client: string | undefined;
@@ -577,23 +557,30 @@ export class PolicyEngine {
         };
       }
       const req = state.r.req;
+      // nginx's $http_host: the Host as the client sent it, port included (h2: :authority).
+      const rawHost = headerValue(req, 'host') || headerValue(req, ':authority') || state.r.host;
       return client
         .check({
           policy,
           rawHeaders: req.rawHeaders,
           method: req.method ?? 'GET',
           url: req.url ?? '/',
-          host: state.r.host,
+          host: rawHost,
           proto: state.r.proto,
           clientAddress: state.client,
           requestId: state.r.requestId,
+          // One cache key space per Ingress, as nginx has one per location.
+          cacheScope: match.ingress ?? '',
         })
-        .then((verdict) => {
+        .then((verdict): Refusal | undefined => {
           if (verdict.kind === 'allow') {
+            state.removeUpstream = verdict.removeUpstream;
             if (verdict.upstreamHeaders.length > 0) {
               state.upstreamHeaders = [...(state.upstreamHeaders ?? []), ...verdict.upstreamHeaders];
             }
-            if (verdict.responseHeaders.length > 0) state.addResponseHeaders(verdict.responseHeaders);
+            if (verdict.responseHeaders.length > 0) {
+              state.headersForStatus = (status) => responseHeadersFor(verdict, status);
+            }
             return undefined;
           }
           observer?.denied?.('external', match);
@@ -613,6 +600,8 @@ function finish(state: RunState, refusal: Refusal | undefined): PolicyResult {
   if (
     state.responseHeaders === undefined &&
     state.upstreamHeaders === undefined &&
+    state.removeUpstream === undefined &&
+    state.headersForStatus === undefined &&
     !state.stripAuthorization &&
     state.release === undefined
   ) {
@@ -622,6 +611,8 @@ function finish(state: RunState, refusal: Refusal | undefined): PolicyResult {
     pass: true,
     responseHeaders: state.responseHeaders,
     upstreamHeaders: state.upstreamHeaders,
+    removeUpstream: state.removeUpstream,
+    headersForStatus: state.headersForStatus,
     stripAuthorization: state.stripAuthorization,
     release: state.release,
   };
@@ -654,8 +645,10 @@ function runFrom(
  * `Authorization` removed, and the external auth's headers set (replacing any the client sent).
  */
 export function applyToUpstream(headers: string[], pass: PolicyPass): string[] {
-  if (!pass.stripAuthorization && pass.upstreamHeaders === undefined) return headers;
-  const replaced = new Set<string>();
+  if (!pass.stripAuthorization && pass.upstreamHeaders === undefined && pass.removeUpstream === undefined) {
+    return headers;
+  }
+  const replaced = new Set<string>(pass.removeUpstream);
   if (pass.stripAuthorization) replaced.add('authorization');
   const extra = pass.upstreamHeaders ?? [];
   for (let i = 0; i < extra.length; i += 2) replaced.add((extra[i] as string).toLowerCase());

@@ -4,12 +4,16 @@
  * on the write, and they carry `"type":"access"` to tell them from Portico's own log lines when
  * both share stdout.
  *
+ * The same end-of-response moment feeds the per-request metrics (metrics/requests.ts) when the
+ * process has them, whether or not a line is due: a record is kept when either wants one.
+ *
  * Privacy: the query string is not logged (it often carries tokens), nor any header value but
  * the request id; credentials never appear.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
 import type { RouteMatch } from '../compile/types.js';
+import type { RequestMetrics } from '../metrics/requests.js';
 
 /** `AccessLogDestination` is `--access-log`: `stdout`, `off`, or a file path. */
 export type AccessLogDestination = string;
@@ -33,6 +37,10 @@ export class AccessRecord {
   upstreamStart = 0;
   /** Response body bytes written to the client. */
   bytes = 0;
+  /** Request body bytes read from the client. */
+  requestBytes = 0;
+  /** The route that answered (metrics labels). */
+  match: RouteMatch | undefined;
 
   constructor(start: number, requestId: string) {
     this.start = start;
@@ -40,13 +48,21 @@ export class AccessRecord {
   }
 }
 
-/** `AccessLog` is the writer; `enabled` is false for `--access-log off`. */
+/**
+ * `AccessLog` is the writer; `enabled` is false for `--access-log off`. `tracks` is true when
+ * requests need a record at all: a line may be due, or `requests` (the metrics hook) is given.
+ */
 export class AccessLog {
   readonly enabled: boolean;
+  readonly tracks: boolean;
+  /** The per-request metrics, also for the paths that keep no record (WebSocket upgrades). */
+  readonly requests: RequestMetrics | undefined;
   readonly #out: Logger | undefined;
 
-  constructor(destination: AccessLogDestination) {
+  constructor(destination: AccessLogDestination, requests?: RequestMetrics) {
     this.enabled = destination !== 'off';
+    this.requests = requests;
+    this.tracks = this.enabled || requests !== undefined;
     if (!this.enabled) return;
     this.#out = pino(
       { base: null, timestamp: false, messageKey: 'msg' },
@@ -55,13 +71,27 @@ export class AccessLog {
   }
 
   /**
-   * `track` writes `record`'s line when `res` closes. The status is what was sent; a response cut
-   * before its headers (the client went away) is logged as nginx's 499.
+   * `track` writes `record`'s line (when `line`) and records its metrics when `res` closes. The
+   * status is what was sent; a response cut before its headers (the client went away) is logged
+   * as nginx's 499.
    */
-  track(req: IncomingMessage, res: ServerResponse, record: AccessRecord): void {
-    const out = this.#out;
-    if (out === undefined) return;
+  track(req: IncomingMessage, res: ServerResponse, record: AccessRecord, line = true): void {
+    const out = line ? this.#out : undefined;
+    const requests = this.requests;
+    if (out === undefined && requests === undefined) return;
     res.once('close', () => {
+      const status = res.headersSent ? res.statusCode : 499;
+      const durationMs = performance.now() - record.start;
+      requests?.observe(
+        record.match,
+        req.method,
+        status,
+        durationMs / 1_000,
+        record.upstreamMs === undefined ? -1 : record.upstreamMs / 1_000,
+        record.requestBytes,
+        record.bytes,
+      );
+      if (out === undefined) return;
       const target = req.url ?? '/';
       const query = target.indexOf('?');
       out.info({
@@ -73,9 +103,9 @@ export class AccessLog {
         host: req.headers.host ?? req.headers[':authority'],
         path: query === -1 ? target : target.slice(0, query),
         protocol: `HTTP/${req.httpVersion}`,
-        status: res.headersSent ? res.statusCode : 499,
+        status,
         bytes: record.bytes,
-        durationMs: round(performance.now() - record.start),
+        durationMs: round(durationMs),
         upstream: record.upstream,
         upstreamStatus: record.upstreamStatus,
         upstreamMs: record.upstreamMs === undefined ? undefined : round(record.upstreamMs),
@@ -86,8 +116,9 @@ export class AccessLog {
   }
 
   /**
-   * `begin` starts the record of one routed request, or returns undefined when no line is due:
-   * the log is off, the ConfigMap turned it off, or the answering Ingress did.
+   * `begin` starts the record of one routed request, or returns undefined when neither a line
+   * nor metrics are due. No line is due when the log is off, the ConfigMap turned it off, or the
+   * answering Ingress did; metrics are recorded regardless.
    */
   begin(
     req: IncomingMessage,
@@ -97,12 +128,16 @@ export class AccessLog {
     match: RouteMatch | undefined,
     live: boolean,
   ): AccessRecord | undefined {
-    if (!this.enabled || !live || match?.policy.accessLog === false) return undefined;
+    const line = this.enabled && live && match?.policy.accessLog !== false;
+    if (!line && this.requests === undefined) return undefined;
     const record = new AccessRecord(start, requestId);
-    record.ingress = match?.ingress;
-    const backend = match?.backend;
-    if (backend !== undefined) record.service = `${backend.namespace}/${backend.service}`;
-    this.track(req, res, record);
+    record.match = match;
+    if (line) {
+      record.ingress = match?.ingress;
+      const backend = match?.backend;
+      if (backend !== undefined) record.service = `${backend.namespace}/${backend.service}`;
+    }
+    this.track(req, res, record, line);
     return record;
   }
 

@@ -10,10 +10,12 @@ import type { RouteSnapshot } from '../compile/types.js';
 import type { ProxyOptions } from '../config/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
-import type { PorticoMetrics } from '../metrics/registry.js';
+import type { PolicyDenial, PorticoMetrics } from '../metrics/registry.js';
+import type { RequestMetrics } from '../metrics/requests.js';
 import type { TlsSettings } from '../model/settings/tls.js';
 import { baseSettings, type GlobalSettings, trustedProxiesOf } from '../model/settings/types.js';
-import { PolicyEngine } from '../policy/chain.js';
+import { ExternalAuthClient } from '../policy/auth/external.js';
+import { PolicyEngine, type PolicyKind, type PolicyObserver } from '../policy/chain.js';
 import { RateLimitEngine } from '../policy/rate-limit/engine.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 import { AccessLog } from './access-log.js';
@@ -104,10 +106,12 @@ export class PorticoDataPlane implements DataPlane {
   #httpsProxy: ProxyServer | undefined;
   readonly #sni: SniContexts;
   readonly #accessLog: AccessLog;
+  readonly #requests: RequestMetrics | undefined;
   readonly #sessionCache: SessionCache;
   readonly #clientCerts = new ClientCertChecker();
   readonly #policies: PolicyEngine;
   readonly #rateLimits: RateLimitEngine;
+  readonly #externalAuth: ExternalAuthClient;
   /** Ready Portico replicas, for the in-memory share of a shared limit while Redis is away. */
   #replicas: () => number;
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
@@ -120,7 +124,9 @@ export class PorticoDataPlane implements DataPlane {
   constructor(options: ProxyOptions, logger: Logger, metrics?: PorticoMetrics) {
     this.#options = options;
     this.#logger = logger;
-    this.#accessLog = new AccessLog(options.accessLog ?? 'off');
+    this.#requests = metrics?.requests;
+    this.#accessLog = new AccessLog(options.accessLog ?? 'off', this.#requests);
+    metrics?.countConnections(() => this.#connections());
     this.#upstreams = new UpstreamRegistry(options.upstream, logger);
     this.#settings = baseSettings(options);
     // Generated even with --default-ssl-certificate: that Secret may be missing or broken, and the
@@ -144,8 +150,16 @@ export class PorticoDataPlane implements DataPlane {
       redisTimeoutMs: options.policies?.redisTimeoutMs ?? 50,
       replicas: () => this.#replicas(),
       logger: logger.child({ component: 'rate-limit' }),
+      ...(metrics !== undefined ? { onStoreState: (state) => metrics.rateLimitStore(state) } : {}),
     });
-    this.#policies = new PolicyEngine({ logger, limits: this.#rateLimits });
+    if (metrics !== undefined) metrics.rateLimitStore(this.#rateLimits.state);
+    this.#externalAuth = new ExternalAuthClient({ logger: logger.child({ component: 'external-auth' }) });
+    this.#policies = new PolicyEngine({
+      logger,
+      limits: this.#rateLimits,
+      externalAuth: this.#externalAuth,
+      ...(metrics !== undefined ? { observer: policyMetrics(metrics) } : {}),
+    });
     this.#resolve = {
       policies: this.#policies,
       snapshot: () => holder.current,
@@ -196,6 +210,7 @@ export class PorticoDataPlane implements DataPlane {
     this.#holder.publish(snapshot);
     this.#policies.snapshotPublished(snapshot.matches ?? []);
     this.#upstreams.setRoutes(snapshot.model);
+    this.#requests?.retain(new Set(snapshot.model.ingresses.map((r) => r.ingress)));
     const requestCert = wantsClientCertificates(snapshot.model);
     if (requestCert !== this.#requestCert) {
       this.#requestCert = requestCert;
@@ -321,10 +336,12 @@ export class PorticoDataPlane implements DataPlane {
 
   /** `stats` reports pool counts and open client connections (tests, leak checks). */
   stats(): UpstreamStats & { readonly connections: number } {
-    return {
-      ...this.#upstreams.stats(),
-      connections: (this.#proxy?.sockets.size ?? 0) + (this.#httpsProxy?.sockets.size ?? 0),
-    };
+    return { ...this.#upstreams.stats(), connections: this.#connections() };
+  }
+
+  /** Open client connections: every HTTP/1.1 socket, and the socket under each HTTP/2 session. */
+  #connections(): number {
+    return (this.#proxy?.sockets.size ?? 0) + (this.#httpsProxy?.sockets.size ?? 0);
   }
 
   async listen(): Promise<ListeningPorts> {
@@ -398,7 +415,7 @@ export class PorticoDataPlane implements DataPlane {
     );
     // 4. All client connections are gone: nothing can use a pool any more.
     await this.#upstreams.closeAll();
-    await this.#rateLimits.close();
+    await Promise.all([this.#rateLimits.close(), this.#externalAuth.close()]);
     if (this.#admin.listening) {
       const closed = new Promise<void>((resolve) => this.#admin.close(() => resolve()));
       this.#admin.closeAllConnections();
@@ -422,6 +439,22 @@ function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSetti
     hsts: hstsHeader(settings.https.hsts),
     accessLog: settings.accessLog,
     limitStatus: settings.limits,
+  };
+}
+
+const DENIAL_OF: Readonly<Record<PolicyKind, PolicyDenial>> = {
+  ip: 'ip-filter',
+  connections: 'rate-limit',
+  rate: 'rate-limit',
+  basic: 'basic-auth',
+  external: 'external-auth',
+};
+
+/** `policyMetrics` counts policy refusals (and dry-run would-be refusals) per Ingress. */
+function policyMetrics(metrics: PorticoMetrics): PolicyObserver {
+  return {
+    denied: (kind, match) => metrics.policyDenied(match.ingress ?? '', DENIAL_OF[kind]),
+    dryRun: (_kind, match) => metrics.policyDenied(match.ingress ?? '', 'rate-limit-dry-run'),
   };
 }
 

@@ -73,8 +73,10 @@ export interface ForwardRequest {
   readonly settings: LiveSettings;
   /** Strict-Transport-Security `[name, value]` for every response (HTTPS listener, TLS host). */
   readonly hsts?: readonly string[] | undefined;
-  /** More response headers the policies add (RateLimit-*, the auth service's Set-Cookie). */
+  /** More response headers the policies add (RateLimit-*). */
   readonly extraHeaders?: readonly string[] | undefined;
+  /** Response headers that depend on the upstream's status (the auth service's Set-Cookie). */
+  readonly headersForStatus?: ((status: number) => readonly string[]) | undefined;
   /** The access log record to fill, when a line is due. */
   readonly record?: AccessRecord | undefined;
 }
@@ -232,7 +234,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.#f.req.httpVersionMajor !== 2 &&
         (this.#s.draining() || (this.#body !== null && !this.#f.req.complete)),
       hsts: this.#f.hsts,
-      extra: this.#f.extraHeaders,
+      extra:
+        this.#f.headersForStatus === undefined
+          ? this.#f.extraHeaders
+          : [...(this.#f.extraHeaders ?? []), ...this.#f.headersForStatus(statusCode)],
     });
     // A gRPC "trailers-only" answer (an error with no message) carries grpc-status in its one
     // HEADERS frame with END_STREAM. Relayed as response headers followed by an empty end, gRPC
@@ -398,8 +403,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#body?.destroy();
   };
 
-  readonly #onClientData = (): void => {
+  readonly #onClientData = (chunk: Buffer): void => {
     this.#lastClientByte = Date.now();
+    if (this.#f.record !== undefined) this.#f.record.requestBytes += chunk.length;
   };
 
   readonly #stopWatchdog = (): void => {

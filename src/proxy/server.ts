@@ -212,7 +212,13 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       // Neither answer reads the request body: an unread one makes the connection unusable.
       const close = forward.draining() || (hasRequestBody(req) && !req.complete);
       if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
-      else sendBuiltIn(res, r.status, r.body, r.requestId, close, withHeaders(r.hsts, pass?.responseHeaders));
+      else {
+        const extra = withHeaders(
+          withHeaders(r.hsts, pass?.responseHeaders),
+          pass?.headersForStatus?.(r.status),
+        );
+        sendBuiltIn(res, r.status, r.body, r.requestId, close, extra);
+      }
       return;
     }
     if (res.destroyed) return; // the client left while a policy step waited
@@ -231,6 +237,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         settings: r.settings,
         hsts: r.hsts,
         extraHeaders: pass?.responseHeaders,
+        headersForStatus: pass?.headersForStatus,
         record,
       },
       forward,
@@ -272,11 +279,11 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
     reply.hijack();
     const req = request.raw;
     const res: ServerResponse = reply.raw;
-    const started = accessLog?.enabled === true ? performance.now() : 0;
+    const started = accessLog?.tracks === true ? performance.now() : 0;
     try {
       const r = resolveRequest(req, resolve);
       const record =
-        accessLog?.enabled === true
+        accessLog?.tracks === true
           ? accessLog.begin(req, res, started, r.requestId, r.match, resolve.settings().accessLog)
           : undefined;
       const verdict = gate(req, r, resolve);
@@ -307,6 +314,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       logger: deps.logger,
       draining: forward.draining,
       tunnels,
+      requests: accessLog?.requests,
     });
   });
 

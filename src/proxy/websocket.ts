@@ -12,7 +12,9 @@ import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as connectTls } from 'node:tls';
+import type { RouteMatch } from '../compile/types.js';
 import type { Logger } from '../log/logger.js';
+import type { RequestMetrics } from '../metrics/requests.js';
 import { applyToUpstream, type PolicyResult } from '../policy/chain.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
@@ -29,6 +31,12 @@ export interface UpgradeSettings {
   readonly draining: () => boolean;
   /** Upgraded connections (client side) are tracked so shutdown can force-close them. */
   readonly tunnels: Set<Duplex>;
+  /**
+   * Per-request metrics: an upgrade counts once, when the upstream's response head arrives (its
+   * status, usually 101) or when Portico answers instead. The tunnel's lifetime and bytes are not
+   * request latency or body bytes, and are left out.
+   */
+  readonly requests?: RequestMetrics | undefined;
 }
 
 /** `writeRawResponse` answers on a socket that left HTTP handling (upgrade path), then closes it. */
@@ -56,29 +64,46 @@ export function writeRawResponse(
 
 /** `handleUpgrade` is the server's 'upgrade' listener. */
 export function handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, s: UpgradeSettings): void {
+  const started = performance.now();
+  const observe = (match: RouteMatch | undefined, status: number, upstreamStart: number): void =>
+    s.requests?.observe(
+      match,
+      req.method,
+      status,
+      (performance.now() - started) / 1_000,
+      upstreamStart < 0 ? -1 : (performance.now() - upstreamStart) / 1_000,
+      0,
+      0,
+    );
   client.on('error', () => client.destroy());
   const upgrade = req.headers.upgrade;
   if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') {
     writeRawResponse(client, 400, badRequestBody('only WebSocket upgrades are supported'), requestIdOf(req));
+    observe(undefined, 400, -1);
     return;
   }
   if (s.draining()) {
     writeRawResponse(client, 503, `${statusLine(503)} — Portico is shutting down\n`, requestIdOf(req));
+    observe(undefined, 503, -1);
     return;
   }
   const r = resolveRequest(req, s.resolve, upgrade);
   const verdict = gate(req, r, s.resolve);
-  if (verdict === undefined) tunnel(req, client, head, s, r, undefined);
+  if (verdict === undefined) tunnel(req, client, head, s, r, undefined, observe);
   else if (verdict instanceof Promise) {
     verdict.then(
-      (v) => tunnel(req, client, head, s, r, v),
+      (v) => tunnel(req, client, head, s, r, v, observe),
       (err: unknown) => {
         s.logger.error({ err, url: req.url }, 'upgrade policy check failed');
         writeRawResponse(client, 500, `${statusLine(500)} — Portico internal error\n`, r.requestId);
+        observe(r.match, 500, -1);
       },
     );
-  } else tunnel(req, client, head, s, r, verdict);
+  } else tunnel(req, client, head, s, r, verdict, observe);
 }
+
+/** Counts one upgrade in the request metrics: the answer's status and the upstream's start (-1: none). */
+type ObserveUpgrade = (match: RouteMatch | undefined, status: number, upstreamStart: number) => void;
 
 function tunnel(
   req: IncomingMessage,
@@ -87,6 +112,7 @@ function tunnel(
   s: UpgradeSettings,
   r: Resolution,
   verdict: PolicyResult | undefined,
+  observe: ObserveUpgrade,
 ): void {
   if (verdict?.release !== undefined) {
     if (client.destroyed) verdict.release();
@@ -94,9 +120,11 @@ function tunnel(
   }
   if (verdict !== undefined && !verdict.pass) {
     writeRawResponse(client, verdict.status, verdict.body, r.requestId, verdict.headers);
+    observe(r.match, verdict.status, -1);
     return;
   }
   if (!r.ok) {
+    observe(r.match, r.status, -1);
     if (r.location !== undefined) {
       // The same redirect as without Upgrade: clients that follow it reconnect with wss://.
       if (client.writable) client.end(rawRedirect(r.status, r.location, r.requestId));
@@ -174,6 +202,7 @@ function tunnel(
         upstreamErrorBody(row.status, set.backendKey, row.what),
         r.requestId,
       );
+      observe(r.match, row.status, -1);
     });
     socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       connected = true;
@@ -182,10 +211,24 @@ function tunnel(
       // rawHeaders are latin1-decoded strings: write them back byte for byte.
       socket.write(requestHead, 'latin1');
       if (head.length > 0) socket.write(head);
+      if (s.requests !== undefined) {
+        const dispatched = performance.now();
+        socket.once('data', (chunk: Buffer) => observe(r.match, responseStatus(chunk), dispatched));
+      }
       socket.pipe(client);
       client.pipe(socket);
       socket.once('close', () => client.destroy());
     });
   };
   attempt(0);
+}
+
+/**
+ * `responseStatus` reads the status code of the response head starting `chunk` (`HTTP/1.1 101 …`);
+ * 502 when the upstream sent something else, as it would be answered had Portico parsed it.
+ */
+export function responseStatus(chunk: Buffer): number {
+  if (chunk.length < 12 || chunk.toString('latin1', 0, 5) !== 'HTTP/') return 502;
+  const status = Number(chunk.toString('latin1', 9, 12));
+  return Number.isInteger(status) && status >= 100 ? status : 502;
 }

@@ -25,6 +25,7 @@ export class ObjectStore {
     EndpointSlice: new Map(),
     Secret: new Map(),
     ConfigMap: new Map(),
+    RateLimitPolicy: new Map(),
   };
   #revision = 0;
 

@@ -38,7 +38,13 @@ export interface TlsTable {
 
 /** `CertificateCheck` is the verdict on one Secret for the hosts it is meant to serve. */
 export type CertificateCheck =
-  | { readonly ok: true; readonly pair: CertificatePair; readonly warnings: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly pair: CertificatePair;
+      readonly warnings: readonly string[];
+      /** When the certificate (first of `tls.crt`) expires, in ms since the epoch (NaN if unreadable). */
+      readonly notAfter: number;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /** `secretValue` reads one key of a Secret: `data` is base64 (as the API serves it), `stringData` plain. */
@@ -111,7 +117,7 @@ export function checkCertificate(
     const names = x509.subjectAltName ?? `subject ${x509.subject.replaceAll('\n', ', ')}`;
     warnings.push(`the certificate (${names}) does not cover ${uncovered.map((h) => `"${h}"`).join(', ')}`);
   }
-  return { ok: true, pair: { cert, key, fingerprint: fingerprintOf(cert, key) }, warnings };
+  return { ok: true, pair: { cert, key, fingerprint: fingerprintOf(cert, key) }, warnings, notAfter };
 }
 
 /**

@@ -30,6 +30,16 @@ export interface TlsTableResult {
   readonly diagnostics: readonly Diagnostic[];
   /** Why `--default-ssl-certificate` is not used, when it is given and unusable. */
   readonly defaultProblem?: string;
+  /** Every Secret whose certificate is served (by `"namespace/name"`), with its expiry, for metrics. */
+  readonly certificates: ReadonlyMap<string, ServedCertificate>;
+}
+
+/** `ServedCertificate` is a TLS Secret in use and when its certificate expires. */
+export interface ServedCertificate {
+  readonly namespace: string;
+  readonly name: string;
+  /** ms since the epoch (NaN if the date could not be read). */
+  readonly notAfter: number;
 }
 
 interface CacheEntry {
@@ -73,10 +83,12 @@ export class TlsTableBuilder {
     const next = new Map<string, CacheEntry>();
     const hosts = new Map<string, CertificatePair>();
     const diagnostics: Diagnostic[] = [];
+    const certificates = new Map<string, ServedCertificate>();
     for (const [key, group] of bySecret) {
       const check = this.#check(next, key, lookup(group.namespace, group.name), group.hosts);
       const name = `Secret ${key}`;
       if (check.ok) {
+        certificates.set(key, { namespace: group.namespace, name: group.name, notAfter: check.notAfter });
         for (const host of group.hosts) hosts.set(host, check.pair);
         for (const warning of check.warnings) {
           for (const b of group.bindings) {
@@ -108,8 +120,14 @@ export class TlsTableBuilder {
         lookup(defaultRef.namespace, defaultRef.name),
         [],
       );
-      if (check.ok) defaultCertificate = check.pair;
-      else defaultProblem = `Secret ${key} cannot be used: ${check.reason}`;
+      if (check.ok) {
+        defaultCertificate = check.pair;
+        certificates.set(key, {
+          namespace: defaultRef.namespace,
+          name: defaultRef.name,
+          notAfter: check.notAfter,
+        });
+      } else defaultProblem = `Secret ${key} cannot be used: ${check.reason}`;
     }
     this.#cache = next;
     const caBundles = this.#caBundles(caReferences, lookup, diagnostics);
@@ -123,6 +141,7 @@ export class TlsTableBuilder {
       },
       diagnostics,
       ...(defaultProblem !== undefined ? { defaultProblem } : {}),
+      certificates,
     };
   }
 

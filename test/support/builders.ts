@@ -16,10 +16,12 @@ import type {
   KubeObject,
   ObjectMeta,
   PathType,
+  RateLimitPolicy,
   Service,
   ServicePort,
 } from '../../src/model/objects.js';
 import { SERVICE_NAME_LABEL } from '../../src/model/objects.js';
+import { resolveRateLimitPolicies } from '../../src/model/rate-limit-policy.js';
 import type { TranslateInput, TranslateOptions } from '../../src/model/translate/translate.js';
 import { translate } from '../../src/model/translate/translate.js';
 import type { StoredObject } from '../../src/store/object-store.js';
@@ -364,12 +366,21 @@ export function inputFrom(objects: readonly KubeObject[]): TranslateInput {
   const ingresses: StoredObject<Ingress>[] = [];
   const ingressClasses: StoredObject<IngressClass>[] = [];
   const services: StoredObject<Service>[] = [];
+  const policies: StoredObject<RateLimitPolicy>[] = [];
   for (const o of objects) {
     if (o.kind === 'Ingress') ingresses.push(stored(o));
     else if (o.kind === 'IngressClass') ingressClasses.push(stored(o));
     else if (o.kind === 'Service') services.push(stored(o));
+    else if (o.kind === 'RateLimitPolicy') policies.push(stored(o));
   }
-  return { ingresses, ingressClasses, services };
+  // Only with policies, so inputs of every other test stay as they were.
+  if (policies.length === 0) return { ingresses, ingressClasses, services };
+  return {
+    ingresses,
+    ingressClasses,
+    services,
+    rateLimitPolicies: resolveRateLimitPolicies(policies).policies,
+  };
 }
 
 /** `slicesOf` picks the EndpointSlices out of a mixed list of objects. */

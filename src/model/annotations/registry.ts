@@ -9,7 +9,14 @@ import { accessLogAnnotations, parseAccessLog } from './access-log.js';
 import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
+import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
+import {
+  nginxRateLimitAnnotations,
+  type RateLimitPolicyRef,
+  rateLimitAnnotations,
+  readRateLimit,
+} from './rate-limit.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
@@ -27,6 +34,9 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   accessLogAnnotations,
   ipFilterAnnotations,
   basicAuthAnnotations,
+  externalAuthAnnotations,
+  rateLimitAnnotations,
+  nginxRateLimitAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -37,6 +47,10 @@ export interface IngressAnnotations {
   readonly clientAuth?: ClientAuthSettings & { readonly deny?: string };
   /** Invalid values: the Ingress is rejected (its last good version keeps serving). */
   readonly problems: readonly AnnotationProblem[];
+  /** Values that are read but not used (e.g. overridden by another spelling): reported, ignored. */
+  readonly warnings: readonly AnnotationProblem[];
+  /** `portico.dev/rate-limit-policy`: translation looks the policy up and sets `policy.rateLimit`. */
+  readonly rateLimitPolicy?: RateLimitPolicyRef;
   /** Well-formed values that fail closed (the `deny` of `policy` or `clientAuth`), with their fields. */
   readonly denials: readonly AnnotationProblem[];
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
@@ -57,6 +71,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const accessLog = parseAccessLog(reader);
   const ipAccess = parseIpFilter(reader);
   const basicAuth = parseBasicAuth(reader);
+  const externalAuth = parseExternalAuth(reader);
+  // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
+  const rateLimit = readRateLimit(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))
@@ -72,7 +89,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     accessLog !== undefined ||
     ipAccess.allow !== undefined ||
     ipAccess.deny !== undefined ||
-    basicAuth !== undefined;
+    basicAuth !== undefined ||
+    externalAuth !== undefined ||
+    rateLimit.config !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -85,6 +104,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
           ? { ipAccess: Object.freeze(ipAccess) }
           : {}),
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
+        ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
+        ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -108,6 +129,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     policy,
     ...(auth !== undefined ? { clientAuth: auth } : {}),
     problems: reader.problems,
+    warnings: reader.warnings,
+    ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
     denials,
     unknown,
   };

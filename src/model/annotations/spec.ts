@@ -104,6 +104,7 @@ export interface AnnotationProblem {
 export class AnnotationReader {
   readonly #annotations: Readonly<Record<string, unknown>>;
   readonly #problems: AnnotationProblem[] = [];
+  readonly #warnings: AnnotationProblem[] = [];
   /** Full keys read through a table (the rest are reported as unknown). */
   readonly #consumed = new Set<string>();
   /** The Ingress's namespace, for Secret references. */
@@ -116,6 +117,16 @@ export class AnnotationReader {
 
   get problems(): readonly AnnotationProblem[] {
     return this.#problems;
+  }
+
+  /** `warnings` are well-formed values that are ignored (e.g. a spelling another one overrides). */
+  get warnings(): readonly AnnotationProblem[] {
+    return this.#warnings;
+  }
+
+  /** `warning` records a value that is read but not used; the Ingress is still served. */
+  warning(field: string, message: string): void {
+    this.#warnings.push({ field, message });
   }
 
   /** `consumed` says whether a full key belongs to a table that was read. */

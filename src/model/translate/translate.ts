@@ -9,6 +9,7 @@ import { type IngressAnnotations, readIngressAnnotations } from '../annotations/
 import type { Diagnostic } from '../diagnostics.js';
 import { objectLabel } from '../diagnostics.js';
 import type { Ingress, IngressBackend, IngressClass, PathType, Service } from '../objects.js';
+import type { RateLimitPolicyState } from '../rate-limit-policy.js';
 import {
   type BackendRef,
   type ClientAuthPolicy,
@@ -31,6 +32,11 @@ export interface TranslateInput {
   readonly ingresses: readonly StoredObject<Ingress>[];
   readonly ingressClasses: readonly StoredObject<IngressClass>[];
   readonly services: readonly StoredObject<Service>[];
+  /**
+   * RateLimitPolicies by `"namespace/name"`, already validated with their last good versions
+   * (`resolveRateLimitPolicies`). Absent: every `portico.dev/rate-limit-policy` is missing.
+   */
+  readonly rateLimitPolicies?: ReadonlyMap<string, RateLimitPolicyState>;
 }
 
 /** `DefaultBackendService` is the `--default-backend-service` flag: the catch-all of last resort. */
@@ -129,7 +135,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     const make = diagnosticsFor(c.stored);
     const spec = c.ingress.spec ?? {};
     const rules = spec.rules ?? [];
-    const policy = c.annotations.policy;
+    const policy = withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics);
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.
     const withPolicy: { policy?: RoutePolicy } = policy === DEFAULT_ROUTE_POLICY ? {} : { policy };
     reportAnnotations(c.annotations, make, diagnostics);
@@ -260,6 +266,47 @@ function resolveReporting(
   return resolution.ref;
 }
 
+/**
+ * `withRateLimitPolicy` resolves `portico.dev/rate-limit-policy`: the policy's config in force
+ * becomes `rateLimit`. A rejected policy keeps its last good config (none if it never had one) and a
+ * missing one sets no limit; both are warnings on the Ingress (Events in cluster mode), which keeps
+ * serving: a limit is protection, and failing routes closed over a typo would turn it into an outage.
+ */
+function withRateLimitPolicy(
+  annotations: IngressAnnotations,
+  policies: ReadonlyMap<string, RateLimitPolicyState> | undefined,
+  make: DiagnosticFactory,
+  diagnostics: Diagnostic[],
+): RoutePolicy {
+  const ref = annotations.rateLimitPolicy;
+  if (ref === undefined) return annotations.policy;
+  const key = `${ref.namespace}/${ref.name}`;
+  const state = policies?.get(key);
+  if (state === undefined) {
+    diagnostics.push(
+      make(
+        'warning',
+        'PORTICO_WARN_RATE_LIMIT_POLICY',
+        ref.field,
+        `RateLimitPolicy ${key} not found; these routes are not rate limited until it exists`,
+      ),
+    );
+    return annotations.policy;
+  }
+  if (state.rejected !== undefined) {
+    diagnostics.push(
+      make(
+        'warning',
+        'PORTICO_WARN_RATE_LIMIT_POLICY',
+        ref.field,
+        `RateLimitPolicy ${key} is rejected (${state.rejected}); ${state.config !== undefined ? 'keeping its last good version' : 'it never had a good version, so these routes are not rate limited'}`,
+      ),
+    );
+  }
+  if (state.config === undefined) return annotations.policy;
+  return Object.freeze({ ...annotations.policy, rateLimit: state.config });
+}
+
 /** `reportAnnotations` turns an Ingress's fail-closed policies and unknown keys into warnings. */
 function reportAnnotations(
   annotations: IngressAnnotations,
@@ -275,6 +322,9 @@ function reportAnnotations(
         `${denial.message}; the routes it covers answer 503`,
       ),
     );
+  }
+  for (const ignored of annotations.warnings) {
+    diagnostics.push(make('warning', 'PORTICO_WARN_ANNOTATION_IGNORED', ignored.field, ignored.message));
   }
   for (const unknown of annotations.unknown) {
     diagnostics.push(

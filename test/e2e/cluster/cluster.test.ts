@@ -132,6 +132,18 @@ describe('cluster mode', () => {
         [['shop.example', '/', 'default/web:80', ['10.200.0.1:8080']]],
       );
       assert.equal(await metric(portico.adminPort, 'portico_k8s_informer_synced', { kind: 'Ingress' }), 1);
+      // The controller's own metrics are kept in cluster mode as in file mode (portico/metrics.test.ts).
+      assert.equal(
+        await metric(portico.adminPort, 'portico_config_rebuilds_total', { outcome: 'published' }),
+        1,
+      );
+      assert.ok(
+        ((await metric(portico.adminPort, 'portico_config_last_success_timestamp_seconds')) ?? 0) > 1.7e9,
+      );
+      assert.equal(
+        await metric(portico.adminPort, 'portico_config_rejected_objects', { kind: 'Ingress' }),
+        0,
+      );
     } finally {
       await env.close();
     }

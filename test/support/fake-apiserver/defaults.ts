@@ -240,5 +240,9 @@ export function statusOnCreate(info: ResourceInfo, obj: Obj): void {
     case '/namespaces':
       obj['status'] = { phase: 'Active' };
       break;
+    // A custom resource with a status subresource: the apiserver drops status sent on create.
+    case 'portico.dev/ratelimitpolicies':
+      delete obj['status'];
+      break;
   }
 }

@@ -88,6 +88,13 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r('', 'v1', 'events', 'Event', { shortNames: ['ev'], createOnUpdate: true, storage: 'events' }),
   r('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', { generation: true }),
   r('coordination.k8s.io', 'v1', 'leases', 'Lease'),
+  // Portico's CRD (crds/portico.dev_ratelimitpolicies.yaml), served as an installed CRD is: custom
+  // resources with a status subresource keep a generation bumped by spec changes.
+  r('portico.dev', 'v1alpha1', 'ratelimitpolicies', 'RateLimitPolicy', {
+    shortNames: ['rlp'],
+    statusSubresource: true,
+    generation: true,
+  }),
   r('events.k8s.io', 'v1', 'events', 'Event', {
     shortNames: ['ev'],
     createOnUpdate: true,

@@ -221,6 +221,7 @@ test('discovery documents list the served resources', async () => {
     'discovery.k8s.io',
     'events.k8s.io',
     'networking.k8s.io',
+    'portico.dev',
   ]);
   const version = await get('/version');
   assert.equal(version['major'], '1');

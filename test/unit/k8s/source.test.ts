@@ -96,7 +96,9 @@ test('nothing reaches the controller before every informer listed; the sync is o
   await advance(clock, 200);
   assert.equal(source.hasSynced(), true);
   assert.equal(synced(), 1);
-  assert.deepEqual(kindsOf(changes), ['ConfigMap,EndpointSlice,Ingress,IngressClass,Secret,Service']);
+  assert.deepEqual(kindsOf(changes), [
+    'ConfigMap,EndpointSlice,Ingress,IngressClass,RateLimitPolicy,Secret,Service',
+  ]);
   assert.ok(source.store.get('Ingress', 'default', 'early'));
   assert.match(await metrics.render(), /portico_k8s_informer_synced\{kind="Service"\} 1/);
   assert.match(await metrics.render(), /portico_k8s_watch_restarts_total\{kind="Service"\} 1/);
@@ -303,6 +305,8 @@ test('--watch-namespace runs one informer per namespace per namespaced kind; --c
     'Ingress a',
     'Ingress b',
     'IngressClass *',
+    'RateLimitPolicy a',
+    'RateLimitPolicy b',
     'Secret a type!=helm.sh/release.v1',
     'Secret b type!=helm.sh/release.v1',
     'Secret portico metadata.name=default-cert,type!=helm.sh/release.v1',
@@ -371,5 +375,66 @@ test('secretExists answers from the informers, not the store (which holds only r
   assert.equal(source.secretExists('a', 'missing'), false);
   assert.equal(source.secretExists('elsewhere', 'x'), undefined, 'an unwatched namespace');
   assert.deepEqual(source.store.keys('Secret'), []);
+  source.stop();
+});
+
+test('without the RateLimitPolicy CRD (404) the source still syncs, and picks policies up once the CRD appears', async () => {
+  const { api, source, clock, changes } = setup();
+  api.of('RateLimitPolicy').listFailures = [apiError(404), apiError(404)];
+  source.start();
+  await source.whenSynced();
+  assert.equal(source.hasSynced(), true, 'a missing CRD does not hold the first snapshot back');
+  assert.deepEqual(source.store.keys('RateLimitPolicy'), []);
+  const informer = source.informers.find((i) => i.kind === 'RateLimitPolicy');
+  assert.equal(informer?.disconnectedSince, undefined, 'a missing CRD is not reported as a lost watch');
+  api.of('RateLimitPolicy').put({
+    apiVersion: 'portico.dev/v1alpha1',
+    kind: 'RateLimitPolicy',
+    metadata: { name: 'api', namespace: 'shop', resourceVersion: '7', generation: 1 },
+    spec: { rps: 5 },
+  });
+  changes.length = 0;
+  // Two backoff steps (200 ms, then 400 ms with the test's jitter-free backoff): the second 404,
+  // then a list that succeeds.
+  await advance(clock, 700);
+  assert.deepEqual(source.store.keys('RateLimitPolicy'), ['shop/api']);
+  assert.ok(changes.some((c) => c.kinds.has('RateLimitPolicy')));
+  source.stop();
+});
+
+test("a RateLimitPolicy change of status alone (Portico's own write) does not wake the controller", async () => {
+  const { api, source, changes } = setup();
+  const policy = (rv: string, status?: unknown) => ({
+    apiVersion: 'portico.dev/v1alpha1',
+    kind: 'RateLimitPolicy',
+    metadata: { name: 'api', namespace: 'shop', resourceVersion: rv, generation: 1 },
+    spec: { rps: 5 },
+    ...(status !== undefined ? { status } : {}),
+  });
+  api.of('RateLimitPolicy').put(policy('1'));
+  source.start();
+  await source.whenSynced();
+  await settle();
+  changes.length = 0;
+  const status = {
+    observedGeneration: 1,
+    conditions: [
+      {
+        type: 'Accepted',
+        status: 'True',
+        observedGeneration: 1,
+        lastTransitionTime: '2030-01-01T00:00:00Z',
+        reason: 'Accepted',
+        message: 'ok',
+      },
+    ],
+  };
+  api.of('RateLimitPolicy').put(policy('2', status));
+  await settle();
+  assert.deepEqual(changes, []);
+  assert.equal(
+    source.store.get('RateLimitPolicy', 'shop', 'api')?.object.status?.conditions?.[0]?.status,
+    'True',
+  );
   source.stop();
 });

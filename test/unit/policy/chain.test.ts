@@ -171,6 +171,8 @@ describe('applyToUpstream', () => {
     pass: true,
     responseHeaders: undefined,
     upstreamHeaders: undefined,
+    removeUpstream: undefined,
+    headersForStatus: undefined,
     stripAuthorization: false,
     release: undefined,
     ...p,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { Secret } from '../../../src/model/objects.js';
 import type { TlsBinding } from '../../../src/model/types.js';
@@ -40,6 +41,36 @@ describe('TlsTableBuilder', () => {
           'Ingress default/other',
           'spec.tls[0].secretName',
           'Secret default/gone cannot be used: Secret not found; "gone.test" gets the default certificate',
+        ],
+      ],
+    );
+  });
+
+  test('the Secrets served, default certificate included, are listed with their notAfter; failed ones are not', () => {
+    const secrets = new Map<string, Secret>([
+      ['a', tlsSecret('a', a)],
+      ['b', tlsSecret('b', b)],
+      ['bad', tlsSecret('bad', { cert: a.cert, key: b.key })],
+    ]);
+    const result = new TlsTableBuilder().build(
+      new Map([
+        ['a.test', binding('a')],
+        ['www.a.test', binding('a')],
+        ['bad.test', binding('bad')],
+      ]),
+      (_ns, name) => secrets.get(name),
+      { namespace: 'default', name: 'b' },
+    );
+    assert.deepEqual(
+      [...result.certificates.entries()],
+      [
+        [
+          'default/a',
+          { namespace: 'default', name: 'a', notAfter: Date.parse(new X509Certificate(a.cert).validTo) },
+        ],
+        [
+          'default/b',
+          { namespace: 'default', name: 'b', notAfter: Date.parse(new X509Certificate(b.cert).validTo) },
         ],
       ],
     );

@@ -1,0 +1,256 @@
+/**
+ * `policy` writes the `Accepted` condition of RateLimitPolicies (metav1.Condition in
+ * `status.conditions`, with `observedGeneration`), so `kubectl get rlp` says whether Portico took a
+ * policy and `kubectl describe` says why not. Same rules as the Ingress status writer: leader only,
+ * GET then PUT of the status subresource with the fetched resourceVersion (409 → start again, a
+ * bounded number of times), and no write when the condition already says the same thing.
+ */
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../../log/logger.js';
+import type { Condition, RateLimitPolicy } from '../../model/objects.js';
+import { describeProblems, validateRateLimitPolicy } from '../../model/rate-limit-policy.js';
+import type { ObjectStore } from '../../store/object-store.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { objectKey } from '../../util/keys.js';
+import { RESOURCES } from '../client.js';
+import { fromApiObject } from '../convert.js';
+import { describeError, httpStatusOf } from './api.js';
+
+export const ACCEPTED = 'Accepted';
+
+/** `PolicyStatus` is the status Portico wants a policy to have (`lastTransitionTime` aside). */
+export interface PolicyStatus {
+  readonly observedGeneration?: number;
+  readonly conditions: readonly Condition[];
+}
+
+/** `acceptedCondition` is the condition a policy's current version deserves (pure). */
+export function acceptedCondition(
+  policy: RateLimitPolicy,
+  now: string,
+): Omit<Condition, 'lastTransitionTime'> & { lastTransitionTime: string } {
+  const result = validateRateLimitPolicy(policy);
+  const generation = policy.metadata.generation;
+  const common = {
+    type: ACCEPTED,
+    lastTransitionTime: now,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
+  return result.ok
+    ? { ...common, status: 'True', reason: 'Accepted', message: 'valid; Ingresses that name it use it' }
+    : {
+        ...common,
+        status: 'False',
+        reason: 'Invalid',
+        message: `${describeProblems(result.problems)}; Ingresses that name it keep its last good version, if any`,
+      };
+}
+
+/**
+ * `desiredPolicyStatus` is the status to write, or undefined when the current one already says it.
+ * The transition time is kept while the condition's status stays the same (metav1 convention).
+ */
+export function desiredPolicyStatus(policy: RateLimitPolicy, now: string): PolicyStatus | undefined {
+  const want = acceptedCondition(policy, now);
+  const conditions = policy.status?.conditions ?? [];
+  const current = conditions.find((c) => c.type === ACCEPTED);
+  const generation = policy.metadata.generation;
+  if (
+    current !== undefined &&
+    current.status === want.status &&
+    current.reason === want.reason &&
+    current.message === want.message &&
+    current.observedGeneration === want.observedGeneration &&
+    policy.status?.observedGeneration === generation
+  ) {
+    return undefined;
+  }
+  const condition: Condition =
+    current !== undefined && current.status === want.status && current.lastTransitionTime !== ''
+      ? { ...want, lastTransitionTime: current.lastTransitionTime }
+      : want;
+  return {
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    // Conditions of other types (another controller's) are kept.
+    conditions: [...conditions.filter((c) => c.type !== ACCEPTED), condition],
+  };
+}
+
+/** `FetchedPolicy` is a policy as just read: Portico's view and the raw object a PUT sends back. */
+export interface FetchedPolicy {
+  readonly policy: RateLimitPolicy;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** `PolicyStatusApi` is what the writer needs from the API server. */
+export interface PolicyStatusApi {
+  /** Undefined when the policy does not exist. */
+  getPolicy(namespace: string, name: string): Promise<FetchedPolicy | undefined>;
+  /** Replaces the status of the fetched version (its resourceVersion is the precondition: 409). */
+  updatePolicyStatus(fetched: FetchedPolicy, status: PolicyStatus): Promise<void>;
+}
+
+/** `createPolicyStatusApi` backs `PolicyStatusApi` with client-node's CustomObjectsApi. */
+export function createPolicyStatusApi(kubeConfig: KubeConfig): PolicyStatusApi {
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  const { group, version, plural } = RESOURCES.RateLimitPolicy;
+  return {
+    async getPolicy(namespace, name) {
+      let raw: unknown;
+      try {
+        raw = await api.getNamespacedCustomObject({ group, version, plural, namespace, name });
+      } catch (err) {
+        if (httpStatusOf(err) === 404) return undefined;
+        throw err;
+      }
+      const converted = fromApiObject('RateLimitPolicy', raw);
+      if (!converted.ok || typeof raw !== 'object' || raw === null) {
+        throw new Error(
+          `cannot read RateLimitPolicy ${namespace}/${name}: ${converted.ok ? 'not an object' : converted.message}`,
+        );
+      }
+      return { policy: converted.object as RateLimitPolicy, raw: raw as Record<string, unknown> };
+    },
+    async updatePolicyStatus(fetched, status) {
+      const meta = fetched.policy.metadata;
+      await api.replaceNamespacedCustomObjectStatus({
+        group,
+        version,
+        plural,
+        namespace: meta.namespace ?? 'default',
+        name: meta.name,
+        body: { ...fetched.raw, status },
+      });
+    },
+  };
+}
+
+export type PolicyWriteOutcome = 'updated' | 'unchanged' | 'gone' | 'not-leader' | 'conflict' | 'error';
+
+export interface PolicyStatusWriterOptions {
+  readonly api: PolicyStatusApi;
+  readonly store: ObjectStore;
+  readonly isLeader: () => boolean;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Attempts per policy when the update hits 409 Conflict (each re-GETs). Default 5. */
+  readonly maxAttempts?: number;
+  /** Delay before a pass that had errors is retried. Default 5 s. */
+  readonly retryDelayMs?: number;
+}
+
+/**
+ * `PolicyStatusWriter` runs passes over every stored RateLimitPolicy, one pass at a time;
+ * `request` never blocks.
+ */
+export class PolicyStatusWriter {
+  readonly #o: PolicyStatusWriterOptions;
+  readonly #log: Logger;
+  readonly #maxAttempts: number;
+  #pending = false;
+  #running: Promise<void> | undefined;
+  #retryTimer: TimerHandle | undefined;
+  #stopped = false;
+
+  constructor(options: PolicyStatusWriterOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'policy-status' });
+    this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+  }
+
+  /** `request` asks for a pass (policy change, resync, leadership gained). */
+  request(): void {
+    if (this.#stopped) return;
+    this.#pending = true;
+    if (this.#running === undefined) this.#running = this.#drain();
+  }
+
+  /** `idle` resolves once no pass is running or pending (tests). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 1_000 && this.#running !== undefined; i++) await this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    await this.idle();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      for (let round = 0; round < 1_000 && this.#pending && !this.#stopped; round++) {
+        this.#pending = false;
+        if (!(await this.#pass())) this.#scheduleRetry();
+      }
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#stopped) return;
+    this.#retryTimer = this.#o.clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.request();
+    }, this.#o.retryDelayMs ?? 5_000);
+  }
+
+  async #pass(): Promise<boolean> {
+    if (!this.#o.isLeader()) return true;
+    let ok = true;
+    for (const { object } of this.#o.store.list('RateLimitPolicy')) {
+      if (this.#stopped || !this.#o.isLeader()) break;
+      // The store's copy says whether a write is due; `write` checks again after its GET.
+      if (desiredPolicyStatus(object, this.#now()) === undefined) continue;
+      const outcome = await this.write(object.metadata.namespace ?? 'default', object.metadata.name);
+      if (outcome === 'error' || outcome === 'conflict') ok = false;
+    }
+    return ok;
+  }
+
+  #now(): string {
+    return new Date(this.#o.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  /** `write` brings one policy's `Accepted` condition up to date: GET, compare, PUT; 409 → again. */
+  async write(namespace: string, name: string): Promise<PolicyWriteOutcome> {
+    const key = objectKey(namespace, name);
+    for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
+      let fetched: FetchedPolicy | undefined;
+      try {
+        fetched = await this.#o.api.getPolicy(namespace, name);
+      } catch (err) {
+        this.#log.warn(
+          { policy: key, err: describeError(err) },
+          'reading RateLimitPolicy for a status update failed',
+        );
+        return 'error';
+      }
+      if (fetched === undefined) return 'gone';
+      const status = desiredPolicyStatus(fetched.policy, this.#now());
+      if (status === undefined) return 'unchanged';
+      if (this.#stopped || !this.#o.isLeader()) return 'not-leader';
+      try {
+        await this.#o.api.updatePolicyStatus(fetched, status);
+        const accepted = status.conditions.find((c) => c.type === ACCEPTED);
+        this.#log.info(
+          { policy: key, accepted: accepted?.status, message: accepted?.message },
+          'RateLimitPolicy status updated',
+        );
+        return 'updated';
+      } catch (err) {
+        const code = httpStatusOf(err);
+        if (code === 409) continue;
+        if (code === 404) return 'gone';
+        this.#log.warn({ policy: key, err: describeError(err) }, 'RateLimitPolicy status update failed');
+        return 'error';
+      }
+    }
+    this.#log.warn(
+      { policy: key, attempts: this.#maxAttempts },
+      'RateLimitPolicy status update kept conflicting; will retry',
+    );
+    return 'conflict';
+  }
+}
