@@ -649,7 +649,7 @@ function render(r: Rendered): string {
       '|---:|---:|---:|---|---:|---:|---|---:|',
       `| ${int(redisRow.requests)} | ${int(redisRow.evalshaCalls)} | ${(redisRow.evalshaCalls / redisRow.requests).toFixed(3)} | ${others || 'none'} | ${redisRow.evalshaUsecPerCall?.toFixed(2) ?? '–'} | ${redisRow.redisCpuPct?.toFixed(1) ?? '–'} | ${elsewhere} | ${r.fallbacks} |`,
       '',
-      `wrk counts completed responses; requests still in flight when wrk stops reached Redis too, so the ratio can be a little above 1. GET, SET and TIME are the script’s own calls (Redis counts commands run by Lua); a PING is Portico’s probe after a fall-back to memory${values['redis-timeout'] !== undefined ? ` (command timeout \`--redis-timeout ${values['redis-timeout']}\`)` : ' (default command timeout, 50 ms)'}. redis-server CPU is utime+stime from /proc/<pid>/stat over each run, as a share of one core.`,
+      `wrk counts completed responses; requests still in flight when wrk stops reached Redis too, so the ratio can be a little above 1. GET, SET and TIME are the script’s own calls (Redis counts commands run by Lua); a PING is Portico’s probe after a fall-back to memory${values['redis-timeout'] !== undefined ? ` (command timeout \`--redis-timeout ${values['redis-timeout']}\`: with the default 50 ms, a Portico descheduled for longer — this shared machine, or a CPU-throttled pod — finds Redis’s answer in its socket after the timer fired, falls back to memory and serves the next requests without Redis until a probe answers, which would make the Redis figures partly memory figures)` : ' (default command timeout, 50 ms)'}. redis-server CPU is utime+stime from /proc/<pid>/stat over each run, as a share of one core.`,
       '',
     );
   }
