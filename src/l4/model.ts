@@ -64,7 +64,8 @@ export interface ServicePortName {
   readonly protocol: L4Protocol;
 }
 
-const serviceNamePattern = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?):([a-z0-9-]+)\/(TCP|UDP)$/;
+const serviceNamePattern =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?):([a-z0-9-]+)\/(TCP|UDP)$/;
 
 export function parseServicePortName(name: string): ServicePortName | undefined {
   const m = serviceNamePattern.exec(name);
@@ -133,25 +134,33 @@ function serviceProblem(
   seenListeners: ReadonlyMap<string, string>,
 ): { field: string; reason: string } | undefined {
   const parsed = parseServicePortName(service.name);
-  if (!parsed) return { field: 'name', reason: `"${service.name}" is not "<namespace>/<service>:<port>/<TCP|UDP>"` };
+  if (!parsed)
+    return { field: 'name', reason: `"${service.name}" is not "<namespace>/<service>:<port>/<TCP|UDP>"` };
   if (parsed.protocol !== service.protocol) {
     return { field: 'protocol', reason: `${service.protocol} does not match the name's /${parsed.protocol}` };
   }
   if (seenNames.has(service.name)) return { field: 'name', reason: 'listed twice' };
-  if (!validPort(service.listenPort)) return { field: 'listenPort', reason: `${service.listenPort} is not a port (1-65535)` };
+  if (!validPort(service.listenPort))
+    return { field: 'listenPort', reason: `${service.listenPort} is not a port (1-65535)` };
   const holder = seenListeners.get(`${service.protocol}/${service.listenPort}`);
-  if (holder) return { field: 'listenPort', reason: `${service.protocol} ${service.listenPort} is already taken by ${holder}` };
+  if (holder)
+    return {
+      field: 'listenPort',
+      reason: `${service.protocol} ${service.listenPort} is already taken by ${holder}`,
+    };
   const seenEndpoints = new Set<string>();
   for (const [i, endpoint] of service.endpoints.entries()) {
     const endpointFamily = familyOf(endpoint.address);
-    if (!endpointFamily) return { field: `endpoints[${i}].address`, reason: `"${endpoint.address}" is not an IP address` };
+    if (!endpointFamily)
+      return { field: `endpoints[${i}].address`, reason: `"${endpoint.address}" is not an IP address` };
     if (family && endpointFamily !== family) {
       return {
         field: `endpoints[${i}].address`,
         reason: `${endpointFamily} address ${endpoint.address} in an ${family} ruleset (one family per payload; render the other family separately)`,
       };
     }
-    if (!validPort(endpoint.port)) return { field: `endpoints[${i}].port`, reason: `${endpoint.port} is not a port (1-65535)` };
+    if (!validPort(endpoint.port))
+      return { field: `endpoints[${i}].port`, reason: `${endpoint.port} is not a port (1-65535)` };
     const key = hostPort(endpoint.address, endpoint.port);
     if (seenEndpoints.has(key)) return { field: `endpoints[${i}]`, reason: `${key} listed twice` };
     seenEndpoints.add(key);
@@ -160,9 +169,7 @@ function serviceProblem(
 }
 
 function sortEndpoints(endpoints: readonly L4Endpoint[]): readonly L4Endpoint[] {
-  return [...endpoints].sort(
-    (a, b) => compareStrings(a.address, b.address) || a.port - b.port,
-  );
+  return [...endpoints].sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
 }
 
 /** Code-unit order, independent of locale, so rendered text is byte-stable. */

@@ -10,7 +10,13 @@
  * PURE: no I/O imports. node:crypto is computation, not I/O.
  */
 import { createHash } from 'node:crypto';
-import { hostPort, type L4Endpoint, type L4Service, parseServicePortName, serviceDisplayName } from './model.js';
+import {
+  hostPort,
+  type L4Endpoint,
+  type L4Service,
+  parseServicePortName,
+  serviceDisplayName,
+} from './model.js';
 
 export const chainPrefix = 'PORTICO-';
 export const servicesChain = 'PORTICO-SERVICES';
@@ -58,7 +64,9 @@ export function serviceChainName(service: L4Service): string {
 
 export function endpointChainName(service: L4Service, endpoint: L4Endpoint): string {
   const text =
-    serviceDisplayName(service.name) + service.protocol.toLowerCase() + hostPort(endpoint.address, endpoint.port);
+    serviceDisplayName(service.name) +
+    service.protocol.toLowerCase() +
+    hostPort(endpoint.address, endpoint.port);
   return endpointChainPrefix + hashPrefix(text, 16);
 }
 

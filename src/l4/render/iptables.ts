@@ -105,13 +105,24 @@ export function iptablesJumps(): readonly IptablesJump[] {
   ];
 }
 
+/** PORTICO-POSTROUTING masquerades what PORTICO-MARK-MASQ marked (kube-proxy's KUBE-POSTROUTING / KUBE-MARK-MASQ). */
+export function masqueradeRules(mark: string): string[] {
+  return [
+    `-A ${postroutingChain} -m mark ! --mark ${mark}/${mark} -j RETURN`,
+    // Clear the bit so a packet re-traversing the stack is not masqueraded twice (kube-proxy does the same).
+    `-A ${postroutingChain} -j MARK --xor-mark ${mark}`,
+    `-A ${postroutingChain} -m comment --comment ${quote('portico service traffic requiring SNAT')} -j MASQUERADE`,
+    `-A ${markMasqueradeChain} -j MARK --or-mark ${mark}`,
+  ];
+}
+
 /** kube-proxy's `computeProbability`: Go's `%0.10f` of 1/n. */
 export function probability(remaining: number): string {
   return (1 / remaining).toFixed(10);
 }
 
 /** Quotes a comment the way kube-proxy writes them: bare when it is one word. */
-function quote(text: string): string {
+export function quote(text: string): string {
   return /\s/.test(text) ? `"${text}"` : text;
 }
 
@@ -119,18 +130,18 @@ function loopbackNet(family: L4IpFamily): string {
   return family === 'IPv6' ? '::1/128' : '127.0.0.0/8';
 }
 
-function hostMask(family: L4IpFamily): string {
+export function hostMask(family: L4IpFamily): string {
   return family === 'IPv6' ? '128' : '32';
 }
 
 /** How node-port traffic is recognised: the configured node address, else any local one except loopback. */
-function nodeAddressMatch(state: L4State, family: L4IpFamily): string {
+export function nodeAddressMatch(state: L4State, family: L4IpFamily): string {
   return state.nodeIp !== undefined
     ? `-d ${state.nodeIp}/${hostMask(family)}`
     : `-m addrtype --dst-type LOCAL ! -d ${loopbackNet(family)}`;
 }
 
-function protocolMatch(service: L4Service): string {
+export function protocolMatch(service: L4Service): string {
   const proto = service.protocol.toLowerCase();
   return `-m ${proto} -p ${proto}`;
 }
@@ -149,17 +160,23 @@ function serviceChainRules(service: L4Service, family: L4IpFamily): { chains: st
   service.endpoints.forEach((endpoint, i) => {
     const sep = endpointChainName(service, endpoint);
     const spread = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i)}` : '';
-    rules.push(`-A ${svcChain} -m comment --comment ${quote(endpointLabel(service, endpoint))}${spread} -j ${sep}`);
+    rules.push(
+      `-A ${svcChain} -m comment --comment ${quote(endpointLabel(service, endpoint))}${spread} -j ${sep}`,
+    );
   });
   for (const endpoint of service.endpoints) {
     const sep = endpointChainName(service, endpoint);
     chains.push(sep);
     if (endpoint.nodeLocal) {
       // Hairpin: the endpoint reached itself through the service; without SNAT it would answer itself directly.
-      rules.push(`-A ${sep} -m comment --comment ${display} -s ${endpoint.address}/${hostMask(family)} -j ${markMasqueradeChain}`);
+      rules.push(
+        `-A ${sep} -m comment --comment ${display} -s ${endpoint.address}/${hostMask(family)} -j ${markMasqueradeChain}`,
+      );
     } else {
       // Off-node endpoint: its replies must come back through this node to be un-NATed.
-      rules.push(`-A ${sep} -m comment --comment ${quote(`${display} off-node endpoint`)} -j ${markMasqueradeChain}`);
+      rules.push(
+        `-A ${sep} -m comment --comment ${quote(`${display} off-node endpoint`)} -j ${markMasqueradeChain}`,
+      );
     }
     rules.push(
       `-A ${sep} -m comment --comment ${display} ${protocolMatch(service)} -j DNAT --to-destination ${hostPort(endpoint.address, endpoint.port)}`,
@@ -191,7 +208,12 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
   const natTopRules: string[] = [];
   const natServiceChains: string[] = [];
   const natServiceRules: string[] = [];
-  const activeChains = new Set<string>([servicesChain, nodePortsChain, markMasqueradeChain, postroutingChain]);
+  const activeChains = new Set<string>([
+    servicesChain,
+    nodePortsChain,
+    markMasqueradeChain,
+    postroutingChain,
+  ]);
   let natRulesTotal = natFixedRules;
 
   for (const service of services) {
@@ -229,11 +251,7 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
   if (nothingChanged) return { payload: '', jumps: iptablesJumps(), activeChains, stats, rejected };
 
   const natRules = [
-    `-A ${postroutingChain} -m mark ! --mark ${mark}/${mark} -j RETURN`,
-    // Clear the bit so a packet re-traversing the stack is not masqueraded twice (kube-proxy does the same).
-    `-A ${postroutingChain} -j MARK --xor-mark ${mark}`,
-    `-A ${postroutingChain} -m comment --comment ${quote('portico service traffic requiring SNAT')} -j MASQUERADE`,
-    `-A ${markMasqueradeChain} -j MARK --or-mark ${mark}`,
+    ...masqueradeRules(mark),
     ...natTopRules,
     ...natServiceRules,
     `-A ${servicesChain} -m comment --comment ${quote('portico service nodeports; NOTE: this must be the last rule in this chain')} ${nodeAddressMatch(state, family)} -j ${nodePortsChain}`,
@@ -284,6 +302,8 @@ export function jumpCommands(jump: IptablesJump): { check: string[]; insert: str
  * skips `#` lines), then the payload. The golden files hold this text.
  */
 export function formatIptablesForAudit(render: Pick<IptablesRender, 'payload' | 'jumps'>): string {
-  const jumps = render.jumps.map((jump) => `# ensured: -t ${jump.table} -I ${jump.chain} 1 ${jump.args.join(' ')}`);
+  const jumps = render.jumps.map(
+    (jump) => `# ensured: -t ${jump.table} -I ${jump.chain} 1 ${jump.args.join(' ')}`,
+  );
   return `${jumps.join('\n')}\n${render.payload}`;
 }

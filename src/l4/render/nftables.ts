@@ -105,7 +105,10 @@ function skeleton(state: L4State): string[] {
  */
 function nodeAddressMatch(state: L4State): { exclusions: string[]; match: string } {
   if (state.nodeIp === undefined) {
-    return { exclusions: ['ip daddr 127.0.0.0/8 return', 'ip6 daddr ::1 return'], match: 'fib daddr type local' };
+    return {
+      exclusions: ['ip daddr 127.0.0.0/8 return', 'ip6 daddr ::1 return'],
+      match: 'fib daddr type local',
+    };
   }
   const keyword = familyOf(state.nodeIp) === 'IPv6' ? 'ip6' : 'ip';
   return { exclusions: [], match: `${keyword} daddr ${state.nodeIp}` };
@@ -176,16 +179,26 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
   const stale = [...(options.existingChains ?? [])]
     .filter((chain) => isNftServiceChain(chain) && !activeChains.has(chain))
     // Service chains jump to endpoint chains: delete the referrers first.
-    .sort((a, b) => Number(a.startsWith('endpoint-')) - Number(b.startsWith('endpoint-')) || compareStrings(a, b));
+    .sort(
+      (a, b) => Number(a.startsWith('endpoint-')) - Number(b.startsWith('endpoint-')) || compareStrings(a, b),
+    );
 
   const mapElements = serviceElements.length + noEndpointElements.length;
-  const emptyStats = { rulesWritten: 0, serviceChainsWritten: 0, chainsDeleted: 0, mapElements: 0, rulesTotal };
+  const emptyStats = {
+    rulesWritten: 0,
+    serviceChainsWritten: 0,
+    chainsDeleted: 0,
+    mapElements: 0,
+    rulesTotal,
+  };
   if (changed !== undefined && chainLines.length === 0 && stale.length === 0) {
     return { script: '', activeChains, stats: emptyStats, rejected };
   }
 
   const elementLines = [
-    ...(serviceElements.length > 0 ? [`add element ${t} ${nftServiceMap} { ${serviceElements.join(' , ')} }`] : []),
+    ...(serviceElements.length > 0
+      ? [`add element ${t} ${nftServiceMap} { ${serviceElements.join(' , ')} }`]
+      : []),
     ...(noEndpointElements.length > 0
       ? [`add element ${t} ${nftNoEndpointMap} { ${noEndpointElements.join(' , ')} }`]
       : []),
