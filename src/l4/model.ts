@@ -187,3 +187,24 @@ export function nodeIpProblem(state: L4State, family: L4IpFamily | undefined): L
   }
   return undefined;
 }
+
+function serviceKey(service: L4Service): string {
+  const endpoints = sortEndpoints(service.endpoints).map(
+    (e) => `${hostPort(e.address, e.port)}${e.nodeLocal ? '+local' : ''}`,
+  );
+  return `${service.listenPort} ${service.protocol} ${service.scheduler} ${endpoints.join(',')}`;
+}
+
+/**
+ * Names of services added, removed or changed between two states: what a partial sync must
+ * rewrite (kube-proxy's serviceChanges/endpointsChanges, reduced to the result). Node-wide
+ * settings (node address, family, mark) are not compared: a change there needs a full sync.
+ */
+export function changedServices(previous: L4State, current: L4State): Set<string> {
+  const before = new Map(previous.services.map((s) => [s.name, serviceKey(s)]));
+  const after = new Map(current.services.map((s) => [s.name, serviceKey(s)]));
+  const changed = new Set<string>();
+  for (const [name, key] of after) if (before.get(name) !== key) changed.add(name);
+  for (const name of before.keys()) if (!after.has(name)) changed.add(name);
+  return changed;
+}

@@ -78,6 +78,14 @@ export class SimulatedIptables {
     }
   }
 
+  clone(): SimulatedIptables {
+    const copy = new SimulatedIptables();
+    for (const [table, chains] of this.tables) {
+      copy.tables.set(table, new Map([...chains].map(([chain, rules]) => [chain, [...rules]])));
+    }
+    return copy;
+  }
+
   /** iptables -C … || iptables -I … 1 …, as the apply step will. */
   ensureJumps(jumps: readonly IptablesJump[]): void {
     for (const jump of jumps) {
@@ -217,6 +225,7 @@ export class SimulatedIptables {
         });
       }
     }
+    paths.sort((a, b) => ((a.endpoint ?? '') < (b.endpoint ?? '') ? -1 : 1));
     const endpoints = [
       ...new Set(paths.flatMap((p) => (p.endpoint && !p.rejected ? [p.endpoint] : []))),
     ].sort();
