@@ -3,6 +3,7 @@
  * is checked against.
  */
 import type { L4Endpoint, L4Protocol, L4Scheduler, L4Service, L4State } from '../../src/l4/model.js';
+import type { TracePacket } from './iptables-tracer.js';
 
 export function ep(address: string, port: number, options: { nodeLocal?: boolean } = {}): L4Endpoint {
   return options.nodeLocal ? { address, port, nodeLocal: true } : { address, port };
@@ -109,3 +110,79 @@ export function largeState(count: number, endpointsEach: number): L4State {
   }
   return { nodeIp, services };
 }
+
+/** One state and the packets kube-proxy-style flow tables run through it (every kernel mode must agree). */
+export const flowState: L4State = {
+  nodeIp,
+  services: [
+    svc('db/postgres:5432/TCP', 5432, [ep('10.244.0.3', 5432, { nodeLocal: true }), ep('10.244.1.5', 5432)]),
+    svc('dns/coredns:dns/UDP', 53, [ep('10.244.0.10', 53, { nodeLocal: true })]),
+    svc('web/app:http/TCP', 8080, [
+      ep('10.244.1.1', 80),
+      ep('10.244.1.2', 80),
+      ep('10.244.1.3', 80),
+      ep('10.244.1.4', 80),
+    ]),
+    svc('db/redis:6379/TCP', 6379, []),
+  ],
+};
+// The node's own addresses: its node IP, the bridge towards local pods, loopback.
+export const localAddresses = [nodeIp, '10.244.0.1', '127.0.0.1'];
+
+export const outsideClient = '203.0.113.7';
+const client = outsideClient;
+export const packetFlows: ReadonlyArray<{
+  name: string;
+  packet: TracePacket;
+  want: { endpoints: string[]; masquerade: boolean; rejected: boolean };
+}> = [
+  {
+    name: 'an outside client reaching the node port is DNATed to either endpoint and masqueraded (one endpoint is off-node)',
+    packet: { src: client, dst: nodeIp, dport: 5432, proto: 'tcp' },
+    want: { endpoints: ['10.244.0.3:5432', '10.244.1.5:5432'], masquerade: true, rejected: false },
+  },
+  {
+    name: 'UDP to a node port with one node-local endpoint is DNATed and keeps the client address',
+    packet: { src: client, dst: nodeIp, dport: 53, proto: 'udp' },
+    want: { endpoints: ['10.244.0.10:53'], masquerade: false, rejected: false },
+  },
+  {
+    name: 'TCP to a port only served over UDP is left alone',
+    packet: { src: client, dst: nodeIp, dport: 53, proto: 'tcp' },
+    want: { endpoints: [], masquerade: false, rejected: false },
+  },
+  {
+    name: 'a port no service listens on is left alone',
+    packet: { src: client, dst: nodeIp, dport: 9999, proto: 'tcp' },
+    want: { endpoints: [], masquerade: false, rejected: false },
+  },
+  {
+    name: 'a service without endpoints rejects new connections',
+    packet: { src: client, dst: nodeIp, dport: 6379, proto: 'tcp' },
+    want: { endpoints: [], masquerade: false, rejected: true },
+  },
+  {
+    name: 'a node-local endpoint reaching itself through the service (hairpin) is masqueraded',
+    packet: { src: '10.244.0.10', dst: nodeIp, dport: 53, proto: 'udp' },
+    want: { endpoints: ['10.244.0.10:53'], masquerade: true, rejected: false },
+  },
+  {
+    name: 'a connection from the node itself goes through OUTPUT and is DNATed the same way',
+    packet: { src: nodeIp, dst: nodeIp, dport: 8080, proto: 'tcp' },
+    want: {
+      endpoints: ['10.244.1.1:80', '10.244.1.2:80', '10.244.1.3:80', '10.244.1.4:80'],
+      masquerade: true,
+      rejected: false,
+    },
+  },
+  {
+    name: 'with a node address configured, another local address of the node is not a service address',
+    packet: { src: client, dst: '10.244.0.1', dport: 5432, proto: 'tcp' },
+    want: { endpoints: [], masquerade: false, rejected: false },
+  },
+  {
+    name: 'traffic to another host passing through the node is left alone',
+    packet: { src: client, dst: '198.51.100.1', dport: 5432, proto: 'tcp' },
+    want: { endpoints: [], masquerade: false, rejected: false },
+  },
+];

@@ -8,25 +8,17 @@ import type { L4State } from '../../../src/l4/model.js';
 import { isPorticoChain } from '../../../src/l4/naming.js';
 import { probability, renderIptables } from '../../../src/l4/render/iptables.js';
 import { renderIpvs } from '../../../src/l4/render/ipvs.js';
-import { checkIptablesPayload, SimulatedIptables, type TracePacket } from '../../support/iptables-tracer.js';
-import { ep, goldenCases, nodeIp, svc } from '../../support/l4-fixtures.js';
-
-const state: L4State = {
+import { checkIptablesPayload, SimulatedIptables } from '../../support/iptables-tracer.js';
+import {
+  ep,
+  packetFlows as flows,
+  goldenCases,
+  localAddresses,
   nodeIp,
-  services: [
-    svc('db/postgres:5432/TCP', 5432, [ep('10.244.0.3', 5432, { nodeLocal: true }), ep('10.244.1.5', 5432)]),
-    svc('dns/coredns:dns/UDP', 53, [ep('10.244.0.10', 53, { nodeLocal: true })]),
-    svc('web/app:http/TCP', 8080, [
-      ep('10.244.1.1', 80),
-      ep('10.244.1.2', 80),
-      ep('10.244.1.3', 80),
-      ep('10.244.1.4', 80),
-    ]),
-    svc('db/redis:6379/TCP', 6379, []),
-  ],
-};
-// The node's own addresses: its node IP, the bridge towards local pods, loopback.
-const localAddresses = [nodeIp, '10.244.0.1', '127.0.0.1'];
+  outsideClient,
+  flowState as state,
+  svc,
+} from '../../support/l4-fixtures.js';
 
 function loaded(s: L4State): SimulatedIptables {
   const tables = new SimulatedIptables();
@@ -35,63 +27,6 @@ function loaded(s: L4State): SimulatedIptables {
   tables.apply(render.payload);
   return tables;
 }
-
-const client = '203.0.113.7';
-const flows: ReadonlyArray<{
-  name: string;
-  packet: TracePacket;
-  want: { endpoints: string[]; masquerade: boolean; rejected: boolean };
-}> = [
-  {
-    name: 'an outside client reaching the node port is DNATed to either endpoint and masqueraded (one endpoint is off-node)',
-    packet: { src: client, dst: nodeIp, dport: 5432, proto: 'tcp' },
-    want: { endpoints: ['10.244.0.3:5432', '10.244.1.5:5432'], masquerade: true, rejected: false },
-  },
-  {
-    name: 'UDP to a node port with one node-local endpoint is DNATed and keeps the client address',
-    packet: { src: client, dst: nodeIp, dport: 53, proto: 'udp' },
-    want: { endpoints: ['10.244.0.10:53'], masquerade: false, rejected: false },
-  },
-  {
-    name: 'TCP to a port only served over UDP is left alone',
-    packet: { src: client, dst: nodeIp, dport: 53, proto: 'tcp' },
-    want: { endpoints: [], masquerade: false, rejected: false },
-  },
-  {
-    name: 'a port no service listens on is left alone',
-    packet: { src: client, dst: nodeIp, dport: 9999, proto: 'tcp' },
-    want: { endpoints: [], masquerade: false, rejected: false },
-  },
-  {
-    name: 'a service without endpoints rejects new connections',
-    packet: { src: client, dst: nodeIp, dport: 6379, proto: 'tcp' },
-    want: { endpoints: [], masquerade: false, rejected: true },
-  },
-  {
-    name: 'a node-local endpoint reaching itself through the service (hairpin) is masqueraded',
-    packet: { src: '10.244.0.10', dst: nodeIp, dport: 53, proto: 'udp' },
-    want: { endpoints: ['10.244.0.10:53'], masquerade: true, rejected: false },
-  },
-  {
-    name: 'a connection from the node itself goes through OUTPUT and is DNATed the same way',
-    packet: { src: nodeIp, dst: nodeIp, dport: 8080, proto: 'tcp' },
-    want: {
-      endpoints: ['10.244.1.1:80', '10.244.1.2:80', '10.244.1.3:80', '10.244.1.4:80'],
-      masquerade: true,
-      rejected: false,
-    },
-  },
-  {
-    name: 'with a node address configured, another local address of the node is not a service address',
-    packet: { src: client, dst: '10.244.0.1', dport: 5432, proto: 'tcp' },
-    want: { endpoints: [], masquerade: false, rejected: false },
-  },
-  {
-    name: 'traffic to another host passing through the node is left alone',
-    packet: { src: client, dst: '198.51.100.1', dport: 5432, proto: 'tcp' },
-    want: { endpoints: [], masquerade: false, rejected: false },
-  },
-];
 
 const tables = loaded(state);
 for (const flow of flows) {
@@ -105,7 +40,7 @@ for (const flow of flows) {
 }
 
 test('the statistic spread gives every endpoint the same share (1/n), and the shares sum to 1', () => {
-  const got = tables.trace({ src: client, dst: nodeIp, dport: 8080, proto: 'tcp' }, localAddresses);
+  const got = tables.trace({ src: outsideClient, dst: nodeIp, dport: 8080, proto: 'tcp' }, localAddresses);
   assert.equal(got.paths.length, 4);
   for (const path of got.paths)
     assert.ok(Math.abs(path.probability - 0.25) < 1e-9, `${path.endpoint}: ${path.probability}`);
@@ -113,7 +48,7 @@ test('the statistic spread gives every endpoint the same share (1/n), and the sh
 });
 
 test('only the off-node endpoint branch is masqueraded for an outside client', () => {
-  const got = tables.trace({ src: client, dst: nodeIp, dport: 5432, proto: 'tcp' }, localAddresses);
+  const got = tables.trace({ src: outsideClient, dst: nodeIp, dport: 5432, proto: 'tcp' }, localAddresses);
   assert.deepEqual(
     got.paths.map((p) => [p.endpoint, p.masquerade]),
     [
