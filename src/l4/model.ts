@@ -83,8 +83,13 @@ export function masqueradeMark(state: L4State): string {
   return `0x${(1 << (state.masqueradeBit ?? 14)).toString(16)}`;
 }
 
+// Dotted-quad without leading zeros: the only IPv4 form endpoints use; checked before ipaddr.js
+// because renders classify every endpoint on every sync.
+const ipv4Pattern = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 export function familyOf(address: string): L4IpFamily | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(address)) return 'IPv4';
+  if (ipv4Pattern.test(address)) return 'IPv4';
+  if (!address.includes(':')) return undefined;
   if (!address.includes('%') && ipaddr.IPv6.isValid(address)) return 'IPv6';
   return undefined;
 }

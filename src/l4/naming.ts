@@ -50,7 +50,55 @@ export function base32(bytes: Uint8Array): string {
 }
 
 function hashPrefix(text: string, length: number): string {
-  return base32(createHash('sha256').update(text).digest()).slice(0, length);
+  // Five bits per character: only the first ceil(length * 5 / 8) bytes of the digest are needed.
+  const digest = createHash('sha256')
+    .update(text)
+    .digest()
+    .subarray(0, Math.ceil((length * 5) / 8));
+  return base32(digest).slice(0, length);
+}
+
+/**
+ * Renders recompute every name on every sync and most are unchanged, so names are memoised per
+ * service name, then per endpoint address and port: short keys, no string built per lookup. The
+ * cap bounds memory when services churn (cleared wholesale; a refill costs one sync's hashing).
+ */
+interface EndpointNames {
+  iptables?: string;
+  nft?: string;
+}
+interface ServiceNames {
+  readonly protocol: string;
+  iptables?: string;
+  nft?: string;
+  readonly endpoints: Map<string, Map<number, EndpointNames>>;
+}
+const memo = new Map<string, ServiceNames>();
+const memoCap = 100_000;
+
+function namesOf(service: L4Service): ServiceNames {
+  let names = memo.get(service.name);
+  if (names === undefined || names.protocol !== service.protocol) {
+    if (memo.size >= memoCap) memo.clear();
+    names = { protocol: service.protocol, endpoints: new Map() };
+    memo.set(service.name, names);
+  }
+  return names;
+}
+
+function endpointNamesOf(service: L4Service, endpoint: L4Endpoint): EndpointNames {
+  const byAddress = namesOf(service).endpoints;
+  let byPort = byAddress.get(endpoint.address);
+  if (byPort === undefined) {
+    byPort = new Map();
+    byAddress.set(endpoint.address, byPort);
+  }
+  let names = byPort.get(endpoint.port);
+  if (names === undefined) {
+    names = {};
+    byPort.set(endpoint.port, names);
+  }
+  return names;
 }
 
 /** kube-proxy's `portProtoHash(servicePortName, protocol)`: iptables chain names must stay ≤ 28 characters. */
@@ -59,15 +107,22 @@ function portProtoHash(service: L4Service): string {
 }
 
 export function serviceChainName(service: L4Service): string {
-  return serviceChainPrefix + portProtoHash(service);
+  const names = namesOf(service);
+  names.iptables ??= serviceChainPrefix + portProtoHash(service);
+  return names.iptables;
 }
 
 export function endpointChainName(service: L4Service, endpoint: L4Endpoint): string {
-  const text =
-    serviceDisplayName(service.name) +
-    service.protocol.toLowerCase() +
-    hostPort(endpoint.address, endpoint.port);
-  return endpointChainPrefix + hashPrefix(text, 16);
+  const names = endpointNamesOf(service, endpoint);
+  names.iptables ??=
+    endpointChainPrefix +
+    hashPrefix(
+      serviceDisplayName(service.name) +
+        service.protocol.toLowerCase() +
+        hostPort(endpoint.address, endpoint.port),
+      16,
+    );
+  return names.iptables;
 }
 
 /** Chains Portico owns and may flush or delete; anything else in the table is never touched. */
@@ -96,11 +151,14 @@ function nftServiceBase(service: L4Service): string {
 }
 
 export function nftServiceChainName(service: L4Service): string {
-  return `service-${hashAndTruncate(nftServiceBase(service))}`;
+  const names = namesOf(service);
+  names.nft ??= `service-${hashAndTruncate(nftServiceBase(service))}`;
+  return names.nft;
 }
 
 export function nftEndpointChainName(service: L4Service, endpoint: L4Endpoint): string {
+  const names = endpointNamesOf(service, endpoint);
   // Colons are not allowed in chain names; kube-proxy writes IPv6 addresses with dots.
-  const address = endpoint.address.replaceAll(':', '.');
-  return `endpoint-${hashAndTruncate(`${nftServiceBase(service)}__${address}/${endpoint.port}`)}`;
+  names.nft ??= `endpoint-${hashAndTruncate(`${nftServiceBase(service)}__${endpoint.address.replaceAll(':', '.')}/${endpoint.port}`)}`;
+  return names.nft;
 }

@@ -228,9 +228,14 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
       `-A ${nodePortsChain} -m comment --comment ${display} ${protocolMatch(service)} --dport ${service.listenPort} -j ${serviceChainName(service)}`,
     );
     natRulesTotal += natRuleCount(service);
+    if (!isChanged(service)) {
+      // Unchanged: only the names are needed (to tell active chains from stale ones), not the rules.
+      activeChains.add(serviceChainName(service));
+      for (const endpoint of service.endpoints) activeChains.add(endpointChainName(service, endpoint));
+      continue;
+    }
     const { chains, rules } = serviceChainRules(service, family);
     for (const chain of chains) activeChains.add(chain);
-    if (!isChanged(service)) continue;
     natServiceChains.push(...chains);
     natServiceRules.push(...rules);
   }
