@@ -209,3 +209,24 @@ test('changedServices reports added, removed and modified services, and nothing 
     'iot/mqtt:1883/TCP',
   ]);
 });
+
+test('a partial sync that takes a service to zero endpoints removes its chains and rejects its port', () => {
+  const h = new Harness();
+  h.sync({ nodeIp, services: [pg('10.244.1.5'), redis] });
+  const render = h.sync({ nodeIp, services: [pg(), redis] });
+  assertStep('to zero endpoints', h, render, {
+    serviceChainsWritten: 0,
+    chainsDeleted: 2,
+    natRulesTotal: 5 + 4,
+    filterRulesTotal: 1,
+  });
+  const trace = h.kernel.trace({ src: '203.0.113.7', dst: nodeIp, dport: 5432, proto: 'tcp' }, [nodeIp]);
+  assert.deepEqual([trace.endpoints, trace.rejected], [[], true]);
+  const back = h.sync({ nodeIp, services: [pg('10.244.1.5'), redis] });
+  assertStep('back to one endpoint', h, back, {
+    serviceChainsWritten: 2,
+    chainsDeleted: 0,
+    natRulesTotal: 5 + 4 + 4,
+    filterRulesTotal: 0,
+  });
+});
