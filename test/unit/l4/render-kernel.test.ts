@@ -32,6 +32,17 @@ const skip = unavailable ?? false;
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-l4-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The host's own rules, as the tools print them; they must be byte-identical after the suite. */
+function hostRuleset(): string {
+  const save = spawnSync('sh', ['-c', 'iptables-save 2>&1; ip6tables-save 2>&1; nft list ruleset 2>&1'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  // iptables-save stamps its output with the time: drop those comment lines.
+  return save.stdout.replace(/^# (Generated|Completed) .*$/gm, '');
+}
+const hostBefore = unavailable === undefined ? hostRuleset() : '';
 let fileCount = 0;
 
 function file(text: string): string {
@@ -141,4 +152,9 @@ test('the repeated-sync scenario applied for real leaves the rule counts the ren
     expected,
   );
   assert.doesNotMatch(saves.at(-1) ?? '', /db\/redis/, 'the deleted service left nothing behind');
+});
+
+// Last in the file: tests run in order, so this sees the host after every namespace run above.
+test('the host iptables and nft rulesets are byte-identical after the namespace runs', { skip }, () => {
+  assert.equal(hostRuleset(), hostBefore);
 });
