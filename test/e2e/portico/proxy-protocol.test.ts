@@ -183,6 +183,13 @@ describe('PROXY protocol on the listeners (--use-proxy-protocol)', () => {
       'services.yaml': yamlOf(...pods.objects),
       'a.yaml': yamlOf(
         ingress('a').cls('portico').host('a.test').prefix('/', svc('web', 80)).tls('cert', 'a.test').build(),
+        // Only clients in 203.0.113.0/24 may reach it: the TCP peer (127.0.0.1) never is one.
+        ingress('only')
+          .cls('portico')
+          .annotate('nginx.ingress.kubernetes.io/allowlist-source-range', '203.0.113.0/24')
+          .host('only.test')
+          .prefix('/', svc('web', 80))
+          .build(),
       ),
       'cert.yaml': yamlOf(tlsSecret('cert', cert)),
       'settings.yaml': settingsConfigMap({}),
@@ -320,6 +327,17 @@ describe('PROXY protocol on the listeners (--use-proxy-protocol)', () => {
       const res = await http1({ socket }, '/', { 'x-forwarded-for': '6.6.6.6', 'x-real-ip': '6.6.6.6' });
       assert.equal(forwardedFor(res), c.want.xff);
       assert.equal(realIp(res), c.want.realIp);
+    });
+  }
+
+  const allowList = [
+    { name: 'an allow-list admits a PROXY source inside it', source: '203.0.113.15', want: 200 },
+    { name: 'an allow-list refuses a PROXY source outside it', source: '198.51.100.15', want: 403 },
+  ];
+  for (const c of allowList) {
+    test(`${c.name}, whatever the TCP peer`, async () => {
+      const socket = proxied(portico.httpPort, v1(`PROXY TCP4 ${c.source} 10.0.0.1 40000 80`));
+      assert.equal((await http1({ socket }, '/', { host: 'only.test' })).status, c.want);
     });
   }
 
