@@ -94,6 +94,20 @@ export const FLAGS = {
     doc: 'Comma-separated CIDRs or addresses whose X-Forwarded-* headers are trusted.',
     group: 'Listeners',
   },
+  'use-proxy-protocol': {
+    type: 'string',
+    value: 'BOOL',
+    default: 'false',
+    doc: 'Require a PROXY protocol header (v1 or v2, from a load balancer in front) at the start of every connection to the HTTP and HTTPS listeners; its source address becomes the client address, and a connection without a valid one is closed (ConfigMap use-proxy-protocol).',
+    group: 'Listeners',
+  },
+  'proxy-protocol-header-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '5s',
+    doc: 'Time a connection has to send its PROXY protocol header (ConfigMap proxy-protocol-header-timeout).',
+    group: 'Listeners',
+  },
   'ssl-redirect': {
     type: 'string',
     value: 'BOOL',
@@ -552,6 +566,10 @@ export function parseFlags(argv: readonly string[]): Command {
         request: at('limit-req-status-code', (v) => parseInteger(v, 400, 599)),
         connection: at('limit-conn-status-code', (v) => parseInteger(v, 400, 599)),
       },
+    },
+    proxyProtocol: {
+      enabled: at('use-proxy-protocol', (v) => parsedOrThrow(parseBoolean(v))),
+      headerTimeoutMs: at('proxy-protocol-header-timeout', positiveDuration),
     },
   };
   const optional = <T>(name: keyof typeof FLAGS, parse: (raw: string) => T): T | undefined =>

@@ -56,6 +56,8 @@ export interface ProxyOptions {
   readonly accessLog?: string;
   /** Rate-limit stores and refusal codes; absent: memory only, ingress-nginx's 503s. */
   readonly policies?: PolicyOptions;
+  /** PROXY protocol on the HTTP and HTTPS listeners; absent means off. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
 }
 
 /** `PolicyOptions` are the process-wide policy settings (`--redis-url` and friends). */
@@ -67,6 +69,20 @@ export interface PolicyOptions {
   /** `--limit-req-status-code` / `--limit-conn-status-code` (ConfigMap keys of the same names override). */
   readonly limitStatus: { readonly request: number; readonly connection: number };
 }
+
+/** `ProxyProtocolOptions` is `--use-proxy-protocol` and `--proxy-protocol-header-timeout`. */
+export interface ProxyProtocolOptions {
+  /** Every accepted connection must start with a PROXY header (v1 or v2). */
+  readonly enabled: boolean;
+  /** Time from accept to a complete header before the connection is closed. */
+  readonly headerTimeoutMs: number;
+}
+
+/** `DEFAULT_PROXY_PROTOCOL_OPTIONS` are ingress-nginx's defaults: off, 5 s. */
+export const DEFAULT_PROXY_PROTOCOL_OPTIONS: ProxyProtocolOptions = {
+  enabled: false,
+  headerTimeoutMs: 5_000,
+};
 
 /** `RedirectCode` is a status ingress-nginx accepts for its HTTP → HTTPS redirects. */
 export type RedirectCode = 301 | 302 | 307 | 308;

@@ -195,6 +195,13 @@ export class PorticoMetrics {
     registers: [this.registry],
   });
 
+  readonly proxyProtocolRejected = new Counter({
+    name: 'portico_proxy_protocol_rejected_total',
+    help: 'Connections closed for their PROXY protocol header, by reason (invalid, timeout, closed).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { readonly processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });

@@ -90,7 +90,7 @@ function parseV4(text: string): number | undefined {
   return n;
 }
 
-/** `parsePeer` reads a socket's `remoteAddress` (zone ids dropped); undefined when unreadable. */
+/** `parsePeer` reads a client address (`peerAddress` form, or an X-Forwarded-For entry; zone ids dropped); undefined when unreadable. */
 function parsePeer(address: string): Peer | undefined {
   // Fast path: plain dotted quads skip ipaddr.js (most peers behind a load balancer).
   if (!address.includes(':')) {

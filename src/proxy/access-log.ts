@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, pino } from 'pino';
 import type { RouteMatch } from '../compile/types.js';
 import type { RequestMetrics } from '../metrics/requests.js';
+import { peerAddress } from './forwarded-headers.js';
 
 /** `AccessLogDestination` is `--access-log`: `stdout`, `off`, or a file path. */
 export type AccessLogDestination = string;
@@ -79,6 +80,8 @@ export class AccessLog {
     const out = line ? this.#out : undefined;
     const requests = this.requests;
     if (out === undefined && requests === undefined) return;
+    // Now, not at 'close': an HTTP/2 stream that ended no longer reaches its connection.
+    const client = out === undefined ? undefined : peerAddress(req.socket);
     res.once('close', () => {
       const status = res.headersSent ? res.statusCode : 499;
       const durationMs = performance.now() - record.start;
@@ -98,7 +101,7 @@ export class AccessLog {
         type: 'access',
         time: new Date().toISOString(),
         requestId: record.requestId,
-        client: req.socket?.remoteAddress,
+        client,
         method: req.method,
         host: req.headers.host ?? req.headers[':authority'],
         path: query === -1 ? target : target.slice(0, query),

@@ -26,6 +26,7 @@ import { type ExplainQuery, type ExplainReport, explainRequest } from './explain
 import type { ForwardSettings } from './forward.js';
 import { compileTrust, type TrustFunction } from './forwarded-headers.js';
 import { type LiveSettings, LiveSettingsHolder } from './live-settings.js';
+import type { ProxyProtocolGate } from './proxy-protocol-listener.js';
 import { hstsHeader } from './redirect.js';
 import type { ResolveContext } from './resolve.js';
 import { createProxyServer, type ProxyServer } from './server.js';
@@ -114,6 +115,7 @@ export class PorticoDataPlane implements DataPlane {
   readonly #externalAuth: ExternalAuthClient;
   /** Ready Portico replicas, for the in-memory share of a shared limit while Redis is away. */
   #replicas: () => number;
+  readonly #proxyProtocol: ProxyProtocolGate;
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
   #requestCert = false;
   #ready = false;
@@ -167,6 +169,15 @@ export class PorticoDataPlane implements DataPlane {
       settings: () => live.current,
       proto: 'http',
       clientCerts: this.#clientCerts,
+    };
+    // Read at each accepted connection: use-proxy-protocol applies live, to connections accepted afterwards.
+    this.#proxyProtocol = {
+      enabled: () => this.#settings.proxyProtocol.enabled,
+      headerTimeoutMs: () => this.#settings.proxyProtocol.headerTimeoutMs,
+      logger,
+      ...(metrics !== undefined
+        ? { onRejected: (reason) => metrics.proxyProtocolRejected.inc({ reason }) }
+        : {}),
     };
     this.#forward = {
       logger,
@@ -353,6 +364,7 @@ export class PorticoDataPlane implements DataPlane {
       forward: this.#forward,
       logger: this.#logger,
       accessLog: this.#accessLog,
+      proxyProtocol: this.#proxyProtocol,
     });
     this.#proxy = proxy;
     const sni = this.#sni;
@@ -363,6 +375,7 @@ export class PorticoDataPlane implements DataPlane {
       forward: this.#forward,
       logger: this.#logger,
       accessLog: this.#accessLog,
+      proxyProtocol: this.#proxyProtocol,
       tls: {
         ...this.#listenerContext(),
         SNICallback: sni.sniCallback,

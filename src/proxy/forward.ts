@@ -28,6 +28,7 @@ import type { Logger } from '../log/logger.js';
 import type { AccessRecord } from './access-log.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
+import { peerAddress } from './forwarded-headers.js';
 import { buildResponseHeaders, trailerFields } from './hop-by-hop.js';
 import { http2HasBody } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
@@ -328,7 +329,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#attempt = 0;
     this.#maxAttempts = Math.max(1, Math.min(this.#u.maxTries, fresh.upstreams.length));
     this.#first = roundRobin.first(fresh.balancer, fresh.upstreams.length, {
-      clientAddress: this.#f.req.socket.remoteAddress ?? '',
+      clientAddress: peerAddress(this.#f.req.socket),
       path: this.#f.req.url ?? '/',
     });
     return true;

@@ -13,6 +13,7 @@
  * a client, or a proxy relaying a client's header, wrote.
  */
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import proxyAddr from 'proxy-addr';
 import { acceptsTrailers, connectionTokens, isHopByHop } from './hop-by-hop.js';
 
@@ -42,6 +43,31 @@ export function clientAddress(remote: string | undefined): string {
   if (remote === undefined) return '';
   if (remote.startsWith('::ffff:') && remote.indexOf('.') !== -1) return remote.slice(7);
   return remote;
+}
+
+// The client a PROXY protocol header named for an accepted TCP connection (proxy-protocol-
+// listener.ts fills it before the connection reaches HTTP or TLS). Weak: an entry goes with its socket.
+const proxiedPeers = new WeakMap<object, string>();
+
+/** `setProxiedPeer` records the client address (`clientAddress` form) a PROXY header gave for `socket`. */
+export function setProxiedPeer(socket: Socket, address: string): void {
+  proxiedPeers.set(socket, address);
+}
+
+/**
+ * `peerAddress` is THE client address of the connection a request came on (`clientAddress`
+ * form): what a PROXY protocol header named, else the TCP peer. Every use of the peer in the data
+ * plane goes through it; the trusted-proxy rules then apply to this address.
+ *
+ * `socket` is the accepted socket (HTTP/1.1), the TLSSocket over it (HTTPS), or node:http2's
+ * proxy of that TLSSocket (`req.socket` of an HTTP/2 request); the last two reach the accepted
+ * socket through `_parent`, which node:tls sets on a server TLSSocket created over a net.Socket.
+ */
+export function peerAddress(socket: Socket | undefined): string {
+  if (socket === undefined) return '';
+  const proxied =
+    proxiedPeers.get(socket) ?? proxiedPeers.get((socket as Socket & { _parent?: object })._parent ?? socket);
+  return proxied ?? clientAddress(socket.remoteAddress);
 }
 
 // Request IDs: 32 hex characters like ingress-nginx's $req_id. A per-process random prefix plus

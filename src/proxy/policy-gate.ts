@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { PolicyEngine, PolicyResult } from '../policy/chain.js';
 import type { ProxyErrorCode } from './errors.js';
-import { clientAddress } from './forwarded-headers.js';
+import { peerAddress } from './forwarded-headers.js';
 import type { Resolution, ResolveContext } from './resolve.js';
 
 // Built-in answers that come AFTER the policies: they describe the backend.
@@ -35,7 +35,7 @@ export function gate(
   return policies.run({
     req,
     match: r.match,
-    peer: r.ok ? r.peer : clientAddress(req.socket?.remoteAddress),
+    peer: r.ok ? r.peer : peerAddress(req.socket),
     trust: settings.trust,
     limitStatus: settings.limitStatus,
     proto: ctx.proto,

@@ -19,7 +19,7 @@ import {
   statusLine,
   upstreamTlsConfigBody,
 } from './errors.js';
-import { buildUpstreamHeaders, clientAddress, generateRequestId } from './forwarded-headers.js';
+import { buildUpstreamHeaders, generateRequestId, peerAddress } from './forwarded-headers.js';
 import { http2RequestView } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import { forwardedHttps, httpsLocation, isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
@@ -238,7 +238,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     };
   }
   const socket = req.socket;
-  const peer = clientAddress(socket.remoteAddress);
+  const peer = peerAddress(socket);
   const built = buildUpstreamHeaders(h2 === undefined ? req.rawHeaders : h2.rawHeaders, {
     peer,
     trusted: settings.trust(peer),
@@ -299,6 +299,6 @@ function redirectLocation(
   if (isAcmeChallenge(path)) return undefined;
   // Two Host headers: the request answers 400 below, as nginx does, never a redirect to either.
   if (hostHeaderCount(req.rawHeaders) > 1) return undefined;
-  if (forwardedHttps(req) && settings.trust(clientAddress(req.socket.remoteAddress))) return undefined;
+  if (forwardedHttps(req) && settings.trust(peerAddress(req.socket))) return undefined;
   return httpsLocation(host, target, settings.https.redirectPort);
 }

@@ -27,6 +27,7 @@ import { roundRobin } from './balancer.js';
 import { badRequestBody, statusLine } from './errors.js';
 import { Exchange, type ForwardSettings, hasRequestBody, sendBuiltIn } from './forward.js';
 import { gate, withHeaders } from './policy-gate.js';
+import { acceptProxyHeaders, type ProxyProtocolGate } from './proxy-protocol-listener.js';
 import { sendRedirect } from './redirect.js';
 import { type Resolution, type ResolveContext, requestIdOf, resolveRequest } from './resolve.js';
 import { handleUpgrade } from './websocket.js';
@@ -46,6 +47,8 @@ export interface ProxyServerDeps {
    * the same code either way.
    */
   readonly tls?: TlsOptions & SecureContextOptions;
+  /** Given, each connection may have to start with a PROXY protocol header (read before TLS). */
+  readonly proxyProtocol?: ProxyProtocolGate;
 }
 
 /**
@@ -304,6 +307,8 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
   // Targets the router cannot place (absolute-form, over-long) reach the same handler.
   app.setNotFoundHandler(proxy);
 
+  // Before the tracking below: it must see a connection at accept, header or not.
+  if (deps.proxyProtocol !== undefined) acceptProxyHeaders(httpServer, deps.proxyProtocol);
   httpServer.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));

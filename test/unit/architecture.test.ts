@@ -47,8 +47,9 @@ const ioModules = [
 
 const rules = [
   {
-    name: 'pure layers (model, compile, endpoints, l4/render) import no I/O module',
-    applies: (path: string) => /^src\/(model|compile|endpoints|l4\/render)\//.test(path),
+    name: 'pure layers (model, compile, endpoints, l4/render, l4/model, l4/naming) import no I/O module',
+    applies: (path: string) =>
+      /^src\/(model|compile|endpoints|l4\/render)\//.test(path) || /^src\/l4\/(model|naming)\.ts$/.test(path),
     forbidden: (spec: string) => ioModules.includes(spec),
   },
   {

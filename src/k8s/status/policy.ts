@@ -10,11 +10,12 @@ import type { Logger } from '../../log/logger.js';
 import type { Condition, RateLimitPolicy } from '../../model/objects.js';
 import { describeProblems, validateRateLimitPolicy } from '../../model/rate-limit-policy.js';
 import type { ObjectStore } from '../../store/object-store.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import { objectKey } from '../../util/keys.js';
 import { RESOURCES } from '../client.js';
 import { fromApiObject } from '../convert.js';
 import { describeError, httpStatusOf } from './api.js';
+import { PassRunner } from './pass-runner.js';
 
 export const ACCEPTED = 'Accepted';
 
@@ -147,60 +148,35 @@ export class PolicyStatusWriter {
   readonly #o: PolicyStatusWriterOptions;
   readonly #log: Logger;
   readonly #maxAttempts: number;
-  #pending = false;
-  #running: Promise<void> | undefined;
-  #retryTimer: TimerHandle | undefined;
-  #stopped = false;
+  readonly #runner: PassRunner;
 
   constructor(options: PolicyStatusWriterOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: 'policy-status' });
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.#runner = new PassRunner(() => this.#pass(), options.clock, options.retryDelayMs);
   }
 
-  /** `request` asks for a pass (policy change, resync, leadership gained). */
+  /** `request` asks for a pass (model or policy change, resync, leadership gained). */
   request(): void {
-    if (this.#stopped) return;
-    this.#pending = true;
-    if (this.#running === undefined) this.#running = this.#drain();
+    this.#runner.request();
   }
 
   /** `idle` resolves once no pass is running or pending (tests). */
-  async idle(): Promise<void> {
-    for (let i = 0; i < 1_000 && this.#running !== undefined; i++) await this.#running;
+  idle(): Promise<void> {
+    return this.#runner.idle();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    await this.idle();
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      for (let round = 0; round < 1_000 && this.#pending && !this.#stopped; round++) {
-        this.#pending = false;
-        if (!(await this.#pass())) this.#scheduleRetry();
-      }
-    } finally {
-      this.#running = undefined;
-    }
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined || this.#stopped) return;
-    this.#retryTimer = this.#o.clock.setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.request();
-    }, this.#o.retryDelayMs ?? 5_000);
+  /** `stop` ends status writing: no new pass starts, and the running one finishes its current write. */
+  stop(): Promise<void> {
+    return this.#runner.stop();
   }
 
   async #pass(): Promise<boolean> {
     if (!this.#o.isLeader()) return true;
     let ok = true;
     for (const { object } of this.#o.store.list('RateLimitPolicy')) {
-      if (this.#stopped || !this.#o.isLeader()) break;
+      if (this.#runner.stopped || !this.#o.isLeader()) break;
       // The store's copy says whether a write is due; `write` checks again after its GET.
       if (desiredPolicyStatus(object, this.#now()) === undefined) continue;
       const outcome = await this.write(object.metadata.namespace ?? 'default', object.metadata.name);
@@ -230,7 +206,7 @@ export class PolicyStatusWriter {
       if (fetched === undefined) return 'gone';
       const status = desiredPolicyStatus(fetched.policy, this.#now());
       if (status === undefined) return 'unchanged';
-      if (this.#stopped || !this.#o.isLeader()) return 'not-leader';
+      if (this.#runner.stopped || !this.#o.isLeader()) return 'not-leader';
       try {
         await this.#o.api.updatePolicyStatus(fetched, status);
         const accepted = status.conditions.find((c) => c.type === ACCEPTED);

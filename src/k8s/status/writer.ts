@@ -12,10 +12,11 @@ import { classifyIngress, indexClasses } from '../../model/translate/class.js';
 import type { TranslateOptions } from '../../model/translate/translate.js';
 import type { RoutingModel } from '../../model/types.js';
 import type { ObjectStore } from '../../store/object-store.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import { objectKey } from '../../util/keys.js';
 import { normalizeAddresses, type PublishAddresses, sameAddresses } from './address.js';
 import { describeError, httpStatusOf, type IngressStatusApi } from './api.js';
+import { PassRunner } from './pass-runner.js';
 
 /** `StatusChange` is one Ingress whose stored status differs from what it should be. */
 export interface StatusChange {
@@ -102,10 +103,7 @@ export class StatusWriter<Raw = unknown> {
   readonly #log: Logger;
   readonly #maxAttempts: number;
   #model: RoutingModel | undefined;
-  #pending = false;
-  #running: Promise<void> | undefined;
-  #retryTimer: TimerHandle | undefined;
-  #stopped = false;
+  readonly #runner: PassRunner;
   #reportedDisabled = false;
   #lastUnknown = '';
 
@@ -113,6 +111,7 @@ export class StatusWriter<Raw = unknown> {
     this.#o = options;
     this.#log = options.logger.child({ component: 'ingress-status' });
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.#runner = new PassRunner(() => this.#pass(), options.clock, options.retryDelayMs);
   }
 
   /** `setModel` records the model in force and requests a pass. */
@@ -121,46 +120,19 @@ export class StatusWriter<Raw = unknown> {
     this.request();
   }
 
-  /** `request` asks for a pass over every Ingress (model change, resync, leadership gained). */
+  /** `request` asks for a pass (model or policy change, resync, leadership gained). */
   request(): void {
-    if (this.#stopped) return;
-    this.#pending = true;
-    if (this.#running === undefined) this.#running = this.#drain();
+    this.#runner.request();
   }
 
   /** `idle` resolves once no pass is running or pending (tests). */
-  async idle(): Promise<void> {
-    // Bounded: each round finishes one drain; a drain ends once no request came in meanwhile.
-    for (let i = 0; i < 1_000 && this.#running !== undefined; i++) await this.#running;
+  idle(): Promise<void> {
+    return this.#runner.idle();
   }
 
   /** `stop` ends status writing: no new pass starts, and the running one finishes its current write. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    await this.idle();
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      // Bounded: every round consumes the pending flag; a new one needs a new request.
-      for (let round = 0; round < 1_000 && this.#pending && !this.#stopped; round++) {
-        this.#pending = false;
-        const ok = await this.#pass();
-        if (!ok) this.#scheduleRetry();
-      }
-    } finally {
-      this.#running = undefined;
-    }
-  }
-
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined || this.#stopped) return;
-    this.#retryTimer = this.#o.clock.setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.request();
-    }, this.#o.retryDelayMs ?? 5_000);
+  stop(): Promise<void> {
+    return this.#runner.stop();
   }
 
   /** One pass; false when something failed and a retry is due. */
@@ -196,7 +168,7 @@ export class StatusWriter<Raw = unknown> {
     const changes = planStatus(ingresses, model, isOurs, publish.addresses);
     let ok = true;
     for (const change of changes) {
-      if (this.#stopped || !this.#o.isLeader()) break;
+      if (this.#runner.stopped || !this.#o.isLeader()) break;
       const outcome = await this.write(change, isOurs);
       if (outcome === 'error' || outcome === 'conflict') ok = false;
     }
@@ -230,7 +202,7 @@ export class StatusWriter<Raw = unknown> {
         return 'unchanged';
       }
       // Leadership may have ended during the GET; the renew deadline bounds how stale this check is.
-      if (this.#stopped || !this.#o.isLeader()) return 'not-leader';
+      if (this.#runner.stopped || !this.#o.isLeader()) return 'not-leader';
       try {
         await api.updateIngressStatus(fetched, change.addresses);
         metrics?.statusUpdates.inc({ outcome: 'updated' });

@@ -279,6 +279,18 @@ export const SETTINGS = {
     differs:
       'Portico retries only what is safe: a failed connection for any request; other failures only for idempotent methods whose body was not consumed and before any response byte (ingress-nginx retries `error timeout` per `proxy-next-upstream`, which is not configurable yet). At most 100.',
   }),
+  'proxy-protocol-header-timeout': supported({
+    type: 'string',
+    ingressNginxDefault: '"5s"',
+    default: '5s',
+    flag: 'proxy-protocol-header-timeout',
+    doc: 'Time a connection has, from accept, to send its complete PROXY protocol header while `use-proxy-protocol` is on; past it the connection is closed. Applies to connections accepted after the change.',
+    validate: nginxDuration(),
+    read: (s) => s.proxyProtocol.headerTimeoutMs,
+    apply: (s, v) => ({ ...s, proxyProtocol: { ...s.proxyProtocol, headerTimeoutMs: v } }),
+    render: showDuration,
+    differs: `In ingress-nginx it bounds only the SSL-passthrough handler (nginx itself waits up to client-header-timeout); Portico applies it on both listeners. ${SECONDS_NOTE}`,
+  }),
   'proxy-read-timeout': supported({
     type: SECONDS,
     ingressNginxDefault: '60',
@@ -302,7 +314,7 @@ export const SETTINGS = {
     apply: (s, v) => ({ ...s, forwarded: { ...s.forwarded, realIpCidrs: v } }),
     render: (v) => v.join(','),
     differs:
-      "The default also covers IPv6 (`::/0`). When `--trusted-proxies` is set, its list is the default. Portico does not rewrite the client address from X-Forwarded-For (nginx's real_ip module): logs and balancing use the TCP peer, and PROXY protocol is not supported.",
+      "The default also covers IPv6 (`::/0`). When `--trusted-proxies` is set, its list is the default. Portico does not rewrite the client address from X-Forwarded-For (nginx's real_ip module): logs and balancing use the TCP peer, or the source address of the PROXY protocol header with `use-proxy-protocol`. The list is matched against that address, the client's, never against the load balancer that sent the header.",
   }),
   'proxy-send-timeout': supported({
     type: SECONDS,
@@ -433,6 +445,19 @@ export const SETTINGS = {
     differs:
       'Live (ingress-nginx reloads nginx). HTTP/2 is never offered on the plain HTTP listener (no h2c), as in ingress-nginx. WebSocket over HTTP/2 (RFC 8441) is not supported: WebSocket clients use HTTP/1.1 on the same port.',
   }),
+  'use-proxy-protocol': supported({
+    type: 'bool',
+    ingressNginxDefault: '"false"',
+    default: 'false',
+    flag: 'use-proxy-protocol',
+    doc: '`"true"`: every connection to the HTTP and HTTPS listeners must start with a PROXY protocol header, v1 (text) or v2 (binary), as a load balancer in front sends it (on HTTPS, before the TLS handshake). Its source address becomes the client address: X-Forwarded-For, X-Real-IP, the access log, balancing by client and the trusted-proxy check use it. A connection without a valid header within `proxy-protocol-header-timeout` is closed without an answer; `UNKNOWN` (v1) and `LOCAL` (v2, health checks) headers keep the TCP peer. Applies to connections accepted after the change; open connections go on as they started.',
+    validate: boolean,
+    read: (s) => s.proxyProtocol.enabled,
+    apply: (s, v) => ({ ...s, proxyProtocol: { ...s.proxyProtocol, enabled: v } }),
+    render: String,
+    differs:
+      'Live (ingress-nginx reloads nginx): turning it on refuses every new connection that lacks a header, so switch the load balancer and Portico together. Refused connections are logged at debug level and counted in `portico_proxy_protocol_rejected_total` by reason. v2 headers longer than 4096 bytes (TLVs included) are refused, as nginx does; TLVs are ignored.',
+  }),
 
   'add-headers': planned('string', '""', 'Headers added to every response, from another ConfigMap.'),
   'block-cidrs': planned('[]string', '""', 'Client CIDRs refused for every Ingress.'),
@@ -461,7 +486,6 @@ export const SETTINGS = {
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),
   'use-gzip': planned('bool', '"false"', 'Compress responses with gzip.'),
-  'use-proxy-protocol': planned('bool', '"false"', 'Expect the PROXY protocol from the load balancer.'),
   'whitelist-source-range': planned('[]string', '[]', 'Client CIDRs allowed for every Ingress.'),
 } as const satisfies Record<string, SettingRow>;
 

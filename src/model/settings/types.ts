@@ -2,7 +2,13 @@
  * `types` holds the global settings Portico takes from the `--configmap` ConfigMap (under
  * ingress-nginx's key names) on top of the flag defaults. The data plane applies them live.
  */
-import { DEFAULT_HTTPS_OPTIONS, type HttpsOptions, type ProxyOptions } from '../../config/types.js';
+import {
+  DEFAULT_HTTPS_OPTIONS,
+  DEFAULT_PROXY_PROTOCOL_OPTIONS,
+  type HttpsOptions,
+  type ProxyOptions,
+  type ProxyProtocolOptions,
+} from '../../config/types.js';
 import { DEFAULT_TLS_SETTINGS, type TlsSettings } from './tls.js';
 
 /** `UpstreamSettings` governs every exchange with an upstream. Same shape as `UpstreamOptions`. */
@@ -45,6 +51,8 @@ export interface GlobalSettings {
   readonly accessLog: boolean;
   /** Status of refusals by limits written with ingress-nginx's spellings (`limit-req/conn-status-code`). */
   readonly limits: { readonly request: number; readonly connection: number };
+  /** `use-proxy-protocol` and `proxy-protocol-header-timeout`: read at each accepted connection. */
+  readonly proxyProtocol: ProxyProtocolOptions;
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */
@@ -78,6 +86,7 @@ export function baseSettings(options: ProxyOptions): GlobalSettings {
     https: options.https ?? DEFAULT_HTTPS_OPTIONS,
     accessLog: options.accessLog !== undefined && options.accessLog !== 'off',
     limits: options.policies?.limitStatus ?? { request: 503, connection: 503 },
+    proxyProtocol: options.proxyProtocol ?? DEFAULT_PROXY_PROTOCOL_OPTIONS,
   };
 }
 

@@ -108,6 +108,7 @@ describe('parseFlags', () => {
         hsts: { enabled: true, maxAgeSeconds: 31_536_000, includeSubdomains: true, preload: false },
       },
       accessLog: 'stdout',
+      proxyProtocol: { enabled: false, headerTimeoutMs: 5_000 },
     });
   });
 
@@ -162,6 +163,8 @@ describe('parseFlags', () => {
       '--ssl-session-timeout=1m30s',
       '--ssl-session-tickets=true',
       '--use-http2=false',
+      '--use-proxy-protocol=true',
+      '--proxy-protocol-header-timeout=2s',
     ]);
     assert.equal(cmd.kind, 'run');
     if (cmd.kind !== 'run') return;
@@ -200,6 +203,7 @@ describe('parseFlags', () => {
       sessionTickets: true,
       http2: false,
     });
+    assert.deepEqual(proxy.proxyProtocol, { enabled: true, headerTimeoutMs: 2_000 });
   });
 
   test('without --manifests the config selects cluster mode', () => {
@@ -276,6 +280,16 @@ describe('parseFlags', () => {
       name: 'a limit status outside 400-599',
       argv: ['--limit-req-status-code', '200'],
       match: /--limit-req-status-code/,
+    },
+    {
+      name: 'use-proxy-protocol not a boolean',
+      argv: ['--use-proxy-protocol', 'on'],
+      match: /--use-proxy-protocol "on": must be "true" or "false"/,
+    },
+    {
+      name: 'zero PROXY header timeout',
+      argv: ['--proxy-protocol-header-timeout', '0s'],
+      match: /--proxy-protocol-header-timeout "0s": must be greater than 0/,
     },
     {
       name: 'boolean flag given a value',

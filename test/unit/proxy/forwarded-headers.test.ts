@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import {
   buildUpstreamHeaders,
@@ -6,6 +7,8 @@ import {
   compileTrust,
   type ForwardContext,
   generateRequestId,
+  peerAddress,
+  setProxiedPeer,
 } from '../../../src/proxy/forwarded-headers.js';
 
 const untrusted: ForwardContext = {
@@ -205,6 +208,44 @@ test('clientAddress renders IPv4-mapped IPv6 as IPv4 and keeps real IPv6', () =>
   assert.equal(clientAddress('::1'), '::1');
   assert.equal(clientAddress(undefined), '');
 });
+
+// Stand-ins for the sockets a request can carry: the accepted one, the TLSSocket node:tls builds
+// over it (`_parent`), and node:http2's proxy of that TLSSocket, which forwards property reads.
+const accepted = (remoteAddress: string) => ({ remoteAddress }) as unknown as Socket;
+const over = (parent: Socket) => ({ remoteAddress: '127.0.0.1', _parent: parent }) as unknown as Socket;
+const proxied = accepted('::ffff:127.0.0.1');
+setProxiedPeer(proxied, '203.0.113.7');
+const h2View = (tls: Socket) =>
+  new Proxy({}, { get: (_t, prop) => Reflect.get(tls, prop) }) as unknown as Socket;
+const peerCases = [
+  {
+    name: 'without a PROXY header, the TCP peer in clientAddress form',
+    socket: accepted('::ffff:10.0.0.9'),
+    want: '10.0.0.9',
+  },
+  { name: 'with a PROXY header, its source address', socket: proxied, want: '203.0.113.7' },
+  {
+    name: 'on the TLSSocket over a proxied connection, the PROXY source',
+    socket: over(proxied),
+    want: '203.0.113.7',
+  },
+  {
+    name: 'through the HTTP/2 socket proxy, the PROXY source',
+    socket: h2View(over(proxied)),
+    want: '203.0.113.7',
+  },
+  {
+    name: 'on a TLSSocket over an unproxied connection, its own peer',
+    socket: over(accepted('10.0.0.9')),
+    want: '127.0.0.1',
+  },
+  { name: 'without a socket, the empty address', socket: undefined, want: '' },
+];
+for (const c of peerCases) {
+  test(`peerAddress: ${c.name}`, () => {
+    assert.equal(peerAddress(c.socket), c.want);
+  });
+}
 
 test('generateRequestId returns distinct 32-hex IDs', () => {
   const ids = new Set(Array.from({ length: 1000 }, () => generateRequestId()));

@@ -41,6 +41,7 @@ function expect(patch: {
   hsts?: Partial<GlobalSettings['https']['hsts']>;
   accessLog?: boolean;
   limits?: Partial<GlobalSettings['limits']>;
+  proxyProtocol?: Partial<GlobalSettings['proxyProtocol']>;
 }): GlobalSettings {
   return {
     tls: { ...base.tls, ...patch.tls },
@@ -50,6 +51,7 @@ function expect(patch: {
     https: { ...base.https, ...patch.https, hsts: { ...base.https.hsts, ...patch.hsts } },
     accessLog: patch.accessLog ?? base.accessLog,
     limits: { ...base.limits, ...patch.limits },
+    proxyProtocol: { ...base.proxyProtocol, ...patch.proxyProtocol },
   };
 }
 
@@ -148,6 +150,16 @@ const valid = [
     data: { 'hsts-max-age': '0' },
     want: expect({ hsts: { maxAgeSeconds: 0 } }),
   },
+  {
+    name: 'use-proxy-protocol true requires PROXY headers, with the 5 s header timeout by default',
+    data: { 'use-proxy-protocol': 'true' },
+    want: expect({ proxyProtocol: { enabled: true, headerTimeoutMs: 5_000 } }),
+  },
+  {
+    name: 'proxy-protocol-header-timeout in nginx time syntax',
+    data: { 'use-proxy-protocol': 'true', 'proxy-protocol-header-timeout': '500ms' },
+    want: expect({ proxyProtocol: { enabled: true, headerTimeoutMs: 500 } }),
+  },
   { name: 'an empty ConfigMap leaves the flag defaults', data: {}, want: base },
 ] as const;
 
@@ -175,6 +187,12 @@ const invalid = [
     value: '1.5',
     message:
       'invalid value "1.5": must be seconds ("60") or an nginx time ("60s", "1m", "500ms"); keeping the default 60s',
+  },
+  {
+    name: 'use-proxy-protocol that is not a boolean',
+    key: 'use-proxy-protocol',
+    value: 'yes',
+    message: 'invalid value "yes": must be "true" or "false"; keeping the default false',
   },
   {
     name: 'a zero timeout',

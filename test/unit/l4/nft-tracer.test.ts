@@ -1,0 +1,181 @@
+/**
+ * The nft script read through the nft evaluator: the same packet-flow table as the iptables mode
+ * (the two modes must agree on every flow), and the same repeated-sync scenario.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { changedServices, type L4State } from '../../../src/l4/model.js';
+import { nftServiceChainName } from '../../../src/l4/naming.js';
+import { type NftablesRender, renderNftables } from '../../../src/l4/render/nftables.js';
+import {
+  ep,
+  flowState,
+  localAddresses,
+  nodeIp,
+  outsideClient,
+  packetFlows,
+  svc,
+} from '../../support/l4-fixtures.js';
+import { NftScriptError, SimulatedNftables } from '../../support/nft-tracer.js';
+
+function loaded(state: L4State): SimulatedNftables {
+  const table = new SimulatedNftables();
+  table.apply(renderNftables(state).script);
+  return table;
+}
+
+const table = loaded(flowState);
+for (const flow of packetFlows) {
+  test(`nftables: ${flow.name}`, () => {
+    const got = table.trace(flow.packet, localAddresses);
+    assert.deepEqual(
+      { endpoints: got.endpoints, masquerade: got.masquerade, rejected: got.rejected },
+      flow.want,
+    );
+  });
+}
+
+test('nftables: numgen gives every endpoint the same share, and the shares sum to 1', () => {
+  const got = table.trace({ src: outsideClient, dst: nodeIp, dport: 8080, proto: 'tcp' }, localAddresses);
+  assert.deepEqual(
+    got.paths.map((p) => [p.endpoint, p.probability]),
+    ['10.244.1.1:80', '10.244.1.2:80', '10.244.1.3:80', '10.244.1.4:80'].map((e) => [e, 0.25]),
+  );
+});
+
+test('nftables: an IPv6 packet reaches IPv6 endpoints through the same inet table', () => {
+  const v6 = loaded({ services: [svc('db/pg:5432/TCP', 5432, [ep('fd00:244::5', 5432)])] });
+  const got = v6.trace({ src: 'fd00:99::1', dst: 'fd00:50::10', dport: 5432, proto: 'tcp' }, [
+    'fd00:50::10',
+    '::1',
+  ]);
+  assert.deepEqual(got.endpoints, ['[fd00:244::5]:5432']);
+  assert.equal(got.masquerade, true);
+});
+
+test('nftables: a full sync replaces the whole table in one transaction, whatever was there', () => {
+  const t = loaded(flowState);
+  t.apply(
+    renderNftables({ nodeIp, services: [svc('db/redis:6379/TCP', 6379, [ep('10.0.0.9', 6379)])] }).script,
+  );
+  assert.equal(
+    t.dump(),
+    loaded({ nodeIp, services: [svc('db/redis:6379/TCP', 6379, [ep('10.0.0.9', 6379)])] }).dump(),
+  );
+});
+
+class Harness {
+  readonly kernel = new SimulatedNftables();
+  applied: L4State = { nodeIp, services: [] };
+  needFullSync = true;
+
+  sync(next: L4State, options: { failApply?: boolean } = {}): NftablesRender {
+    const existingChains = new Set(this.kernel.chainNames());
+    const render = renderNftables(
+      next,
+      this.needFullSync
+        ? { existingChains }
+        : { changedServices: changedServices(this.applied, next), existingChains },
+    );
+    if (options.failApply) {
+      this.needFullSync = true;
+      return render;
+    }
+    if (render.script !== '') this.kernel.apply(render.script);
+    this.applied = next;
+    this.needFullSync = false;
+    return render;
+  }
+}
+
+function assertStep(
+  step: string,
+  h: Harness,
+  render: NftablesRender,
+  want: { serviceChainsWritten: number; chainsDeleted: number; rulesTotal: number },
+): void {
+  const { serviceChainsWritten, chainsDeleted, rulesTotal } = render.stats;
+  assert.deepEqual({ serviceChainsWritten, chainsDeleted, rulesTotal }, want, `${step}: stats`);
+  assert.equal(h.kernel.ruleCount(), want.rulesTotal, `${step}: rules in the table`);
+  assert.equal(
+    h.kernel.dump(),
+    loaded(h.applied).dump(),
+    `${step}: the table differs from a full sync of the same state`,
+  );
+}
+
+const pg = (...addresses: string[]) =>
+  svc(
+    'db/postgres:5432/TCP',
+    5432,
+    addresses.map((a) => ep(a, 5432)),
+  );
+const redis = svc('db/redis:6379/TCP', 6379, [ep('10.244.1.6', 6379)]);
+const mqtt = svc('iot/mqtt:1883/TCP', 1883, [ep('10.244.2.2', 1883)]);
+// With a node address: 12 fixed rules (no loopback exclusions); per service 1 numgen + 2 per endpoint.
+const fixed = 12;
+
+test('nftables: a series of partial syncs keeps the table equal to a full sync, touching only what changed', () => {
+  const h = new Harness();
+  const s0: L4State = { nodeIp, services: [pg('10.244.1.5', '10.244.2.7')] };
+  assertStep('first (full) sync', h, h.sync(s0), {
+    serviceChainsWritten: 3,
+    chainsDeleted: 0,
+    rulesTotal: fixed + 5,
+  });
+
+  const s1: L4State = { nodeIp, services: [...s0.services, redis] };
+  const r1 = h.sync(s1);
+  assert.ok(
+    !r1.script.includes(`add chain inet portico ${nftServiceChainName(pg())}`),
+    'add service: pg untouched',
+  );
+  assertStep('add service', h, r1, { serviceChainsWritten: 2, chainsDeleted: 0, rulesTotal: fixed + 5 + 3 });
+
+  const s2: L4State = { nodeIp, services: [pg('10.244.1.5', '10.244.3.1'), redis] };
+  const r2 = h.sync(s2);
+  assert.ok(
+    !r2.script.includes(`add chain inet portico ${nftServiceChainName(redis)}`),
+    'endpoint change: redis untouched',
+  );
+  assertStep('endpoint change', h, r2, {
+    serviceChainsWritten: 3,
+    chainsDeleted: 1,
+    rulesTotal: fixed + 5 + 3,
+  });
+
+  const s3: L4State = { nodeIp, services: [pg('10.244.1.5', '10.244.3.1')] };
+  const r3 = h.sync(s3);
+  assert.ok(
+    !h.kernel.chainNames().includes(nftServiceChainName(redis)),
+    'delete service: its chains are gone',
+  );
+  assertStep('delete service', h, r3, { serviceChainsWritten: 0, chainsDeleted: 2, rulesTotal: fixed + 5 });
+
+  const r4 = h.sync(s3);
+  assert.equal(r4.script, '', 'no-op sync: nothing to apply');
+  assertStep('no-op sync', h, r4, { serviceChainsWritten: 0, chainsDeleted: 0, rulesTotal: fixed + 5 });
+
+  const s5: L4State = { nodeIp, services: [...s3.services, mqtt, svc('db/redis:6379/TCP', 6379, [])] };
+  h.sync(s5, { failApply: true });
+  const s6: L4State = {
+    nodeIp,
+    services: [...s5.services, svc('iot/coap:5683/UDP', 5683, [ep('10.244.2.3', 5683)])],
+  };
+  const naive = renderNftables(s6, {
+    changedServices: new Set(['iot/coap:5683/UDP']),
+    existingChains: new Set(h.kernel.chainNames()),
+  });
+  // The partial script would point the map at mqtt's chain, which the failed sync never created.
+  assert.throws(
+    () => h.kernel.clone().apply(naive.script),
+    (error: unknown) =>
+      error instanceof NftScriptError && error.message.includes(`missing chain ${nftServiceChainName(mqtt)}`),
+  );
+  const r6 = h.sync(s6);
+  assertStep('full sync after a failure', h, r6, {
+    serviceChainsWritten: 3 + 2 + 2,
+    chainsDeleted: 0,
+    rulesTotal: fixed + 5 + 3 + 3,
+  });
+});
