@@ -837,6 +837,16 @@ async function main(): Promise<number> {
 
   const summaries = summarise(policies.results);
   const failures: string[] = [];
+  for (const r of policies.results) {
+    for (const x of r.runs) {
+      // wrk reports no error when nothing at all came back (seen when other load took CPU 0 whole).
+      if (x.run.requests === 0) {
+        failures.push(
+          `${r.variant.id} round ${x.round + 1}: no request completed (Portico CPU ${x.run.cpu.processPct ?? '?'} %, CPU ${proxyCpu ?? '?'} busy ${proxyCpu !== undefined ? (x.run.cpu.coreBusyPct[`cpu${proxyCpu}`] ?? '?') : '?'} %)`,
+        );
+      }
+    }
+  }
   for (const s of summaries) {
     if (s.rejected > 0 || s.socketErrors > 0)
       failures.push(`${s.id}: ${s.rejected} rejected, ${s.socketErrors} socket errors`);
