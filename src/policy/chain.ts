@@ -16,7 +16,13 @@ import type { RouteMatch } from '../compile/types.js';
 import type { Logger } from '../log/logger.js';
 import type { ExternalAuthPolicy, RateLimitConfig, RoutePolicy } from '../model/types.js';
 import { type AuthSecretCheck, authSecretKey } from './auth/auth-secrets.js';
-import { BasicAuthenticator, type BasicAuthOptions, challenge, UNAUTHORIZED_BODY } from './auth/basic.js';
+import {
+  BasicAuthenticator,
+  type BasicAuthOptions,
+  type BasicAuthResult,
+  challenge,
+  UNAUTHORIZED_BODY,
+} from './auth/basic.js';
 import { type ExternalAuthInput, type ExternalAuthVerdict, responseHeadersFor } from './auth/external.js';
 import { compileIpFilter, type IpFilter } from './ip-filter.js';
 import { rateLimitHeaders } from './rate-limit/headers.js';
@@ -533,14 +539,18 @@ export class PolicyEngine {
           headers: [],
         };
       }
-      return authenticator.verify(headerValue(state.r.req, 'authorization') || undefined).then((result) => {
+      const decide = (result: BasicAuthResult): Refusal | undefined => {
         if (!result.ok) {
           observer?.denied?.('basic', match);
           return unauthorized;
         }
         if (!auth.passCredentials) state.stripAuthorization = true;
         return undefined;
-      });
+      };
+      const header = headerValue(state.r.req, 'authorization') || undefined;
+      // Verified credentials are answered synchronously; only a hash check (bcrypt) is awaited.
+      const cached = authenticator.verifyCached(header);
+      return cached !== undefined ? decide(cached) : authenticator.verify(header).then(decide);
     };
   }
 

@@ -350,7 +350,10 @@ class RedisCounters implements Counters {
     const keys = this.suffixes.map((suffix) => this.options.keyPrefix + key + suffix);
     const now = this.options.redisNow ? String(this.options.redisNow()) : '';
     return redis.gcra(keys, [mode, now, ...this.bucketArgs]).then(
-      (reply) => this.render(reply),
+      (reply) => {
+        redis.answered();
+        return this.render(reply);
+      },
       (err: unknown) => {
         redis.failed(err);
         return this.fromFallback(key, mode);

@@ -165,6 +165,25 @@ describe('verified-credential cache', () => {
     assert.equal(auth.cacheSize, 1);
   });
 
+  test('verifyCached answers hits and clear refusals synchronously, and leaves hash checks to verify', async () => {
+    const bc = spy();
+    let now = 0;
+    const auth = authenticator({ compareBcrypt: bc.compare, now: () => now, ttlMs: 1_000 });
+    assert.equal(
+      auth.verifyCached(header('bea:bcrypt-pw')),
+      undefined,
+      'not verified yet: a hash check is due',
+    );
+    assert.deepEqual(auth.verifyCached(undefined), { ok: false, reason: 'missing' });
+    assert.deepEqual(auth.verifyCached(header('zed:x')), { ok: false, reason: 'unknown-user', user: 'zed' });
+    await auth.verify(header('bea:bcrypt-pw'));
+    assert.deepEqual(auth.verifyCached(header('bea:bcrypt-pw')), { ok: true, user: 'bea' });
+    assert.equal(auth.verifyCached(header('bea:wrong')), undefined, 'a wrong password is never a hit');
+    now = 1_000;
+    assert.equal(auth.verifyCached(header('bea:bcrypt-pw')), undefined, 'expired');
+    assert.equal(bc.calls, 1);
+  });
+
   test('concurrent requests with the same credentials share one bcrypt', async () => {
     const bc = spy();
     const auth = authenticator({ compareBcrypt: bc.compare, now: () => 0 });
