@@ -9,6 +9,8 @@
  * Rules stay when the process exits (a rolling update must not black-hole traffic); the caller
  * calls `cleanup()` on exit only when asked to (`--cleanup-on-exit`).
  */
+
+import type { Clock } from '../util/clock.js';
 import { deleteStaleUdpFlows, staleUdpFlows } from './apply/conntrack.js';
 import {
   deleteChainsPayload,
@@ -29,6 +31,7 @@ import { changedServices, type L4Rejection, type L4State } from './model.js';
 import { iptablesJumps, renderIptables } from './render/iptables.js';
 import { diffIpvs, ipvsJumps, parseIpvsSave, renderIpvs } from './render/ipvs.js';
 import { renderNftables } from './render/nftables.js';
+import { BoundedFrequencyRunner } from './runner.js';
 
 export type KernelMode = 'iptables' | 'nftables' | 'ipvs';
 
@@ -250,6 +253,57 @@ function ipvsKernel(exec: Exec, book: SyncBook): KernelL4 {
       await iptablesRestore(exec, fam, deleteChainsPayload({ nat, filter }));
       book.failed();
       book.applied = undefined;
+    },
+  };
+}
+
+export interface KernelL4LoopOptions {
+  readonly kernel: KernelL4;
+  /** The desired state, read at each run (the latest snapshot wins; intermediate ones are never applied). */
+  readonly state: () => L4State;
+  /** Default 1 s (kube-proxy's `--iptables-min-sync-period`). */
+  readonly minIntervalMs?: number;
+  /** Default 30 s (kube-proxy's `--iptables-sync-period`); an unchanged state makes it a no-op. */
+  readonly maxIntervalMs?: number;
+  readonly retryInitialMs?: number;
+  readonly clock?: Clock;
+  /** Remove everything Portico owns on `stop()` (`--cleanup-on-exit`); off by default. */
+  readonly cleanupOnExit?: boolean;
+  readonly onSync?: (outcome: SyncOutcome) => void;
+}
+
+export interface KernelL4Loop {
+  /** Something changed: sync as soon as the minimum interval allows. */
+  request(): void;
+  /** Stops syncing, waits for a sync in flight, and cleans up if asked to. Rules stay otherwise. */
+  stop(): Promise<void>;
+}
+
+/** The sync loop: a `KernelL4` driven by a bounded-frequency runner; the first run adopts with a full sync. */
+export function startKernelL4Loop(options: KernelL4LoopOptions): KernelL4Loop {
+  let inFlight: Promise<SyncOutcome> | undefined;
+  const runner = new BoundedFrequencyRunner(
+    async () => {
+      inFlight = options.kernel.sync(options.state());
+      const result = await inFlight;
+      inFlight = undefined;
+      options.onSync?.(result);
+      return result.error === undefined;
+    },
+    {
+      minIntervalMs: options.minIntervalMs ?? 1_000,
+      maxIntervalMs: options.maxIntervalMs ?? 30_000,
+      ...(options.retryInitialMs !== undefined ? { retryInitialMs: options.retryInitialMs } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    },
+  );
+  runner.start();
+  return {
+    request: () => runner.run(),
+    async stop() {
+      runner.stop();
+      await inFlight;
+      if (options.cleanupOnExit) await options.kernel.cleanup();
     },
   };
 }

@@ -31,6 +31,11 @@ export interface ExecOptions {
 export type Exec = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
 const defaultTimeoutMs = 30_000;
+/**
+ * Restoring or listing a large table is legitimately slow (iptables-restore with the nf_tables
+ * backend takes seconds per ten thousand rules; see bench/RESULTS.md), so those get minutes.
+ */
+const bulkTimeoutMs = 300_000;
 
 export const spawnExec: Exec = (argv, options = {}) =>
   new Promise((resolve) => {
@@ -115,7 +120,10 @@ function iptablesTool(family: L4IpFamily): 'iptables' | 'ip6tables' {
 /** Applies an iptables-restore payload without touching chains it does not declare. */
 export async function iptablesRestore(exec: Exec, family: L4IpFamily, payload: string): Promise<void> {
   if (payload === '') return;
-  await run(exec, [`${iptablesTool(family)}-restore`, '-w', '--noflush'], { input: payload });
+  await run(exec, [`${iptablesTool(family)}-restore`, '-w', '--noflush'], {
+    input: payload,
+    timeoutMs: bulkTimeoutMs,
+  });
 }
 
 /** Makes sure each jump exists once, inserting it at the top when missing (kube-proxy `EnsureRule`). */
@@ -157,7 +165,9 @@ export async function listPorticoChains(
   family: L4IpFamily,
   table: 'nat' | 'filter',
 ): Promise<Set<string>> {
-  const { stdout } = await run(exec, [`${iptablesTool(family)}-save`, '-t', table], { timeoutMs: 30_000 });
+  const { stdout } = await run(exec, [`${iptablesTool(family)}-save`, '-t', table], {
+    timeoutMs: bulkTimeoutMs,
+  });
   return porticoChainsIn(stdout);
 }
 
@@ -184,12 +194,12 @@ export function deleteChainsPayload(chains: {
 /** Applies an nft script atomically (`nft -f -`: one transaction). */
 export async function nftApply(exec: Exec, script: string): Promise<void> {
   if (script === '') return;
-  await run(exec, ['nft', '-f', '-'], { input: script });
+  await run(exec, ['nft', '-f', '-'], { input: script, timeoutMs: bulkTimeoutMs });
 }
 
 /** Chains in `table inet portico`, or `undefined` when the table does not exist. */
 export async function nftListChains(exec: Exec): Promise<Set<string> | undefined> {
-  const result = await exec(['nft', 'list', 'table', 'inet', nftTable], { timeoutMs: 30_000 });
+  const result = await exec(['nft', 'list', 'table', 'inet', nftTable], { timeoutMs: bulkTimeoutMs });
   if (result.code !== 0) {
     if (/No such file or directory|does not exist/i.test(result.stderr)) return undefined;
     throw new L4ApplyError(['nft', 'list', 'table', 'inet', nftTable], result.code, result.stderr);
@@ -203,13 +213,13 @@ export async function nftDeleteTable(exec: Exec): Promise<void> {
 }
 
 export async function ipvsSave(exec: Exec): Promise<string> {
-  return (await run(exec, ['ipvsadm-save', '-n'], { timeoutMs: 30_000 })).stdout;
+  return (await run(exec, ['ipvsadm-save', '-n'], { timeoutMs: bulkTimeoutMs })).stdout;
 }
 
 /** Applies ipvsadm commands (`-A`, `-a`, `-D`, …, one per line) in one `ipvsadm-restore` run. */
 export async function ipvsRestore(exec: Exec, commands: readonly string[]): Promise<void> {
   if (commands.length === 0) return;
-  await run(exec, ['ipvsadm-restore'], { input: `${commands.join('\n')}\n` });
+  await run(exec, ['ipvsadm-restore'], { input: `${commands.join('\n')}\n`, timeoutMs: bulkTimeoutMs });
 }
 
 /** `sysctl -w name=value` for the settings a mode depends on. */

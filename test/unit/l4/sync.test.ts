@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
 import type { Exec } from '../../../src/l4/apply/restore.js';
 import type { L4State } from '../../../src/l4/model.js';
-import { createKernelL4 } from '../../../src/l4/sync.js';
+import { createKernelL4, type KernelL4, startKernelL4Loop } from '../../../src/l4/sync.js';
+import { FakeClock } from '../../../src/util/clock.js';
 import { ep, nodeIp, svc } from '../../support/l4-fixtures.js';
 
 interface Call {
@@ -58,7 +60,7 @@ test('iptables: an unchanged state is skipped and an endpoint change is a partia
   await kernel.sync(state(pg('10.0.0.1'), dns('10.0.0.9')));
   calls.length = 0;
   assert.equal((await kernel.sync(state(pg('10.0.0.1'), dns('10.0.0.9')))).kind, 'skipped');
-  assert.deepEqual(calls, []);
+  assert.equal(calls.length, 0, 'nothing ran');
   const partial = await kernel.sync(state(pg('10.0.0.2'), dns('10.0.0.9')));
   assert.equal(partial.kind, 'partial');
   assert.deepEqual(
@@ -183,4 +185,65 @@ test('ipvs: a sync diffs against ipvsadm-save and writes only the difference', a
     calls.some((c) => c.argv[0] === 'sysctl'),
     'the full sync sets the sysctls IPVS needs',
   );
+});
+
+function fakeKernel(errors: (Error | undefined)[] = []) {
+  const synced: L4State[] = [];
+  let cleanups = 0;
+  const kernel: KernelL4 = {
+    mode: 'nftables',
+    async sync(s) {
+      synced.push(s);
+      const error = errors.shift();
+      return {
+        kind: 'full',
+        rejected: [],
+        conntrackFailures: 0,
+        payloadBytes: 0,
+        ...(error ? { error } : {}),
+      };
+    },
+    async cleanup() {
+      cleanups++;
+    },
+  };
+  return { kernel, synced, cleanups: () => cleanups };
+}
+
+test('the loop syncs the latest state at start and on request, and leaves the rules on stop', async () => {
+  const clock = new FakeClock();
+  const { kernel, synced, cleanups } = fakeKernel();
+  let current = state(pg('10.0.0.1'));
+  const loop = startKernelL4Loop({ kernel, state: () => current, clock, minIntervalMs: 1_000 });
+  clock.advance(0);
+  await setImmediate();
+  current = state(pg('10.0.0.2'));
+  loop.request();
+  clock.advance(1_000);
+  await setImmediate();
+  await loop.stop();
+  assert.deepEqual(synced, [state(pg('10.0.0.1')), state(pg('10.0.0.2'))]);
+  assert.equal(cleanups(), 0, 'rules stay when Portico exits');
+});
+
+test('the loop retries a failed sync and cleans up on stop when asked to', async () => {
+  const clock = new FakeClock();
+  const { kernel, synced, cleanups } = fakeKernel([new Error('iptables-restore failed')]);
+  const outcomes: string[] = [];
+  const loop = startKernelL4Loop({
+    kernel,
+    state: () => state(pg('10.0.0.1')),
+    clock,
+    retryInitialMs: 2_000,
+    cleanupOnExit: true,
+    onSync: (o) => outcomes.push(o.error ? 'failed' : 'ok'),
+  });
+  clock.advance(0);
+  await setImmediate();
+  clock.advance(2_000);
+  await setImmediate();
+  await loop.stop();
+  assert.equal(synced.length, 2);
+  assert.deepEqual(outcomes, ['failed', 'ok']);
+  assert.equal(cleanups(), 1);
 });
