@@ -137,7 +137,7 @@ function iptablesKernel(exec: Exec, book: SyncBook): KernelL4 {
         await iptablesRestore(exec, family, render.payload);
         if (full) await ensureJumps(exec, family, render.jumps);
         existing = render.activeChains;
-        const failures = await deleteStaleUdpFlows(exec, staleUdpFlows(book.applied, state));
+        const failures = await deleteStaleUdpFlows(exec, staleFlowsSince(book.applied, state));
         book.succeeded(state, full);
         return outcome(full ? 'full' : 'partial', render.rejected, {
           conntrackFailures: failures.length,
@@ -180,7 +180,7 @@ function nftablesKernel(exec: Exec, book: SyncBook): KernelL4 {
         }
         await nftApply(exec, render.script);
         existing = render.activeChains;
-        const failures = await deleteStaleUdpFlows(exec, staleUdpFlows(book.applied, state));
+        const failures = await deleteStaleUdpFlows(exec, staleFlowsSince(book.applied, state));
         book.succeeded(state, full);
         return outcome(full ? 'full' : 'partial', render.rejected, {
           conntrackFailures: failures.length,
@@ -229,7 +229,7 @@ function ipvsKernel(exec: Exec, book: SyncBook): KernelL4 {
           await ensureJumps(exec, family, render.companionJumps);
         }
         await ipvsRestore(exec, commands);
-        const failures = await deleteStaleUdpFlows(exec, staleUdpFlows(book.applied, state));
+        const failures = await deleteStaleUdpFlows(exec, staleFlowsSince(book.applied, state));
         book.succeeded(state, full);
         book.lastCompanion = render.companionPayload;
         return outcome(full ? 'full' : 'partial', render.rejected, {
@@ -306,4 +306,12 @@ export function startKernelL4Loop(options: KernelL4LoopOptions): KernelL4Loop {
       if (options.cleanupOnExit) await options.kernel.cleanup();
     },
   };
+}
+
+/**
+ * The first sync of a process has no previous state: the rules it adopts were already steering
+ * flows, so it leaves conntrack alone rather than cut every live UDP session at a restart.
+ */
+function staleFlowsSince(previous: L4State | undefined, state: L4State) {
+  return previous === undefined ? [] : staleUdpFlows(previous, state);
 }

@@ -247,3 +247,9 @@ test('the loop retries a failed sync and cleans up on stop when asked to', async
   assert.deepEqual(outcomes, ['failed', 'ok']);
   assert.equal(cleanups(), 1);
 });
+
+test('the adopting first sync leaves conntrack alone, so a restart does not cut live UDP sessions', async () => {
+  const { exec, calls } = recorder();
+  await createKernelL4('nftables', { exec }).sync(state(dns('10.0.0.8')));
+  assert.equal(calls.filter((c) => c.argv[0] === 'conntrack').length, 0);
+});
