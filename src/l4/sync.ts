@@ -27,7 +27,7 @@ import {
   setSysctls,
   spawnExec,
 } from './apply/restore.js';
-import { changedServices, type L4Rejection, type L4State } from './model.js';
+import { changedServices, type L4IpFamily, type L4Rejection, type L4State } from './model.js';
 import { iptablesJumps, renderIptables } from './render/iptables.js';
 import { diffIpvs, ipvsJumps, parseIpvsSave, renderIpvs } from './render/ipvs.js';
 import { renderNftables } from './render/nftables.js';
@@ -60,6 +60,12 @@ export interface KernelL4Options {
   readonly fullSyncPeriodMs?: number;
   /** Monotonic milliseconds; injectable for tests. */
   readonly now?: () => number;
+  /**
+   * The family `cleanup()` clears when this instance has not synced yet (`portico cleanup` in a
+   * fresh process). iptables and IPVS keep one family per instance, as kube-proxy's proxiers.
+   * Default IPv4; a sync uses its state's family.
+   */
+  readonly ipFamily?: L4IpFamily;
 }
 
 const hourMs = 3_600_000;
@@ -106,15 +112,15 @@ export function createKernelL4(mode: KernelMode, options: KernelL4Options = {}):
   const book = new SyncBook(options.fullSyncPeriodMs ?? hourMs, options.now ?? (() => performance.now()));
   switch (mode) {
     case 'iptables':
-      return iptablesKernel(exec, book);
+      return iptablesKernel(exec, book, options.ipFamily ?? 'IPv4');
     case 'nftables':
       return nftablesKernel(exec, book);
     case 'ipvs':
-      return ipvsKernel(exec, book);
+      return ipvsKernel(exec, book, options.ipFamily ?? 'IPv4');
   }
 }
 
-function iptablesKernel(exec: Exec, book: SyncBook): KernelL4 {
+function iptablesKernel(exec: Exec, book: SyncBook, cleanupFamily: L4IpFamily): KernelL4 {
   // Chains of ours in the nat table as far as we know; re-read from the kernel on full syncs.
   let existing: ReadonlySet<string> | undefined;
   let family: L4State['ipFamily'];
@@ -149,7 +155,7 @@ function iptablesKernel(exec: Exec, book: SyncBook): KernelL4 {
       }
     },
     async cleanup() {
-      const fam = family ?? 'IPv4';
+      const fam = family ?? cleanupFamily;
       await removeJumps(exec, fam, iptablesJumps());
       const nat = await listPorticoChains(exec, fam, 'nat');
       const filter = await listPorticoChains(exec, fam, 'filter');
@@ -205,7 +211,7 @@ function nftablesKernel(exec: Exec, book: SyncBook): KernelL4 {
  * is the truth, as kube-proxy's IPVS proxier reads it back), and the companion iptables rules are
  * restored whole (they are a handful).
  */
-function ipvsKernel(exec: Exec, book: SyncBook): KernelL4 {
+function ipvsKernel(exec: Exec, book: SyncBook, cleanupFamily: L4IpFamily): KernelL4 {
   let nodeIp: string | undefined;
   let family: L4State['ipFamily'];
   return {
@@ -242,7 +248,7 @@ function ipvsKernel(exec: Exec, book: SyncBook): KernelL4 {
       }
     },
     async cleanup() {
-      const fam = family ?? 'IPv4';
+      const fam = family ?? cleanupFamily;
       if (nodeIp !== undefined) {
         const live = parseIpvsSave(await ipvsSave(exec)).virtualServers;
         await ipvsRestore(exec, diffIpvs(live, [], { nodeIp }));

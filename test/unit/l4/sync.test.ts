@@ -253,3 +253,13 @@ test('the adopting first sync leaves conntrack alone, so a restart does not cut 
   await createKernelL4('nftables', { exec }).sync(state(dns('10.0.0.8')));
   assert.equal(calls.filter((c) => c.argv[0] === 'conntrack').length, 0);
 });
+
+test('cleanup in a process that never synced clears the family it was given', async () => {
+  const { exec, calls } = recorder();
+  await createKernelL4('iptables', { exec, ipFamily: 'IPv6' }).cleanup();
+  assert.ok(calls.length > 0);
+  assert.ok(
+    calls.every((c) => c.argv[0]?.startsWith('ip6tables')),
+    calls.map((c) => c.argv[0]).join(' '),
+  );
+});
