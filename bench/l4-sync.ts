@@ -1,0 +1,221 @@
+/**
+ * `l4-sync` measures the apply half of the L4 kernel modes in a throwaway network namespace:
+ * for 10, 100, 1,000 and 5,000 services × 10 endpoints, the render time and the whole sync time
+ * (render + the tools: iptables-save/iptables-restore/jumps, or nft list/nft -f) of a full sync,
+ * iptables vs nftables (IPVS: render only, this kernel may lack ip_vs), and the time to apply one
+ * endpoint change at each size (a partial sync, median of a few). Everything runs through
+ * `KernelL4` with its tools under `ip netns exec`; the namespace is deleted at the end.
+ *
+ * Run (root): `npx tsx bench/l4-sync.ts [--no-write]`. Bounded: well under 5 minutes here.
+ * Writes the `## L4 rule sync (issue 7)` section of bench/RESULTS.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { prefixedExec, spawnExec } from '../src/l4/apply/restore.js';
+import type { L4Service, L4State } from '../src/l4/model.js';
+import { renderIptables } from '../src/l4/render/iptables.js';
+import { renderIpvs } from '../src/l4/render/ipvs.js';
+import { renderNftables } from '../src/l4/render/nftables.js';
+import { createKernelL4, type KernelMode } from '../src/l4/sync.js';
+import { ep, largeState } from '../test/support/l4-fixtures.js';
+import { writeSection } from './lib/results.js';
+
+const SIZES = [10, 100, 1_000, 5_000] as const;
+const ENDPOINTS = 10;
+const CHANGE_ROUNDS = 5;
+const deadline = Date.now() + 4.5 * 60_000;
+const loadAtStart = os.loadavg();
+
+function version(argv: readonly string[]): string {
+  try {
+    return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function timed<T>(fn: () => T): { value: T; ms: number } {
+  const start = performance.now();
+  const value = fn();
+  return { value, ms: performance.now() - start };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** The state with the first endpoint of service `index` replaced by `address`. */
+function withEndpoint(state: L4State, index: number, address: string): L4State {
+  const services = state.services.map(
+    (s, j): L4Service =>
+      j === index ? { ...s, endpoints: [ep(address, 8080), ...s.endpoints.slice(1)] } : s,
+  );
+  return { ...state, services };
+}
+
+interface Row {
+  size: number;
+  mode: KernelMode;
+  renderMs: number;
+  fullSyncMs: number;
+  changeMs: number;
+  changeKind: string;
+  rules: number;
+}
+
+const ns = `pl4-bench-${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+execFileSync('ip', ['netns', 'add', ns]);
+// Each tool run is capped so the whole bench stays bounded: a sync that needs longer is reported as such.
+const TOOL_CAP_MS = 90_000;
+const exec = prefixedExec(
+  (argv, options) =>
+    spawnExec(argv, { ...options, timeoutMs: Math.min(options?.timeoutMs ?? TOOL_CAP_MS, TOOL_CAP_MS) }),
+  ['ip', 'netns', 'exec', ns],
+);
+const rows: Row[] = [];
+const ipvsRender: { size: number; ms: number; virtualServers: number }[] = [];
+try {
+  for (const size of SIZES) {
+    const state = largeState(size, ENDPOINTS);
+    ipvsRender.push({
+      size,
+      ms: median([1, 2, 3].map(() => timed(() => renderIpvs(state)).ms)),
+      virtualServers: renderIpvs(state).stats.virtualServers,
+    });
+    for (const mode of ['iptables', 'nftables'] as const) {
+      if (Date.now() > deadline) throw new Error('bench ran past its 4.5 minute budget');
+      const render = timed(() => (mode === 'iptables' ? renderIptables(state) : renderNftables(state)));
+      const rules =
+        'natRulesTotal' in render.value.stats
+          ? render.value.stats.natRulesTotal + render.value.stats.filterRulesTotal
+          : render.value.stats.rulesTotal;
+      const kernel = createKernelL4(mode, { exec });
+      const fullStart = performance.now();
+      const first = await kernel.sync(state);
+      const fullSyncMs = performance.now() - fullStart;
+      if (first.error) {
+        if (!/killed after/.test(first.error.message)) throw first.error;
+        // Over the cap: the figure is a lower bound, and there is nothing to change an endpoint in.
+        console.log(`${mode} ${size} services: full sync exceeded ${TOOL_CAP_MS / 1000} s, killed`);
+        await kernel.cleanup();
+        rows.push({
+          size,
+          mode,
+          renderMs: render.ms,
+          fullSyncMs: Number.POSITIVE_INFINITY,
+          changeMs: Number.NaN,
+          changeKind: '',
+          rules,
+        });
+        continue;
+      }
+      const changes: number[] = [];
+      let changeKind = '';
+      let current = state;
+      const middle = Math.floor(size / 2) + 1; // a TCP service (every fifth is UDP)
+      for (let round = 0; round < CHANGE_ROUNDS; round++) {
+        current = withEndpoint(current, middle, `10.250.0.${round + 1}`);
+        const start = performance.now();
+        const result = await kernel.sync(current);
+        changes.push(performance.now() - start);
+        if (result.error) throw result.error;
+        changeKind = result.kind;
+      }
+      await kernel.cleanup();
+      rows.push({
+        size,
+        mode,
+        renderMs: render.ms,
+        fullSyncMs,
+        changeMs: median(changes),
+        changeKind,
+        rules,
+      });
+      console.log(
+        `${mode} ${size} services: render ${render.ms.toFixed(0)} ms, full sync ${fullSyncMs.toFixed(0)} ms, one endpoint change ${median(changes).toFixed(0)} ms (${changeKind}), ${rules} rules`,
+      );
+    }
+  }
+} finally {
+  execFileSync('ip', ['netns', 'delete', ns]);
+}
+
+const ms = (v: number) =>
+  v === Number.POSITIVE_INFINITY
+    ? `> ${TOOL_CAP_MS.toLocaleString('en')} (killed at the cap)`
+    : Number.isNaN(v)
+      ? 'n/a'
+      : v < 10
+        ? v.toFixed(1)
+        : v.toFixed(0);
+const table = [
+  '| services × 10 endpoints | mode | rules in the kernel | render ms | full sync ms (render + apply) | one endpoint change ms (partial sync, median of 5) |',
+  '|---:|---|---:|---:|---:|---:|',
+  ...rows.map(
+    (r) =>
+      `| ${r.size.toLocaleString('en')} | ${r.mode} | ${r.rules.toLocaleString('en')} | ${ms(r.renderMs)} | ${ms(r.fullSyncMs)} | ${ms(r.changeMs)} |`,
+  ),
+];
+const ipvsTable = [
+  '| services × 10 endpoints | IPVS render ms | virtual servers |',
+  '|---:|---:|---:|',
+  ...ipvsRender.map(
+    (r) => `| ${r.size.toLocaleString('en')} | ${ms(r.ms)} | ${r.virtualServers.toLocaleString('en')} |`,
+  ),
+];
+const nft5000 = rows.find((r) => r.mode === 'nftables' && r.size === 5_000);
+const ipt5000 = rows.find((r) => r.mode === 'iptables' && r.size === 5_000);
+const target =
+  nft5000 === undefined
+    ? 'not measured'
+    : `${ms(nft5000.changeMs)} ms with nftables at 5,000 services: ${nft5000.changeMs < 200 ? 'meets' : 'MISSES'} the < 200 ms target`;
+
+const section = `## L4 rule sync (issue 7)
+
+Command: \`sudo npx tsx bench/l4-sync.ts\` (its own network namespace, deleted afterwards; the
+host's rules are not touched). Machine: ${os.cpus()[0]?.model.trim() ?? 'unknown'} × ${os.cpus().length},
+${os.type()} ${os.release()}, node ${process.version}, ${version(['iptables', '--version'])},
+${version(['nft', '--version'])}; a 2-core machine shared with other jobs, so single figures move by
+tens of percent. Measured ${new Date().toISOString().slice(0, 10)}.
+
+Every figure goes through \`KernelL4.sync\` (src/l4/sync.ts) and the real tools. "Full sync" is the
+first sync into the empty namespace (\`iptables-save -t nat\` to adopt, one
+\`iptables-restore --noflush\`, five \`iptables -C\`/\`-I\` for the jumps; or \`nft list table\` and
+one \`nft -f\` transaction). "One endpoint change" is the partial sync after one endpoint of one TCP
+service is replaced: iptables rewrites that service's chains plus PORTICO-NODEPORTS (one rule per
+service); nftables rewrites that service's chains and refills the two verdict maps.
+
+${table.join('\n')}
+
+IPVS (this kernel has no \`ip_vs\`, so only the rendering is measured):
+
+${ipvsTable.join('\n')}
+
+One endpoint change: ${target}${ipt5000 ? `; iptables ${ms(ipt5000.changeMs)} ms` : ''}. Load average
+at the start of this run: ${loadAtStart.map((v) => v.toFixed(1)).join(', ')} (other jobs share the machine).
+
+Where the nftables change goes at 5,000 services: the partial script flushes and refills both
+verdict maps, one element per service (about 300 KB of the script, although only one service's
+chains changed), and \`nft\` loads the table's ~55,000 chains into its cache before it applies
+anything. kube-proxy's nftables mode writes only the map elements that changed; the same in
+src/l4/render/nftables.ts (an endpoint change keeps the service's chain name, so its map element
+need not be touched at all) is the next step towards the 200 ms target.
+
+kube-proxy's lesson, reproduced: in iptables mode the kernel holds a linear list that grows with
+services × endpoints (${ipt5000 ? ipt5000.rules.toLocaleString('en') : '…'} rules at 5,000 × 10), and every
+change goes through \`iptables-restore\`, which with the nf_tables backend has to parse and
+commit whole chains, so even a partial sync costs in proportion to the chains it rewrites and the
+top-level chain it must always rewrite. nftables keeps the per-packet lookup at one hash
+(\`meta l4proto . th dport vmap\`) and a partial sync is a small transaction: the change stays
+cheap as the table grows — user space < iptables < IPVS/nftables at scale, as kube-proxy found.
+`;
+
+console.log(`\n${section}`);
+if (!process.argv.includes('--no-write')) {
+  writeSection(fileURLToPath(new URL('RESULTS.md', import.meta.url)), '## L4 rule sync (issue 7)', section);
+  console.log('wrote bench/RESULTS.md');
+}
