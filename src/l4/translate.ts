@@ -145,6 +145,17 @@ export function translateL4(input: L4TranslateInput, options: L4TranslateOptions
         continue;
       }
       const e = parsed.entry;
+      if (e.sendProxy && isKernelMode(options.mode)) {
+        diagnostics.push(
+          diag(
+            'error',
+            'PORTICO_ERR_L4_ENTRY_INVALID',
+            field,
+            `the PROXY field needs --l4-mode userspace: the ${options.mode} mode forwards packets in the kernel, which cannot add a PROXY protocol header`,
+          ),
+        );
+        continue;
+      }
       for (const w of e.warnings) diagnostics.push(diag('warning', 'PORTICO_WARN_L4', field, w));
       candidates.push({
         origin: `${objectLabel('ConfigMap', stored.object.metadata.namespace ?? 'default', stored.object.metadata.name)} key ${JSON.stringify(key)}`,
