@@ -3,8 +3,8 @@
  * `ObjectStore` file mode feeds, so the controller, the routing core and the data plane cannot tell
  * the two apart.
  *
- * What it watches: Ingress, Service, EndpointSlice, Secret and RateLimitPolicy in each
- * `--watch-namespace` (or all namespaces; RateLimitPolicy only when its CRD is installed), IngressClass (cluster-scoped), and the one `--configmap`. Secrets are filtered twice:
+ * What it watches: Ingress, Service, EndpointSlice, Secret, RateLimitPolicy and L4Route in each
+ * `--watch-namespace` (or all namespaces; RateLimitPolicy and L4Route only when their CRDs are installed), IngressClass (cluster-scoped), and the one `--configmap`. Secrets are filtered twice:
  * Helm releases never come over the wire (field selector) and only referenced ones stay in memory
  * (`secrets.ts`).
  *
@@ -18,7 +18,13 @@ import type { ConfigSource, SourceChange } from '../controller/source.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import type { Diagnostic } from '../model/diagnostics.js';
-import { type Ingress, KNOWN_KINDS, type KubeKind, type RateLimitPolicy } from '../model/objects.js';
+import {
+  type Ingress,
+  KNOWN_KINDS,
+  type KubeKind,
+  type L4Route,
+  type RateLimitPolicy,
+} from '../model/objects.js';
 import { type ClassOptions, classifyIngress, indexClasses } from '../model/translate/class.js';
 import { validateIngress } from '../model/translate/validate.js';
 import { ObjectStore } from '../store/object-store.js';
@@ -97,7 +103,13 @@ export class ClusterSource implements ConfigSource {
       this.#add({ kind: 'Ingress', ...nsOf(ns) }, this.#ingressHandler());
       this.#add({ kind: 'Service', ...nsOf(ns) }, this.#plainHandler('Service'));
       this.#add({ kind: 'EndpointSlice', ...nsOf(ns) }, this.#plainHandler('EndpointSlice'));
-      this.#add({ kind: 'RateLimitPolicy', ...nsOf(ns) }, this.#policyHandler(), false, true);
+      this.#add(
+        { kind: 'RateLimitPolicy', ...nsOf(ns) },
+        this.#policyHandler('RateLimitPolicy'),
+        false,
+        true,
+      );
+      this.#add({ kind: 'L4Route', ...nsOf(ns) }, this.#policyHandler('L4Route'), false, true);
       this.#add(
         { kind: 'Secret', ...nsOf(ns), fieldSelector: SECRET_FIELD_SELECTOR },
         this.#secrets.handler,
@@ -289,25 +301,25 @@ export class ClusterSource implements ConfigSource {
   }
 
   /**
-   * `#policyHandler` stores RateLimitPolicies; a change of status alone (our own condition writes)
+   * `#policyHandler` stores RateLimitPolicies or L4Routes (Portico's CRDs); a change of status alone (our own condition writes)
    * is stored without waking the controller, like Ingress status.
    */
-  #policyHandler(): InformerHandler {
+  #policyHandler(kind: 'RateLimitPolicy' | 'L4Route'): InformerHandler {
     return {
       upsert: (ref, value) => {
-        const policy = this.#convert('RateLimitPolicy', value, ref) as RateLimitPolicy | undefined;
+        const policy = this.#convert(kind, value, ref) as RateLimitPolicy | L4Route | undefined;
         if (policy === undefined) return;
         const { namespace, name } = policy.metadata;
-        const previous = this.store.get('RateLimitPolicy', namespace, name)?.object;
+        const previous = this.store.get(kind, namespace, name)?.object;
         if (!this.store.upsert(policy)) return;
         const statusOnly =
           previous !== undefined &&
           previous.metadata.generation === policy.metadata.generation &&
           isDeepStrictEqual(previous.spec, policy.spec);
-        if (!statusOnly) this.#changed('RateLimitPolicy');
+        if (!statusOnly) this.#changed(kind);
       },
       remove: (namespace, name) => {
-        if (this.store.remove('RateLimitPolicy', namespace, name)) this.#changed('RateLimitPolicy');
+        if (this.store.remove(kind, namespace, name)) this.#changed(kind);
       },
     };
   }

@@ -23,8 +23,8 @@ const service = (
 const slice = (
   namespace: string,
   svc: string,
-  ports: EndpointSlice['ports'],
-  endpoints: EndpointSlice['endpoints'],
+  ports: NonNullable<EndpointSlice['ports']>,
+  endpoints: NonNullable<EndpointSlice['endpoints']>,
   addressType = 'IPv4',
 ): EndpointSlice => ({
   kind: 'EndpointSlice',
