@@ -15,14 +15,15 @@
  */
 import { parseArgs } from 'node:util';
 import { FileSource } from '../files/source.js';
-import { familyOf, type L4Rejection, type L4State } from '../l4/model.js';
+import type { L4Rejection, L4State } from '../l4/model.js';
 import { formatIptablesForAudit, renderIptables } from '../l4/render/iptables.js';
 import { formatIpvsTable, renderIpvs } from '../l4/render/ipvs.js';
 import { renderNftables } from '../l4/render/nftables.js';
 import { type L4Mode, translateL4 } from '../l4/translate.js';
 import type { Logger } from '../log/logger.js';
 import type { Diagnostic } from '../model/diagnostics.js';
-import { FlagError, type PorticoConfig, parseFlags } from './flags.js';
+import { FlagError, parseFlags } from './flags.js';
+import { l4TranslateOptionsFor } from './l4-options.js';
 import { EXIT_USAGE } from './run-files.js';
 
 export const L4_RULES_HELP = `Usage: portico l4-rules --manifests DIR --mode iptables|ipvs|nftables [--node-ip A]
@@ -48,18 +49,6 @@ export function formatDiagnostic(d: Diagnostic): string {
 
 function rejectionLine(r: L4Rejection): string {
   return `error L4 service ${r.service} ${r.field}: ${r.reason}`;
-}
-
-/** `reservedPorts` are the TCP ports Portico's own listeners hold (0 = any free port: none). */
-export function reservedPorts(config: PorticoConfig): Map<number, string> {
-  const out = new Map<number, string>();
-  const add = (port: number, flag: string): void => {
-    if (port !== 0 && !out.has(port)) out.set(port, flag);
-  };
-  add(config.proxy.httpPort, '--http-port');
-  add(config.proxy.httpsPort, '--https-port');
-  add(config.proxy.adminPort, '--admin-port');
-  return out;
 }
 
 /** `renderPayload` is the stdout text for one mode, and the services the renderer left out. */
@@ -142,9 +131,6 @@ export async function runL4Rules(argv: readonly string[], logger: Logger): Promi
     return usage(`--manifests cannot be read: ${String(err)}`);
   }
   const store = source.store;
-  // One family per iptables/IPVS payload: the node address's (IPv4 without one). nft's inet table holds both.
-  const ipFamily =
-    kernelMode === 'nftables' ? undefined : ((nodeIp !== undefined ? familyOf(nodeIp) : undefined) ?? 'IPv4');
   const translation = translateL4(
     {
       configMaps: store.list('ConfigMap'),
@@ -152,18 +138,7 @@ export async function runL4Rules(argv: readonly string[], logger: Logger): Promi
       services: store.list('Service'),
       endpointSlices: store.list('EndpointSlice'),
     },
-    {
-      mode: kernelMode,
-      ...(config.l4.tcpServicesConfigMap !== undefined
-        ? { tcpServicesConfigMap: config.l4.tcpServicesConfigMap }
-        : {}),
-      ...(config.l4.udpServicesConfigMap !== undefined
-        ? { udpServicesConfigMap: config.l4.udpServicesConfigMap }
-        : {}),
-      ...(nodeIp !== undefined ? { nodeIp } : {}),
-      ...(ipFamily !== undefined ? { ipFamily } : {}),
-      reservedPorts: reservedPorts(config),
-    },
+    l4TranslateOptionsFor(config, kernelMode),
   );
   const { text, rejected } = renderPayload(kernelMode, translation.state);
   // Manifest problems (parse errors, invalid documents) can hide a ConfigMap or an L4Route.

@@ -13,7 +13,7 @@
  * controller; a Secret whose type and data did not change is stored silently.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { ClusterConfig } from '../cli/flags.js';
+import type { ClusterConfig, ObjectName } from '../cli/flags.js';
 import type { ConfigSource, SourceChange } from '../controller/source.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
@@ -47,6 +47,8 @@ export interface ClusterSourceOptions {
   readonly cluster: Pick<ClusterConfig, 'watchNamespaces' | 'configMap' | 'defaultSslCertificate'>;
   /** Class settings: only Secrets of Ingresses this controller serves are kept. */
   readonly classes: ClassOptions;
+  /** `--tcp-services-configmap` / `--udp-services-configmap`: watched one by one, as `--configmap`. */
+  readonly l4ConfigMaps?: readonly ObjectName[];
   readonly logger: Logger;
   readonly metrics?: PorticoMetrics;
   /** Called (batched per tick) after the store changed, once synced. */
@@ -117,9 +119,12 @@ export class ClusterSource implements ConfigSource {
       );
     }
     this.#add({ kind: 'IngressClass' }, this.#classHandler());
-    const cm = options.cluster.configMap;
-    if (cm !== undefined) {
-      // Only one ConfigMap matters; a field selector keeps the others off the wire.
+    // Only the named ConfigMaps matter; a field selector keeps the others off the wire.
+    const configMaps = new Map<string, ObjectName>();
+    for (const cm of [options.cluster.configMap, ...(options.l4ConfigMaps ?? [])]) {
+      if (cm !== undefined) configMaps.set(objectKey(cm.namespace, cm.name), cm);
+    }
+    for (const cm of configMaps.values()) {
       this.#add(
         { kind: 'ConfigMap', namespace: cm.namespace, fieldSelector: `metadata.name=${cm.name}` },
         this.#plainHandler('ConfigMap'),
