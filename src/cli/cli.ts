@@ -10,6 +10,7 @@ import { createDataPlane } from '../proxy/data-plane.js';
 import { opensslCipherCheck } from '../proxy/tls-settings.js';
 import { runExplain } from './explain.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
+import { runL4Rules } from './l4-rules.js';
 import { runCluster } from './run-cluster.js';
 import { EXIT_USAGE, runFiles } from './run-files.js';
 
@@ -33,6 +34,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     // Logs go to stderr at warn: stdout carries the report.
     const logger = options.logger ?? createLogger({ level: 'warn', destination: 2 });
     const code = await runExplain(argv.slice(1), logger);
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    return code;
+  }
+  if (argv[0] === 'l4-rules') {
+    // stdout carries the payload; logs and diagnostics go to stderr.
+    const logger = options.logger ?? createLogger({ level: 'warn', destination: 2 });
+    const code = await runL4Rules(argv.slice(1), logger);
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     return code;
   }

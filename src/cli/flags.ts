@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type HstsOptions, type ProxyOptions, REDIRECT_CODES, type RedirectCode } from '../config/types.js';
+import { L4_MODES, type L4Mode } from '../l4/translate.js';
 import { cipherList, INGRESS_NGINX_CIPHERS, nginxSize, tlsProtocols } from '../model/settings/tls.js';
 import { type Parsed, boolean as parseBoolean } from '../model/settings/validators.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
@@ -30,6 +31,7 @@ interface FlagSpec {
     | 'TLS'
     | 'Lifecycle'
     | 'Policies'
+    | 'L4'
     | 'Cluster';
 }
 
@@ -337,6 +339,31 @@ export const FLAGS = {
     doc: 'Status of requests refused by connection limits written with ingress-nginx annotations (ConfigMap limit-conn-status-code).',
     group: 'Policies',
   },
+  'tcp-services-configmap': {
+    type: 'string',
+    value: 'NS/NAME',
+    doc: 'ConfigMap of TCP services in ingress-nginx\'s format: "<listen port>": "<namespace>/<service>:<port>[:PROXY][:PROXY]" (the second PROXY sends PROXY protocol to the backend; the first, decoding it from clients, is rejected). File mode: the ConfigMap of that name in the folder.',
+    group: 'L4',
+  },
+  'udp-services-configmap': {
+    type: 'string',
+    value: 'NS/NAME',
+    doc: 'ConfigMap of UDP services, same format (PROXY fields are ignored for UDP).',
+    group: 'L4',
+  },
+  'l4-mode': {
+    type: 'string',
+    value: 'MODE',
+    default: 'userspace',
+    doc: "How TCP/UDP services (those ConfigMaps and L4Routes) are forwarded, one mode per process as kube-proxy's --proxy-mode: userspace (Portico pipes the bytes; PROXY protocol and idle timeouts need it), iptables, ipvs or nftables (the kernel forwards; needs CAP_NET_ADMIN and CAP_NET_RAW).",
+    group: 'L4',
+  },
+  'node-ip': {
+    type: 'string',
+    value: 'ADDR',
+    doc: 'Node address kernel L4 modes match and IPVS virtual servers listen on (required for ipvs). Default (iptables, nftables): any local address. Its family picks the family of iptables and IPVS rules.',
+    group: 'L4',
+  },
   'publish-service': {
     type: 'string',
     value: 'NS/NAME',
@@ -434,6 +461,14 @@ export interface ClusterConfig {
   };
 }
 
+/** `L4Config` is the TCP/UDP services configuration (the runtime that applies it is separate). */
+export interface L4Config {
+  readonly mode: L4Mode;
+  readonly tcpServicesConfigMap?: ObjectName;
+  readonly udpServicesConfigMap?: ObjectName;
+  readonly nodeIp?: string;
+}
+
 /** `PorticoConfig` is the whole process configuration. */
 export interface PorticoConfig {
   /** The manifests folder (file mode); undefined selects cluster mode. */
@@ -442,6 +477,7 @@ export interface PorticoConfig {
   readonly proxy: ProxyOptions;
   readonly translate: TranslateOptions;
   readonly cluster: ClusterConfig;
+  readonly l4: L4Config;
 }
 
 export type Command =
@@ -575,6 +611,15 @@ export function parseFlags(argv: readonly string[]): Command {
   const optional = <T>(name: keyof typeof FLAGS, parse: (raw: string) => T): T | undefined =>
     values[name] === undefined ? undefined : at(name, parse);
   const kubeconfig = optional('kubeconfig', nonEmpty);
+  const tcpServicesConfigMap = optional('tcp-services-configmap', parseObjectName);
+  const udpServicesConfigMap = optional('udp-services-configmap', parseObjectName);
+  const nodeIp = optional('node-ip', parseNodeIp);
+  const l4: L4Config = {
+    mode: at('l4-mode', parseL4Mode),
+    ...(tcpServicesConfigMap !== undefined ? { tcpServicesConfigMap } : {}),
+    ...(udpServicesConfigMap !== undefined ? { udpServicesConfigMap } : {}),
+    ...(nodeIp !== undefined ? { nodeIp } : {}),
+  };
   const configMap = optional('configmap', parseObjectName);
   const publishService = optional('publish-service', parseObjectName);
   const defaultSslCertificate = optional('default-ssl-certificate', parseObjectName);
@@ -624,6 +669,7 @@ export function parseFlags(argv: readonly string[]): Command {
       logLevel,
       proxy,
       cluster,
+      l4,
       translate: {
         controllerClass,
         ingressClass,
@@ -766,6 +812,19 @@ export function parseObjectName(raw: string): ObjectName {
     throw new Error('must be namespace/name, e.g. ingress/portico');
   parseDnsName(name);
   return { namespace, name };
+}
+
+/** `parseL4Mode` reads `--l4-mode`. */
+export function parseL4Mode(raw: string): L4Mode {
+  if (!(L4_MODES as readonly string[]).includes(raw))
+    throw new Error(`must be one of ${L4_MODES.join(', ')}`);
+  return raw as L4Mode;
+}
+
+/** `parseNodeIp` reads `--node-ip`: one IPv4 or IPv6 address, no zone. */
+export function parseNodeIp(raw: string): string {
+  if (isIP(raw) === 0 || raw.includes('%')) throw new Error(`${JSON.stringify(raw)} is not an IP address`);
+  return raw;
 }
 
 /** `parseNameList` reads comma-separated namespace names; empty means none. */

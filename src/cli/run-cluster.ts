@@ -12,6 +12,7 @@ import { ClusterSource } from '../k8s/source.js';
 import { PorticoMetrics } from '../metrics/registry.js';
 import { controllerOptionsFor } from './controller-options.js';
 import type { PorticoConfig } from './flags.js';
+import { l4TranslateOptionsFor } from './l4-options.js';
 import { EXIT_USAGE, firstSignal, type RunFilesDeps } from './run-files.js';
 
 /** `RunClusterDeps` are the same seams file mode has. */
@@ -48,6 +49,9 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
     transports: clientTransports(kubeConfig),
     cluster: config.cluster,
     classes: config.translate,
+    l4ConfigMaps: [config.l4.tcpServicesConfigMap, config.l4.udpServicesConfigMap].filter(
+      (name) => name !== undefined,
+    ),
     logger: log,
     metrics,
     onChange: (change) => loop.notify(change),
@@ -61,6 +65,7 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
     translate: config.translate,
     logger: log,
     metrics,
+    l4: l4TranslateOptionsFor(config),
   });
   const admissionConfig = config.cluster.admission;
   const admission =

@@ -97,6 +97,8 @@ const TOP_LEVEL: Readonly<Record<KubeKind, Readonly<Record<string, Shape>>>> = {
   // Validated field by field by model/rate-limit-policy.ts, which names every bad field in the
   // policy's status; rejecting the document here would hide the policy instead.
   RateLimitPolicy: { spec: 'object' },
+  // Same reason: l4/route.ts names every bad field in the route's status.
+  L4Route: { spec: 'object' },
 };
 
 const REQUIRED_TOP_LEVEL: Readonly<Partial<Record<KubeKind, readonly string[]>>> = {

@@ -1,7 +1,7 @@
 /**
  * `client` is Portico's connection to the API server: it loads the KubeConfig and builds, per
  * resource, the list/watch/get transport the informers use. These are the only places that issue
- * read requests; every one of them is listed in `permissions.ts` (list, watch and get on the seven
+ * read requests; every one of them is listed in `permissions.ts` (list, watch and get on the eight
  * kinds below).
  */
 import {
@@ -79,6 +79,7 @@ export const RESOURCES: Readonly<Record<KubeKind, ResourceInfo>> = {
     plural: 'ratelimitpolicies',
     namespaced: true,
   },
+  L4Route: { group: 'portico.dev', version: 'v1alpha1', plural: 'l4routes', namespaced: true },
 };
 
 /** `resourcePath` is the collection URL path of a kind, in one namespace or all. */
@@ -189,6 +190,14 @@ export function clientTransports(kc: KubeConfig): TransportFactory {
     // Custom resources come back as plain JSON (no typed deserialiser), which convert.ts handles.
     RateLimitPolicy: (p, ns) => {
       const { group, version, plural } = RESOURCES.RateLimitPolicy;
+      const list =
+        ns === undefined
+          ? custom.listClusterCustomObject({ group, version, plural, ...p })
+          : custom.listNamespacedCustomObject({ group, version, plural, namespace: ns, ...p });
+      return list as Promise<{ items: unknown[]; metadata?: V1ListMeta }>;
+    },
+    L4Route: (p, ns) => {
+      const { group, version, plural } = RESOURCES.L4Route;
       const list =
         ns === undefined
           ? custom.listClusterCustomObject({ group, version, plural, ...p })

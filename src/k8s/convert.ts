@@ -13,6 +13,7 @@ import {
   type Condition,
   type KubeKind,
   type KubeObject,
+  L4_ROUTE_API_VERSION,
   type LoadBalancerIngress,
   RATE_LIMIT_POLICY_API_VERSION,
 } from '../model/objects.js';
@@ -26,6 +27,7 @@ export const API_VERSIONS: Readonly<Record<KubeKind, string>> = {
   Secret: 'v1',
   ConfigMap: 'v1',
   RateLimitPolicy: RATE_LIMIT_POLICY_API_VERSION,
+  L4Route: L4_ROUTE_API_VERSION,
 };
 
 export type ApiConversion =
@@ -46,8 +48,8 @@ export function fromApiObject(kind: KubeKind, value: unknown): ApiConversion {
   const result = convertDocument(doc, '');
   switch (result.kind) {
     case 'object': {
-      if (kind === 'RateLimitPolicy') {
-        // Kept so the policy status writer can skip writes that would change nothing.
+      if (kind === 'RateLimitPolicy' || kind === 'L4Route') {
+        // Kept so the status writers can skip writes that would change nothing.
         const status = policyStatus(plain['status']);
         return { ok: true, object: status ? ({ ...result.object, status } as KubeObject) : result.object };
       }
@@ -86,7 +88,9 @@ function loadBalancerStatus(
   return { loadBalancer: { ingress } };
 }
 
-function policyStatus(status: unknown): { observedGeneration?: number; conditions: Condition[] } | undefined {
+function policyStatus(
+  status: unknown,
+): { observedGeneration?: number; mode?: string; conditions: Condition[] } | undefined {
   if (!isRecord(status)) return undefined;
   const conditions: Condition[] = [];
   for (const c of Array.isArray(status['conditions']) ? status['conditions'] : []) {
@@ -102,7 +106,13 @@ function policyStatus(status: unknown): { observedGeneration?: number; condition
     });
   }
   const generation = status['observedGeneration'];
-  return { ...(typeof generation === 'number' ? { observedGeneration: generation } : {}), conditions };
+  const mode = status['mode'];
+  return {
+    ...(typeof generation === 'number' ? { observedGeneration: generation } : {}),
+    // L4Route only: the --l4-mode of the Portico that wrote the status.
+    ...(typeof mode === 'string' ? { mode } : {}),
+    conditions,
+  };
 }
 
 /**

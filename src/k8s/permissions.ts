@@ -84,6 +84,20 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
     why: 'the Accepted condition of RateLimitPolicies (leader only)',
   },
   {
+    group: 'portico.dev',
+    resource: 'l4routes',
+    verbs: ['get', 'list', 'watch'],
+    scope: 'cluster',
+    why: 'TCP/UDP services declared as L4Routes',
+  },
+  {
+    group: 'portico.dev',
+    resource: 'l4routes/status',
+    verbs: ['update'],
+    scope: 'cluster',
+    why: 'the Accepted condition and the L4 mode of L4Routes (leader only)',
+  },
+  {
     group: '',
     resource: 'pods',
     verbs: ['get', 'list'],

@@ -6,6 +6,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterConfig } from '../cli/flags.js';
+import { type L4TranslateOptions, translateL4 } from '../l4/translate.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
@@ -17,6 +18,7 @@ import { createEventApi, type EventApi, EventRecorder } from './events.js';
 import { createLeaseApi, LeaderElector, type LeaseApi } from './leader.js';
 import { type NodeLookup, resolvePublishAddresses } from './status/address.js';
 import { createIngressStatusApi, createNodeLookup, type IngressStatusApi } from './status/api.js';
+import { createL4RouteStatusApi, type L4RouteStatusApi, L4RouteStatusWriter } from './status/l4-route.js';
 import { createPolicyStatusApi, type PolicyStatusApi, PolicyStatusWriter } from './status/policy.js';
 import { StatusWriter } from './status/writer.js';
 
@@ -29,6 +31,8 @@ export interface ClusterReportingOptions {
   readonly logger: Logger;
   readonly metrics: PorticoMetrics;
   readonly clock?: Clock;
+  /** The L4 translation's options (mode, ConfigMaps, reserved ports): L4Route status says what it gives. */
+  readonly l4?: L4TranslateOptions;
 }
 
 /** `ClusterReporting` is the handle cluster mode holds. */
@@ -54,6 +58,8 @@ export interface ReportingApis {
   readonly events: EventApi;
   /** RateLimitPolicy status; absent: not written (tests that do not care). */
   readonly policies?: PolicyStatusApi;
+  /** L4Route status; absent (or no `l4` options): not written. */
+  readonly l4Routes?: L4RouteStatusApi;
 }
 
 /** How often the leader re-checks every Ingress' status even without a model change (ingress-nginx: 60 s). */
@@ -72,6 +78,7 @@ export function createReportingApis(kubeConfig: KubeConfig, cluster: ClusterConf
     nodes: createNodeLookup(kubeConfig),
     events: createEventApi(kubeConfig),
     policies: createPolicyStatusApi(kubeConfig),
+    l4Routes: createL4RouteStatusApi(kubeConfig),
   };
 }
 
@@ -123,6 +130,29 @@ export function createClusterReportingWith(
     apis.policies === undefined
       ? undefined
       : new PolicyStatusWriter({ api: apis.policies, store, isLeader, logger, clock });
+  const l4 = options.l4;
+  const l4RouteStatus =
+    apis.l4Routes === undefined || l4 === undefined
+      ? undefined
+      : new L4RouteStatusWriter({
+          api: apis.l4Routes,
+          store,
+          mode: l4.mode,
+          // Pure and cheap (one pass over routes and their Services): recomputed per status pass.
+          verdicts: () =>
+            translateL4(
+              {
+                configMaps: store.list('ConfigMap'),
+                routes: store.list('L4Route'),
+                services: store.list('Service'),
+                endpointSlices: store.list('EndpointSlice'),
+              },
+              l4,
+            ).routeStatus,
+          isLeader,
+          logger,
+          clock,
+        });
   const resync = (): void => {
     resyncTimer = undefined;
     if (stopped) return;
@@ -131,6 +161,7 @@ export function createClusterReportingWith(
     if (elector.isLeader()) {
       status.request();
       policyStatus?.request();
+      l4RouteStatus?.request();
     }
     resyncTimer = clock.setTimeout(resync, resyncMs);
   };
@@ -147,6 +178,7 @@ export function createClusterReportingWith(
       // The new leader writes everything once: the old one may have died mid-pass.
       status.request();
       policyStatus?.request();
+      l4RouteStatus?.request();
       if (model !== undefined) events.observe(model);
     },
     onStoppedLeading: () => events.reset(),
@@ -166,6 +198,7 @@ export function createClusterReportingWith(
         status.setModel(next);
         // Every full run follows a store change, RateLimitPolicy edits included.
         policyStatus?.request();
+        l4RouteStatus?.request();
         events.observe(next);
       } catch (err) {
         // Reporting must never fail the controller.
@@ -179,7 +212,7 @@ export function createClusterReportingWith(
       if (resyncTimer !== undefined) clock.clearTimeout(resyncTimer);
       resyncTimer = undefined;
       // Writers first, so nothing is written after the Lease is released.
-      await Promise.all([status.stop(), events.stop(), policyStatus?.stop()]);
+      await Promise.all([status.stop(), events.stop(), policyStatus?.stop(), l4RouteStatus?.stop()]);
       await elector.stop();
     },
   };

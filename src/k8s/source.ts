@@ -3,8 +3,8 @@
  * `ObjectStore` file mode feeds, so the controller, the routing core and the data plane cannot tell
  * the two apart.
  *
- * What it watches: Ingress, Service, EndpointSlice, Secret and RateLimitPolicy in each
- * `--watch-namespace` (or all namespaces; RateLimitPolicy only when its CRD is installed), IngressClass (cluster-scoped), and the one `--configmap`. Secrets are filtered twice:
+ * What it watches: Ingress, Service, EndpointSlice, Secret, RateLimitPolicy and L4Route in each
+ * `--watch-namespace` (or all namespaces; RateLimitPolicy and L4Route only when their CRDs are installed), IngressClass (cluster-scoped), and the one `--configmap`. Secrets are filtered twice:
  * Helm releases never come over the wire (field selector) and only referenced ones stay in memory
  * (`secrets.ts`).
  *
@@ -13,12 +13,18 @@
  * controller; a Secret whose type and data did not change is stored silently.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { ClusterConfig } from '../cli/flags.js';
+import type { ClusterConfig, ObjectName } from '../cli/flags.js';
 import type { ConfigSource, SourceChange } from '../controller/source.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import type { Diagnostic } from '../model/diagnostics.js';
-import { type Ingress, KNOWN_KINDS, type KubeKind, type RateLimitPolicy } from '../model/objects.js';
+import {
+  type Ingress,
+  KNOWN_KINDS,
+  type KubeKind,
+  type L4Route,
+  type RateLimitPolicy,
+} from '../model/objects.js';
 import { type ClassOptions, classifyIngress, indexClasses } from '../model/translate/class.js';
 import { validateIngress } from '../model/translate/validate.js';
 import { ObjectStore } from '../store/object-store.js';
@@ -41,6 +47,8 @@ export interface ClusterSourceOptions {
   readonly cluster: Pick<ClusterConfig, 'watchNamespaces' | 'configMap' | 'defaultSslCertificate'>;
   /** Class settings: only Secrets of Ingresses this controller serves are kept. */
   readonly classes: ClassOptions;
+  /** `--tcp-services-configmap` / `--udp-services-configmap`: watched one by one, as `--configmap`. */
+  readonly l4ConfigMaps?: readonly ObjectName[];
   readonly logger: Logger;
   readonly metrics?: PorticoMetrics;
   /** Called (batched per tick) after the store changed, once synced. */
@@ -97,7 +105,13 @@ export class ClusterSource implements ConfigSource {
       this.#add({ kind: 'Ingress', ...nsOf(ns) }, this.#ingressHandler());
       this.#add({ kind: 'Service', ...nsOf(ns) }, this.#plainHandler('Service'));
       this.#add({ kind: 'EndpointSlice', ...nsOf(ns) }, this.#plainHandler('EndpointSlice'));
-      this.#add({ kind: 'RateLimitPolicy', ...nsOf(ns) }, this.#policyHandler(), false, true);
+      this.#add(
+        { kind: 'RateLimitPolicy', ...nsOf(ns) },
+        this.#policyHandler('RateLimitPolicy'),
+        false,
+        true,
+      );
+      this.#add({ kind: 'L4Route', ...nsOf(ns) }, this.#policyHandler('L4Route'), false, true);
       this.#add(
         { kind: 'Secret', ...nsOf(ns), fieldSelector: SECRET_FIELD_SELECTOR },
         this.#secrets.handler,
@@ -105,9 +119,12 @@ export class ClusterSource implements ConfigSource {
       );
     }
     this.#add({ kind: 'IngressClass' }, this.#classHandler());
-    const cm = options.cluster.configMap;
-    if (cm !== undefined) {
-      // Only one ConfigMap matters; a field selector keeps the others off the wire.
+    // Only the named ConfigMaps matter; a field selector keeps the others off the wire.
+    const configMaps = new Map<string, ObjectName>();
+    for (const cm of [options.cluster.configMap, ...(options.l4ConfigMaps ?? [])]) {
+      if (cm !== undefined) configMaps.set(objectKey(cm.namespace, cm.name), cm);
+    }
+    for (const cm of configMaps.values()) {
       this.#add(
         { kind: 'ConfigMap', namespace: cm.namespace, fieldSelector: `metadata.name=${cm.name}` },
         this.#plainHandler('ConfigMap'),
@@ -289,25 +306,25 @@ export class ClusterSource implements ConfigSource {
   }
 
   /**
-   * `#policyHandler` stores RateLimitPolicies; a change of status alone (our own condition writes)
+   * `#policyHandler` stores RateLimitPolicies or L4Routes (Portico's CRDs); a change of status alone (our own condition writes)
    * is stored without waking the controller, like Ingress status.
    */
-  #policyHandler(): InformerHandler {
+  #policyHandler(kind: 'RateLimitPolicy' | 'L4Route'): InformerHandler {
     return {
       upsert: (ref, value) => {
-        const policy = this.#convert('RateLimitPolicy', value, ref) as RateLimitPolicy | undefined;
+        const policy = this.#convert(kind, value, ref) as RateLimitPolicy | L4Route | undefined;
         if (policy === undefined) return;
         const { namespace, name } = policy.metadata;
-        const previous = this.store.get('RateLimitPolicy', namespace, name)?.object;
+        const previous = this.store.get(kind, namespace, name)?.object;
         if (!this.store.upsert(policy)) return;
         const statusOnly =
           previous !== undefined &&
           previous.metadata.generation === policy.metadata.generation &&
           isDeepStrictEqual(previous.spec, policy.spec);
-        if (!statusOnly) this.#changed('RateLimitPolicy');
+        if (!statusOnly) this.#changed(kind);
       },
       remove: (namespace, name) => {
-        if (this.store.remove('RateLimitPolicy', namespace, name)) this.#changed('RateLimitPolicy');
+        if (this.store.remove(kind, namespace, name)) this.#changed(kind);
       },
     };
   }

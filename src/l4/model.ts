@@ -14,6 +14,9 @@ export type L4Scheduler = 'rr' | 'lc' | 'sh';
 
 export type L4IpFamily = 'IPv4' | 'IPv6';
 
+/** PROXY protocol header version sent to the backend on connect (haproxy's proxy-protocol.txt). */
+export type L4ProxyProtocol = 'v1' | 'v2';
+
 export interface L4Endpoint {
   readonly address: string;
   readonly port: number;
@@ -35,6 +38,13 @@ export interface L4Service {
   readonly scheduler: L4Scheduler;
   /** Ready endpoints only; order is irrelevant (renderers sort). */
   readonly endpoints: readonly L4Endpoint[];
+  /**
+   * User space only (kernel renderers ignore it; translation rejects it in kernel modes): send a
+   * PROXY protocol header of this version to the backend before the client's bytes.
+   */
+  readonly proxyProtocol?: L4ProxyProtocol;
+  /** User space only, as `proxyProtocol`: a flow idle this long is closed (UDP: forgotten). */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface L4State {
@@ -197,7 +207,8 @@ function serviceKey(service: L4Service): string {
   const endpoints = sortEndpoints(service.endpoints).map(
     (e) => `${hostPort(e.address, e.port)}${e.nodeLocal ? '+local' : ''}`,
   );
-  return `${service.listenPort} ${service.protocol} ${service.scheduler} ${endpoints.join(',')}`;
+  // proxyProtocol and idleTimeoutMs too: kernel modes never see them set, and user space must.
+  return `${service.listenPort} ${service.protocol} ${service.scheduler} ${endpoints.join(',')} ${service.proxyProtocol ?? '-'} ${service.idleTimeoutMs ?? '-'}`;
 }
 
 /**

@@ -49,7 +49,13 @@ export type DiagnosticCode =
   /** A RateLimitPolicy fails validation: its last good version (if any) stays in force. */
   | 'PORTICO_ERR_RATE_LIMIT_POLICY_INVALID'
   /** An Ingress's `rate-limit-policy` is missing or rejected: no limit, or the policy's last good one. */
-  | 'PORTICO_WARN_RATE_LIMIT_POLICY';
+  | 'PORTICO_WARN_RATE_LIMIT_POLICY'
+  /** An entry of a `--tcp-services-configmap` / `--udp-services-configmap` is rejected; the others keep working. */
+  | 'PORTICO_ERR_L4_ENTRY_INVALID'
+  /** An L4Route is rejected (invalid, conflicting, unresolvable or not possible in the L4 mode). */
+  | 'PORTICO_ERR_L4_ROUTE_INVALID'
+  /** An L4 service is served with a caveat (no ready endpoints, a PROXY field ignored, a ConfigMap missing). */
+  | 'PORTICO_WARN_L4';
 
 export interface Diagnostic {
   readonly severity: Severity;

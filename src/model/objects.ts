@@ -209,6 +209,37 @@ export interface RateLimitPolicy {
   readonly status?: { readonly observedGeneration?: number; readonly conditions?: readonly Condition[] };
 }
 
+/**
+ * `L4RouteSpec` is an L4Route's `spec` (crds/portico.dev_l4routes.yaml): one TCP or UDP port of
+ * the node forwarded to one Service port. Typed loosely, as RateLimitPolicy's: file mode feeds it
+ * unvalidated and `l4/route.ts` checks every field.
+ */
+export interface L4RouteSpec {
+  readonly listenPort?: unknown;
+  readonly protocol?: unknown;
+  readonly backend?: unknown;
+  readonly scheduler?: unknown;
+  readonly proxyProtocol?: unknown;
+  readonly idleTimeout?: unknown;
+}
+
+/** `L4_ROUTE_API_VERSION` is the group/version of Portico's L4Route CRD. */
+export const L4_ROUTE_API_VERSION = 'portico.dev/v1alpha1';
+
+export interface L4Route {
+  readonly apiVersion?: string;
+  readonly kind: 'L4Route';
+  readonly metadata: ObjectMeta;
+  readonly spec?: L4RouteSpec;
+  /** Kept in cluster mode so the status writer can skip writes that change nothing. */
+  readonly status?: {
+    readonly observedGeneration?: number;
+    /** The `--l4-mode` of the Portico that wrote the status. */
+    readonly mode?: string;
+    readonly conditions?: readonly Condition[];
+  };
+}
+
 export type KubeObject =
   | Ingress
   | IngressClass
@@ -216,7 +247,8 @@ export type KubeObject =
   | EndpointSlice
   | Secret
   | ConfigMap
-  | RateLimitPolicy;
+  | RateLimitPolicy
+  | L4Route;
 export type KubeKind = KubeObject['kind'];
 
 /** `KNOWN_KINDS` lists the kinds the object store keeps; anything else a source meets is skipped. */
@@ -228,6 +260,7 @@ export const KNOWN_KINDS: readonly KubeKind[] = [
   'Secret',
   'ConfigMap',
   'RateLimitPolicy',
+  'L4Route',
 ];
 
 /** Maps a kind to its object type, for typed store access. */
@@ -239,4 +272,5 @@ export interface KindMap {
   Secret: Secret;
   ConfigMap: ConfigMap;
   RateLimitPolicy: RateLimitPolicy;
+  L4Route: L4Route;
 }

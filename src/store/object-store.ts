@@ -26,6 +26,7 @@ export class ObjectStore {
     Secret: new Map(),
     ConfigMap: new Map(),
     RateLimitPolicy: new Map(),
+    L4Route: new Map(),
   };
   #revision = 0;
 

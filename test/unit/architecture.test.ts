@@ -47,9 +47,10 @@ const ioModules = [
 
 const rules = [
   {
-    name: 'pure layers (model, compile, endpoints, l4/render, l4/model, l4/naming) import no I/O module',
+    name: 'pure layers (model, compile, endpoints, l4/render, l4/model, l4/naming, l4 configuration) import no I/O module',
     applies: (path: string) =>
-      /^src\/(model|compile|endpoints|l4\/render)\//.test(path) || /^src\/l4\/(model|naming)\.ts$/.test(path),
+      /^src\/(model|compile|endpoints|l4\/render)\//.test(path) ||
+      /^src\/l4\/(model|naming|config-map|route|translate)\.ts$/.test(path),
     forbidden: (spec: string) => ioModules.includes(spec),
   },
   {

@@ -242,6 +242,7 @@ export function statusOnCreate(info: ResourceInfo, obj: Obj): void {
       break;
     // A custom resource with a status subresource: the apiserver drops status sent on create.
     case 'portico.dev/ratelimitpolicies':
+    case 'portico.dev/l4routes':
       delete obj['status'];
       break;
   }

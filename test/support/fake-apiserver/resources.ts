@@ -95,6 +95,11 @@ export const RESOURCES: readonly ResourceInfo[] = [
     statusSubresource: true,
     generation: true,
   }),
+  r('portico.dev', 'v1alpha1', 'l4routes', 'L4Route', {
+    shortNames: ['l4r'],
+    statusSubresource: true,
+    generation: true,
+  }),
   r('events.k8s.io', 'v1', 'events', 'Event', {
     shortNames: ['ev'],
     createOnUpdate: true,

@@ -97,7 +97,7 @@ test('nothing reaches the controller before every informer listed; the sync is o
   assert.equal(source.hasSynced(), true);
   assert.equal(synced(), 1);
   assert.deepEqual(kindsOf(changes), [
-    'ConfigMap,EndpointSlice,Ingress,IngressClass,RateLimitPolicy,Secret,Service',
+    'ConfigMap,EndpointSlice,Ingress,IngressClass,L4Route,RateLimitPolicy,Secret,Service',
   ]);
   assert.ok(source.store.get('Ingress', 'default', 'early'));
   assert.match(await metrics.render(), /portico_k8s_informer_synced\{kind="Service"\} 1/);
@@ -305,6 +305,8 @@ test('--watch-namespace runs one informer per namespace per namespaced kind; --c
     'Ingress a',
     'Ingress b',
     'IngressClass *',
+    'L4Route a',
+    'L4Route b',
     'RateLimitPolicy a',
     'RateLimitPolicy b',
     'Secret a type!=helm.sh/release.v1',

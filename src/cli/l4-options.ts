@@ -1,0 +1,41 @@
+/**
+ * `l4TranslateOptionsFor` turns the process configuration into the options of the L4 translation
+ * (src/l4/translate.ts), for every caller alike: `portico l4-rules`, the L4Route status writer, and
+ * the runtime that applies the result.
+ */
+import { familyOf } from '../l4/model.js';
+import type { L4Mode, L4TranslateOptions } from '../l4/translate.js';
+import type { PorticoConfig } from './flags.js';
+
+/** `reservedPorts` are the TCP ports Portico's own listeners hold (0 = any free port: none). */
+export function reservedPorts(config: Pick<PorticoConfig, 'proxy'>): Map<number, string> {
+  const out = new Map<number, string>();
+  const add = (port: number, flag: string): void => {
+    if (port !== 0 && !out.has(port)) out.set(port, flag);
+  };
+  add(config.proxy.httpPort, '--http-port');
+  add(config.proxy.httpsPort, '--https-port');
+  add(config.proxy.adminPort, '--admin-port');
+  return out;
+}
+
+export function l4TranslateOptionsFor(
+  config: Pick<PorticoConfig, 'proxy' | 'l4'>,
+  mode: L4Mode = config.l4.mode,
+): L4TranslateOptions {
+  const { nodeIp, tcpServicesConfigMap, udpServicesConfigMap } = config.l4;
+  // One family per iptables/IPVS payload: the node address's (IPv4 without one). nft's inet
+  // table and user space take both.
+  const ipFamily =
+    mode === 'iptables' || mode === 'ipvs'
+      ? ((nodeIp !== undefined ? familyOf(nodeIp) : undefined) ?? 'IPv4')
+      : undefined;
+  return {
+    mode,
+    ...(tcpServicesConfigMap !== undefined ? { tcpServicesConfigMap } : {}),
+    ...(udpServicesConfigMap !== undefined ? { udpServicesConfigMap } : {}),
+    ...(nodeIp !== undefined ? { nodeIp } : {}),
+    ...(ipFamily !== undefined ? { ipFamily } : {}),
+    reservedPorts: reservedPorts(config),
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * `l4-route` writes the status of L4Routes: `status.mode` (the `--l4-mode` in force) and the
+ * `Accepted` condition the L4 translation gave the route (src/l4/translate.ts), so `kubectl get
+ * l4r` says whether Portico serves a route, in which mode, and `kubectl describe` why not. Same
+ * rules as the RateLimitPolicy writer: leader only, GET then PUT of the status subresource with
+ * the fetched resourceVersion (409 → again, bounded), no write when the status already says it.
+ */
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { L4Mode, L4RouteVerdict } from '../../l4/translate.js';
+import type { Logger } from '../../log/logger.js';
+import type { Condition, L4Route } from '../../model/objects.js';
+import type { ObjectStore } from '../../store/object-store.js';
+import type { Clock } from '../../util/clock.js';
+import { objectKey } from '../../util/keys.js';
+import { RESOURCES } from '../client.js';
+import { fromApiObject } from '../convert.js';
+import { describeError, httpStatusOf } from './api.js';
+import { PassRunner } from './pass-runner.js';
+import { ACCEPTED } from './policy.js';
+
+export interface L4RouteStatus {
+  readonly observedGeneration?: number;
+  readonly mode: L4Mode;
+  readonly conditions: readonly Condition[];
+}
+
+/**
+ * `desiredL4RouteStatus` is the status to write, or undefined when the current one already says
+ * it (pure). A route the translation did not see (stored after it ran) gets no write yet.
+ */
+export function desiredL4RouteStatus(
+  route: L4Route,
+  verdict: L4RouteVerdict | undefined,
+  mode: L4Mode,
+  now: string,
+): L4RouteStatus | undefined {
+  if (verdict === undefined) return undefined;
+  const generation = route.metadata.generation;
+  const want: Condition = {
+    type: ACCEPTED,
+    status: verdict.accepted ? 'True' : 'False',
+    reason: verdict.reason,
+    message: `${verdict.message} (--l4-mode ${mode})`,
+    lastTransitionTime: now,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
+  const conditions = route.status?.conditions ?? [];
+  const current = conditions.find((c) => c.type === ACCEPTED);
+  if (
+    current !== undefined &&
+    current.status === want.status &&
+    current.reason === want.reason &&
+    current.message === want.message &&
+    current.observedGeneration === want.observedGeneration &&
+    route.status?.observedGeneration === generation &&
+    route.status?.mode === mode
+  )
+    return undefined;
+  const condition: Condition =
+    current !== undefined && current.status === want.status && current.lastTransitionTime !== ''
+      ? { ...want, lastTransitionTime: current.lastTransitionTime }
+      : want;
+  return {
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    mode,
+    conditions: [...conditions.filter((c) => c.type !== ACCEPTED), condition],
+  };
+}
+
+export interface FetchedL4Route {
+  readonly route: L4Route;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+export interface L4RouteStatusApi {
+  getRoute(namespace: string, name: string): Promise<FetchedL4Route | undefined>;
+  updateRouteStatus(fetched: FetchedL4Route, status: L4RouteStatus): Promise<void>;
+}
+
+export function createL4RouteStatusApi(kubeConfig: KubeConfig): L4RouteStatusApi {
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  const { group, version, plural } = RESOURCES.L4Route;
+  return {
+    async getRoute(namespace, name) {
+      let raw: unknown;
+      try {
+        raw = await api.getNamespacedCustomObject({ group, version, plural, namespace, name });
+      } catch (err) {
+        if (httpStatusOf(err) === 404) return undefined;
+        throw err;
+      }
+      const converted = fromApiObject('L4Route', raw);
+      if (!converted.ok || typeof raw !== 'object' || raw === null) {
+        throw new Error(
+          `cannot read L4Route ${namespace}/${name}: ${converted.ok ? 'not an object' : converted.message}`,
+        );
+      }
+      return { route: converted.object as L4Route, raw: raw as Record<string, unknown> };
+    },
+    async updateRouteStatus(fetched, status) {
+      const meta = fetched.route.metadata;
+      await api.replaceNamespacedCustomObjectStatus({
+        group,
+        version,
+        plural,
+        namespace: meta.namespace ?? 'default',
+        name: meta.name,
+        body: { ...fetched.raw, status },
+      });
+    },
+  };
+}
+
+export interface L4RouteStatusWriterOptions {
+  readonly api: L4RouteStatusApi;
+  readonly store: ObjectStore;
+  readonly mode: L4Mode;
+  /** The verdicts of the current L4 translation, keyed `"namespace/name"` (computed on each pass). */
+  readonly verdicts: () => ReadonlyMap<string, L4RouteVerdict>;
+  readonly isLeader: () => boolean;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly maxAttempts?: number;
+  readonly retryDelayMs?: number;
+}
+
+export type L4RouteWriteOutcome = 'updated' | 'unchanged' | 'gone' | 'not-leader' | 'conflict' | 'error';
+
+/** `L4RouteStatusWriter` runs passes over every stored L4Route, one pass at a time. */
+export class L4RouteStatusWriter {
+  readonly #o: L4RouteStatusWriterOptions;
+  readonly #log: Logger;
+  readonly #maxAttempts: number;
+  readonly #runner: PassRunner;
+
+  constructor(options: L4RouteStatusWriterOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'l4route-status' });
+    this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.#runner = new PassRunner(() => this.#pass(), options.clock, options.retryDelayMs);
+  }
+
+  request(): void {
+    this.#runner.request();
+  }
+
+  idle(): Promise<void> {
+    return this.#runner.idle();
+  }
+
+  stop(): Promise<void> {
+    return this.#runner.stop();
+  }
+
+  async #pass(): Promise<boolean> {
+    if (!this.#o.isLeader()) return true;
+    const verdicts = this.#o.verdicts();
+    let ok = true;
+    for (const { object } of this.#o.store.list('L4Route')) {
+      if (this.#runner.stopped || !this.#o.isLeader()) break;
+      const key = objectKey(object.metadata.namespace ?? 'default', object.metadata.name);
+      if (desiredL4RouteStatus(object, verdicts.get(key), this.#o.mode, this.#now()) === undefined) continue;
+      const outcome = await this.#write(
+        object.metadata.namespace ?? 'default',
+        object.metadata.name,
+        verdicts,
+      );
+      if (outcome === 'error' || outcome === 'conflict') ok = false;
+    }
+    return ok;
+  }
+
+  #now(): string {
+    return new Date(this.#o.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  async #write(
+    namespace: string,
+    name: string,
+    verdicts: ReadonlyMap<string, L4RouteVerdict>,
+  ): Promise<L4RouteWriteOutcome> {
+    const key = objectKey(namespace, name);
+    for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
+      let fetched: FetchedL4Route | undefined;
+      try {
+        fetched = await this.#o.api.getRoute(namespace, name);
+      } catch (err) {
+        this.#log.warn({ route: key, err: describeError(err) }, 'reading L4Route for a status update failed');
+        return 'error';
+      }
+      if (fetched === undefined) return 'gone';
+      const status = desiredL4RouteStatus(fetched.route, verdicts.get(key), this.#o.mode, this.#now());
+      if (status === undefined) return 'unchanged';
+      if (this.#runner.stopped || !this.#o.isLeader()) return 'not-leader';
+      try {
+        await this.#o.api.updateRouteStatus(fetched, status);
+        const accepted = status.conditions.find((c) => c.type === ACCEPTED);
+        this.#log.info(
+          { route: key, accepted: accepted?.status, message: accepted?.message },
+          'L4Route status updated',
+        );
+        return 'updated';
+      } catch (err) {
+        const code = httpStatusOf(err);
+        if (code === 409) continue;
+        if (code === 404) return 'gone';
+        this.#log.warn({ route: key, err: describeError(err) }, 'L4Route status update failed');
+        return 'error';
+      }
+    }
+    this.#log.warn(
+      { route: key, attempts: this.#maxAttempts },
+      'L4Route status update kept conflicting; will retry',
+    );
+    return 'conflict';
+  }
+}
