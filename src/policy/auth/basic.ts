@@ -151,9 +151,7 @@ export class BasicAuthenticator {
     return { ok: true, user };
   }
 
-  #prepare(
-    authorization: string | undefined,
-  ):
+  #prepare(authorization: string | undefined):
     | { readonly result: BasicAuthResult }
     | {
         readonly user: string;

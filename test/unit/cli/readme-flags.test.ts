@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { FLAGS } from '../../../src/cli/flags.js';
+import { FLAGS, helpText } from '../../../src/cli/flags.js';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
@@ -17,3 +17,10 @@ for (const name of Object.keys(FLAGS)) {
     assert.ok(readme.includes(`--${name}`), `README.md does not mention --${name}`);
   });
 }
+
+test("README's command-line block is exactly `portico --help`", () => {
+  const start = readme.indexOf('```text\nUsage: portico');
+  assert.ok(start !== -1, 'README has the --help block');
+  const end = readme.indexOf('```', start + 7);
+  assert.equal(readme.slice(start + '```text\n'.length, end), helpText());
+});
