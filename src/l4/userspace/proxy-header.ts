@@ -59,7 +59,10 @@ function family(
 }
 
 function text(address: Parsed): string {
-  return address.kind() === 'ipv4' ? address.toString() : (address as ipaddr.IPv6).toRFC5952String();
+  if (address.kind() === 'ipv4') return address.toString();
+  const v6 = address as ipaddr.IPv6;
+  // RFC 5952 §5: an IPv4-mapped address keeps its IPv4 part dotted.
+  return v6.isIPv4MappedAddress() ? `::ffff:${v6.toIPv4Address().toString()}` : v6.toRFC5952String();
 }
 
 /** `proxyHeaderV1` is the text header, e.g. `PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n`. */
