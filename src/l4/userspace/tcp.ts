@@ -254,7 +254,7 @@ export class TcpProxy {
     }
     if (!this.#endpointKeys.has(key)) {
       // Removed while this connect was in flight: it is drained like the others.
-      connection.drainDeadline = this.#now() + (this.#options.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS);
+      connection.drainDeadline ??= this.#now() + (this.#options.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS);
     }
     const version = this.#service.proxyProtocol;
     if (version !== undefined) {

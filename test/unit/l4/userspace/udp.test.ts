@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { after, test } from 'node:test';
 import type { L4Endpoint } from '../../../../src/l4/model.js';
 import type { UserspaceL4Service } from '../../../../src/l4/userspace/types.js';
@@ -153,6 +154,26 @@ test("removing an endpoint closes its flows and the client's next datagram reach
   assert.equal(p.flowCount, 0);
   assert.equal(await c.ask('after'), 'fresh:after');
   assert.equal(p.flowEndpoint(HOST, c.port), `${HOST}:${fresh.port}`);
+});
+
+test('a flow whose endpoint refuses (port unreachable) is closed, so the next datagram reaches a live endpoint', async () => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind({ address: HOST, port: 0 }, resolve));
+  const deadPort = probe.address().port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const live = await backend('live');
+  const errors: string[] = [];
+  const p = await proxy(service([{ address: HOST, port: deadPort }, at(live)]), {
+    onError: (m) => errors.push(m),
+  });
+  const c = await client(p);
+  // Whichever endpoint the first flow picked, the client ends up on the live one.
+  c.send('first');
+  await waitFor(
+    () => live.datagrams === 1 || (errors.length > 0 && p.flowCount === 0),
+    'the first datagram to be answered or refused',
+  );
+  assert.equal(await c.ask('second'), 'live:second');
 });
 
 test('flows past the bound are dropped and counted while existing flows carry on', async () => {
