@@ -118,47 +118,50 @@ test('a client that shuts down its writing side still receives the reply sent af
 
 test('a backend that ends first still receives what the client sends afterwards', async () => {
   let received = '';
-  const done = new Promise<void>((resolve) => {
-    void backend(HOST, (socket) => {
-      socket.end('bye');
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString();
-      });
-      socket.on('end', () => resolve());
-    }).then(async (b) => {
-      const p = await proxy(service([at(b)]));
-      const client = await connectTcp(HOST, p.port);
-      client.once('end', () => client.end('late words'));
-      client.resume();
-    });
+  let backendDone: () => void = () => undefined;
+  const backendSawEnd = new Promise<void>((resolve) => {
+    backendDone = resolve;
   });
-  await done;
+  const b = await backend(HOST, (socket) => {
+    socket.end('bye');
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+    });
+    socket.on('end', () => backendDone());
+  });
+  const p = await proxy(service([at(b)]));
+  const client = await connectTcp(HOST, p.port);
+  client.once('end', () => client.end('late words'));
+  client.resume();
+  await backendSawEnd;
   assert.equal(received, 'late words');
 });
 
-test('50 MiB to a slow reader pass with the proxy holding a bounded amount in memory', async () => {
+test('50 MiB to a slow reader pass with the proxy holding a bounded amount in memory', {
+  timeout: 60_000,
+}, async (t) => {
   const total = 50 * 1024 * 1024;
   const chunk = Buffer.alloc(64 * 1024, 7);
   let received = 0;
+  let allDone: () => void = () => undefined;
   const allReceived = new Promise<void>((resolve) => {
-    void backend(HOST, (socket) => {
-      let sincePause = 0;
-      socket.on('data', (data: Buffer) => {
-        received += data.length;
-        sincePause += data.length;
-        if (received >= total) resolve();
-        // A slow consumer: a 10 ms stall after every MiB.
-        if (sincePause >= 1024 * 1024) {
-          sincePause = 0;
-          socket.pause();
-          setTimeout(() => socket.resume(), 10);
-        }
-      });
-    }).then((b) => cleanupStarted.push(b));
+    allDone = resolve;
   });
-  const cleanupStarted: TcpBackend[] = [];
-  await waitFor(() => cleanupStarted.length === 1, 'backend');
-  const p = await proxy(service([at(cleanupStarted[0]!)]));
+  const b = await backend(HOST, (socket) => {
+    let sincePause = 0;
+    socket.on('data', (data: Buffer) => {
+      received += data.length;
+      sincePause += data.length;
+      if (received >= total) allDone();
+      // A slow consumer: a 10 ms stall after every MiB.
+      if (sincePause >= 1024 * 1024) {
+        sincePause = 0;
+        socket.pause();
+        setTimeout(() => socket.resume(), 10);
+      }
+    });
+  });
+  const p = await proxy(service([at(b)]));
   const rssBefore = process.memoryUsage().rss;
   let maxBuffered = 0;
   const sampler = setInterval(() => {
@@ -178,6 +181,7 @@ test('50 MiB to a slow reader pass with the proxy holding a bounded amount in me
   // Per direction about one read chunk (64 KiB) plus a high water mark; 1 MiB is far below what an
   // unbounded buffer (tens of MiB behind a 10 ms/MiB reader) would reach.
   assert.ok(maxBuffered < 1024 * 1024, `proxy held up to ${maxBuffered} bytes`);
+  t.diagnostic(`max held by the proxy: ${maxBuffered} bytes`);
   assert.ok(process.memoryUsage().rss - rssBefore < 150 * 1024 * 1024, 'RSS grew by more than 150 MiB');
 });
 
