@@ -65,8 +65,8 @@ export function userspaceServiceProblem(
   if (!validPort(service.listenPort, 0))
     return { field: 'listenPort', reason: `${service.listenPort} is not a port (0-65535)` };
   if (service.proxyProtocol !== undefined) {
-    if (service.proxyProtocol !== 1 && service.proxyProtocol !== 2)
-      return { field: 'proxyProtocol', reason: `${String(service.proxyProtocol)} is not version 1 or 2` };
+    if (service.proxyProtocol !== 'v1' && service.proxyProtocol !== 'v2')
+      return { field: 'proxyProtocol', reason: `${String(service.proxyProtocol)} is not v1 or v2` };
     if (service.protocol !== 'TCP')
       return { field: 'proxyProtocol', reason: 'a PROXY protocol header is written on TCP connections only' };
   }

@@ -266,7 +266,7 @@ export class TcpProxy {
         client.localAddress !== undefined && client.localPort !== undefined
           ? { address: client.localAddress, port: client.localPort }
           : undefined;
-      upstream.write(proxyHeader(version, source, destination));
+      upstream.write(proxyHeader(version === 'v1' ? 1 : 2, source, destination));
     }
     const touch = (): void => {
       connection.lastActivity = this.#now();

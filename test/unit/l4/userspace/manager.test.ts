@@ -148,7 +148,7 @@ test('an invalid service is rejected with its field while the valid ones serve',
   const b = await tcpBackend();
   const m = manager();
   const result = await m.apply({
-    services: [tcp('db/pg', [at(b)]), udp('dns/core', [at(b)], { proxyProtocol: 1 })],
+    services: [tcp('db/pg', [at(b)]), udp('dns/core', [at(b)], { proxyProtocol: 'v1' })],
   });
   assert.deepEqual(
     result.rejected.map((r) => [r.service, r.field]),
@@ -171,8 +171,8 @@ const problemCases = [
     field: 'endpoints[0].port',
   },
   {
-    name: 'a PROXY protocol version other than 1 or 2 is rejected',
-    service: { proxyProtocol: 3 },
+    name: 'a PROXY protocol version other than v1 or v2 is rejected',
+    service: { proxyProtocol: 'v3' },
     field: 'proxyProtocol',
   },
   { name: 'a zero idle timeout is rejected', service: { idleTimeoutMs: 0 }, field: 'idleTimeoutMs' },
@@ -183,7 +183,7 @@ const problemCases = [
   },
   {
     name: 'a valid service with PROXY v2 and an idle timeout passes',
-    service: { proxyProtocol: 2, idleTimeoutMs: 1 },
+    service: { proxyProtocol: 'v2', idleTimeoutMs: 1 },
     field: undefined,
   },
 ] as const;

@@ -249,10 +249,10 @@ test('connections to an endpoint removed and re-added within the grace period ar
 });
 
 const proxyProtocolCases = [
-  { version: 1, host: '127.0.0.1', family: 'tcp4' },
-  { version: 2, host: '127.0.0.1', family: 'tcp4' },
-  { version: 1, host: '::1', family: 'tcp6' },
-  { version: 2, host: '::1', family: 'tcp6' },
+  { version: 1, setting: 'v1', host: '127.0.0.1', family: 'tcp4' },
+  { version: 2, setting: 'v2', host: '127.0.0.1', family: 'tcp4' },
+  { version: 1, setting: 'v1', host: '::1', family: 'tcp6' },
+  { version: 2, setting: 'v2', host: '::1', family: 'tcp6' },
 ] as const;
 
 for (const c of proxyProtocolCases) {
@@ -264,7 +264,7 @@ for (const c of proxyProtocolCases) {
       });
       socket.on('end', () => socket.end('ok'));
     });
-    const p = await proxy(service([at(b)], { proxyProtocol: c.version }), {}, c.host);
+    const p = await proxy(service([at(b)], { proxyProtocol: c.setting }), {}, c.host);
     const client = await connectTcp(c.host, p.port);
     const clientPort = client.localPort;
     const clientClosed = closed(client);
