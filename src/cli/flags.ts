@@ -364,6 +364,18 @@ export const FLAGS = {
     doc: 'Node address kernel L4 modes match and IPVS virtual servers listen on (required for ipvs). Default (iptables, nftables): any local address. Its family picks the family of iptables and IPVS rules.',
     group: 'L4',
   },
+  'cleanup-on-exit': {
+    type: 'boolean',
+    doc: 'Kernel L4 modes: remove every rule Portico owns (PORTICO-* chains, table inet portico, its IPVS virtual servers) when it stops. Off by default, as kube-proxy: the kernel keeps forwarding across a restart or rolling update.',
+    group: 'L4',
+  },
+  'l4-full-sync-period': {
+    type: 'string',
+    value: 'DURATION',
+    default: '1h',
+    doc: 'Kernel L4 modes: rewrite all rules at least this often (changes are applied as they come; a failed apply forces a full sync at once).',
+    group: 'L4',
+  },
   'publish-service': {
     type: 'string',
     value: 'NS/NAME',
@@ -464,6 +476,10 @@ export interface ClusterConfig {
 /** `L4Config` is the TCP/UDP services configuration (the runtime that applies it is separate). */
 export interface L4Config {
   readonly mode: L4Mode;
+  /** `--cleanup-on-exit`: kernel modes remove their rules when the process stops. */
+  readonly cleanupOnExit: boolean;
+  /** `--l4-full-sync-period`. */
+  readonly fullSyncPeriodMs: number;
   readonly tcpServicesConfigMap?: ObjectName;
   readonly udpServicesConfigMap?: ObjectName;
   readonly nodeIp?: string;
@@ -616,6 +632,8 @@ export function parseFlags(argv: readonly string[]): Command {
   const nodeIp = optional('node-ip', parseNodeIp);
   const l4: L4Config = {
     mode: at('l4-mode', parseL4Mode),
+    cleanupOnExit: values['cleanup-on-exit'] === true,
+    fullSyncPeriodMs: at('l4-full-sync-period', positiveDuration),
     ...(tcpServicesConfigMap !== undefined ? { tcpServicesConfigMap } : {}),
     ...(udpServicesConfigMap !== undefined ? { udpServicesConfigMap } : {}),
     ...(nodeIp !== undefined ? { nodeIp } : {}),

@@ -3,8 +3,12 @@
  * (src/l4/translate.ts), for every caller alike: `portico l4-rules`, the L4Route status writer, and
  * the runtime that applies the result.
  */
+
 import { familyOf } from '../l4/model.js';
+import { L4Runtime } from '../l4/runtime.js';
 import type { L4Mode, L4TranslateOptions } from '../l4/translate.js';
+import type { Logger } from '../log/logger.js';
+import type { ObjectStore } from '../store/object-store.js';
 import type { PorticoConfig } from './flags.js';
 
 /** `reservedPorts` are the TCP ports Portico's own listeners hold (0 = any free port: none). */
@@ -38,4 +42,16 @@ export function l4TranslateOptionsFor(
     ...(ipFamily !== undefined ? { ipFamily } : {}),
     reservedPorts: reservedPorts(config),
   };
+}
+
+/** `l4RuntimeFor` starts the L4 path of a serving process (user space, or the kernel sync loop). */
+export function l4RuntimeFor(config: PorticoConfig, store: ObjectStore, logger: Logger): L4Runtime {
+  return new L4Runtime({
+    store,
+    translate: l4TranslateOptionsFor(config),
+    logger,
+    bindAddress: config.proxy.bindAddress,
+    cleanupOnExit: config.l4.cleanupOnExit,
+    fullSyncPeriodMs: config.l4.fullSyncPeriodMs,
+  });
 }

@@ -12,7 +12,7 @@ import { ClusterSource } from '../k8s/source.js';
 import { PorticoMetrics } from '../metrics/registry.js';
 import { controllerOptionsFor } from './controller-options.js';
 import type { PorticoConfig } from './flags.js';
-import { l4TranslateOptionsFor } from './l4-options.js';
+import { l4RuntimeFor, l4TranslateOptionsFor } from './l4-options.js';
 import { EXIT_USAGE, firstSignal, type RunFilesDeps } from './run-files.js';
 
 /** `RunClusterDeps` are the same seams file mode has. */
@@ -54,10 +54,17 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
     ),
     logger: log,
     metrics,
-    onChange: (change) => loop.notify(change),
+    onChange: (change) => {
+      loop.notify(change);
+      l4.notify();
+    },
     // First complete picture: publish at once instead of waiting out the holdoff.
-    onSynced: () => loop.runNow(),
+    onSynced: () => {
+      loop.runNow();
+      void l4.syncNow();
+    },
   });
+  const l4 = l4RuntimeFor(config, source.store, log);
   const reporting = createClusterReporting({
     kubeConfig,
     store: source.store,
@@ -118,6 +125,7 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
         : 'startup failed',
     );
     loop.stop();
+    await l4.stop().catch(() => undefined);
     await admission?.close().catch(() => undefined);
     await dataPlane.shutdown().catch(() => undefined);
     return 1;
@@ -145,6 +153,7 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
   // expire.
   await Promise.all([
     dataPlane.shutdown(),
+    l4.stop(),
     reporting.stop().catch((err: unknown) => log.warn({ err }, 'releasing the leader Lease failed')),
   ]);
   loop.stop();

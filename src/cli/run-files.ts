@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { PorticoMetrics } from '../metrics/registry.js';
 import { controllerOptionsFor } from './controller-options.js';
 import type { PorticoConfig } from './flags.js';
+import { l4RuntimeFor } from './l4-options.js';
 
 /** `FileModeDataPlane` is what file mode needs from the data plane (`src/proxy/data-plane.ts`). */
 export interface FileModeDataPlane extends RouteSink {
@@ -65,8 +66,12 @@ export async function runFiles(
     ingressClass: config.translate.ingressClass,
     controllerClass: config.translate.controllerClass,
     logger: log,
-    onChange: (change) => loop.notify(change),
+    onChange: (change) => {
+      loop.notify(change);
+      l4.notify();
+    },
   });
+  const l4 = l4RuntimeFor(config, source.store, log);
   // --configmap and --default-ssl-certificate name objects in the folder (namespace "default"
   // when a manifest leaves it out, as kubectl apply would).
   const loop = new Controller({
@@ -82,6 +87,7 @@ export async function runFiles(
     await source.start();
     // First load: publish at once (no holdoff) so /readyz turns 200 as soon as we listen.
     loop.runNow();
+    await l4.syncNow();
     ports = await dataPlane.listen();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
@@ -92,6 +98,7 @@ export async function runFiles(
         : 'startup failed',
     );
     loop.stop();
+    await l4.stop().catch(() => undefined);
     await source.stop().catch(() => undefined);
     await dataPlane.shutdown().catch(() => undefined);
     return 1;
@@ -110,7 +117,7 @@ export async function runFiles(
   const signal = await stop;
   log.info({ signal, shutdownDelayMs: config.proxy.shutdownDelayMs }, 'shutting down');
   loop.stop();
-  await Promise.all([source.stop(), dataPlane.shutdown()]);
+  await Promise.all([source.stop(), dataPlane.shutdown(), l4.stop()]);
   log.info('stopped');
   return 0;
 }

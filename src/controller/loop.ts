@@ -8,7 +8,7 @@ import type { RouteSnapshot } from '../compile/types.js';
 import type { EndpointTable, UpstreamEndpoint } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
-import { type Diagnostic, formatLocation } from '../model/diagnostics.js';
+import { type Diagnostic, describeDiagnostic, formatLocation } from '../model/diagnostics.js';
 import {
   type EndpointSlice,
   type Ingress,
@@ -610,16 +610,6 @@ export function withRejections(
 
 function routeId(r: Route): string {
   return `${r.host}\u0000${r.path}\u0000${r.pathType}\u0000${r.backend.key}`;
-}
-
-function describeDiagnostic(d: Diagnostic): Record<string, string> {
-  return {
-    object: d.object,
-    field: d.field,
-    ...(d.source !== undefined ? { source: d.source } : {}),
-    code: d.code,
-    message: d.message,
-  };
 }
 
 function capped<T>(items: readonly T[]): readonly (T | string)[] {

@@ -78,3 +78,14 @@ export function objectLabel(kind: string, namespace: string | undefined, name: s
 export function formatLocation(loc: SourceLocation): string {
   return `${loc.file}:${loc.line}:${loc.column}`;
 }
+
+/** `describeDiagnostic` is a diagnostic as log fields (the source location only when known). */
+export function describeDiagnostic(d: Diagnostic): Record<string, string> {
+  return {
+    object: d.object,
+    field: d.field,
+    ...(d.source !== undefined ? { source: d.source } : {}),
+    code: d.code,
+    message: d.message,
+  };
+}

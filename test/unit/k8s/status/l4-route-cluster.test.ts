@@ -53,7 +53,12 @@ const L4 = l4TranslateOptionsFor({
   proxy: { httpPort: 80, httpsPort: 443, adminPort: 10254 } as Parameters<
     typeof l4TranslateOptionsFor
   >[0]['proxy'],
-  l4: { mode: 'iptables', tcpServicesConfigMap: TCP_SERVICES },
+  l4: {
+    mode: 'iptables',
+    tcpServicesConfigMap: TCP_SERVICES,
+    cleanupOnExit: false,
+    fullSyncPeriodMs: 3_600_000,
+  },
 });
 
 interface RouteObject {

@@ -1,0 +1,141 @@
+/**
+ * `runtime` runs the L4 path inside the Portico process: on every store change (debounced like the
+ * HTTP controller) it translates the services ConfigMaps and L4Routes into an `L4State` (pure,
+ * `translate.ts`) and hands it to the mode in force: the user-space proxies, or the kernel sync
+ * loop (`sync.ts`, which applies only when the rendered rules change). One mode per process, as
+ * kube-proxy's `--proxy-mode`.
+ */
+import type { Logger } from '../log/logger.js';
+import { type Diagnostic, describeDiagnostic } from '../model/diagnostics.js';
+import type { ObjectStore } from '../store/object-store.js';
+import type { L4State } from './model.js';
+import { createKernelL4, type KernelL4Loop, type KernelMode, startKernelL4Loop } from './sync.js';
+import { isKernelMode, type L4TranslateOptions, translateL4 } from './translate.js';
+import { UserspaceL4 } from './userspace/manager.js';
+
+export interface L4RuntimeOptions {
+  readonly store: ObjectStore;
+  readonly translate: L4TranslateOptions;
+  readonly logger: Logger;
+  /** Address the user-space listeners bind. */
+  readonly bindAddress: string;
+  /** Kernel modes: remove everything Portico owns when the process stops (`--cleanup-on-exit`). */
+  readonly cleanupOnExit?: boolean;
+  /** Kernel modes: a full sync at least this often (`--l4-full-sync-period`, default 1 h). */
+  readonly fullSyncPeriodMs?: number;
+  /** Store changes are gathered this long before a translation (default 100 ms). */
+  readonly holdoffMs?: number;
+}
+
+const EMPTY: L4State = { services: [] };
+
+/** `L4Runtime` owns the L4 data path of one process. */
+export class L4Runtime {
+  readonly #o: L4RuntimeOptions;
+  readonly #log: Logger;
+  #state: L4State = EMPTY;
+  #reported = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #userspace: UserspaceL4 | undefined;
+  #kernel: KernelL4Loop | undefined;
+  #applying: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(options: L4RuntimeOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'l4', mode: options.translate.mode });
+    const mode = options.translate.mode;
+    if (isKernelMode(mode)) {
+      const kernel = createKernelL4(mode as KernelMode, {
+        ...(options.fullSyncPeriodMs !== undefined ? { fullSyncPeriodMs: options.fullSyncPeriodMs } : {}),
+        ...(options.translate.ipFamily !== undefined ? { ipFamily: options.translate.ipFamily } : {}),
+      });
+      this.#kernel = startKernelL4Loop({
+        kernel,
+        state: () => this.#state,
+        ...(options.cleanupOnExit !== undefined ? { cleanupOnExit: options.cleanupOnExit } : {}),
+        onSync: (outcome) => {
+          if (outcome.error !== undefined) {
+            this.#log.error(
+              { err: outcome.error.message },
+              'L4 rules could not be applied; the next sync is full',
+            );
+          } else if (outcome.kind !== 'skipped') {
+            this.#log.info(
+              { sync: outcome.kind, bytes: outcome.payloadBytes, rejected: outcome.rejected.length },
+              'L4 rules applied',
+            );
+          }
+          for (const r of outcome.rejected) this.#log.warn(r, 'L4 service not rendered');
+        },
+      });
+    } else {
+      this.#userspace = new UserspaceL4({
+        bindAddress: options.bindAddress,
+        onError: (message) => this.#log.debug({ message }, 'L4 proxy error'),
+      });
+    }
+  }
+
+  /** The services in force (for tests and explain). */
+  get state(): L4State {
+    return this.#state;
+  }
+
+  /** `notify` is called on every store change; a translation follows after the holdoff. */
+  notify(): void {
+    if (this.#stopped || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.syncNow();
+    }, this.#o.holdoffMs ?? 100);
+    this.#timer.unref();
+  }
+
+  /** `syncNow` translates the store and applies the result; resolves when the mode took it. */
+  syncNow(): Promise<void> {
+    this.#applying = this.#applying.then(() => this.#sync());
+    return this.#applying;
+  }
+
+  async #sync(): Promise<void> {
+    if (this.#stopped) return;
+    const store = this.#o.store;
+    const translation = translateL4(
+      {
+        configMaps: store.list('ConfigMap'),
+        routes: store.list('L4Route'),
+        services: store.list('Service'),
+        endpointSlices: store.list('EndpointSlice'),
+      },
+      this.#o.translate,
+    );
+    this.#report(translation.diagnostics);
+    this.#state = translation.state;
+    if (this.#kernel !== undefined) {
+      this.#kernel.request();
+      return;
+    }
+    const result = await this.#userspace?.apply(translation.state);
+    for (const r of result?.rejected ?? []) this.#log.warn(r, 'L4 service not served');
+  }
+
+  #report(diagnostics: readonly Diagnostic[]): void {
+    const seen = new Set<string>();
+    for (const d of diagnostics) {
+      const id = `${d.field}\u0000${d.message}`;
+      seen.add(id);
+      if (!this.#reported.has(id)) this.#log.warn(describeDiagnostic(d), 'L4 configuration problem');
+    }
+    this.#reported = seen;
+  }
+
+  /** `stop` closes the user-space listeners, or stops the kernel loop (rules stay unless told). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#applying.catch(() => undefined);
+    await this.#userspace?.close();
+    await this.#kernel?.stop();
+  }
+}
