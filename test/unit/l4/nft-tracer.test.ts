@@ -75,7 +75,7 @@ class Harness {
       next,
       this.needFullSync
         ? { existingChains }
-        : { changedServices: changedServices(this.applied, next), existingChains },
+        : { changedServices: changedServices(this.applied, next), existingChains, previous: this.applied },
     );
     if (options.failApply) {
       this.needFullSync = true;

@@ -93,6 +93,7 @@ for (const c of goldenCases) {
   test(`${c.name}: nft -f accepts the script in a fresh namespace`, { skip }, () => {
     const previous = c.previous ? renderNftables(c.previous) : undefined;
     const render = renderNftables(c.state, {
+      ...(c.previous ? { previous: c.previous } : {}),
       ...(c.changed ? { changedServices: new Set(c.changed) } : {}),
       ...(previous ? { existingChains: previous.activeChains } : {}),
     });
