@@ -6,8 +6,9 @@
  * endpoint change at each size (a partial sync, median of a few). Everything runs through
  * `KernelL4` with its tools under `ip netns exec`; the namespace is deleted at the end.
  *
- * Run (root): `npx tsx bench/l4-sync.ts [--no-write]`. Bounded: well under 5 minutes here.
- * Writes the `## L4 rule sync (issue 7)` section of bench/RESULTS.md.
+ * Run (root): `npx tsx bench/l4-sync.ts [--no-write] [--modes nftables] [--sizes 5000]`. Bounded:
+ * well under 5 minutes here. Writes the `## L4 rule sync (issue 7)` section of bench/RESULTS.md,
+ * only after a run of every mode and size (a subset prints its figures and writes nothing).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { prefixedExec, spawnExec } from '../src/l4/apply/restore.js';
-import type { L4Service, L4State } from '../src/l4/model.js';
+import { changedServices, type L4Service, type L4State } from '../src/l4/model.js';
 import { renderIptables } from '../src/l4/render/iptables.js';
 import { renderIpvs } from '../src/l4/render/ipvs.js';
 import { renderNftables } from '../src/l4/render/nftables.js';
@@ -23,7 +24,16 @@ import { createKernelL4, type KernelMode } from '../src/l4/sync.js';
 import { ep, largeState } from '../test/support/l4-fixtures.js';
 import { writeSection } from './lib/results.js';
 
-const SIZES = [10, 100, 1_000, 5_000] as const;
+const ALL_SIZES = [10, 100, 1_000, 5_000] as const;
+const ALL_MODES = ['iptables', 'nftables'] as const;
+
+function listFlag(flag: string): string[] | undefined {
+  const index = process.argv.indexOf(flag);
+  return index === -1 ? undefined : (process.argv[index + 1] ?? '').split(',');
+}
+const SIZES = ALL_SIZES.filter((size) => listFlag('--sizes')?.includes(String(size)) ?? true);
+const MODES = ALL_MODES.filter((mode) => listFlag('--modes')?.includes(mode) ?? true);
+const subset = SIZES.length < ALL_SIZES.length || MODES.length < ALL_MODES.length;
 const ENDPOINTS = 10;
 const CHANGE_ROUNDS = 5;
 const deadline = Date.now() + 4.5 * 60_000;
@@ -64,6 +74,9 @@ interface Row {
   fullSyncMs: number;
   changeMs: number;
   changeKind: string;
+  /** The render half of the change, median. */
+  changeRenderMs: number;
+  changeBytes: number;
   rules: number;
 }
 
@@ -86,7 +99,7 @@ try {
       ms: median([1, 2, 3].map(() => timed(() => renderIpvs(state)).ms)),
       virtualServers: renderIpvs(state).stats.virtualServers,
     });
-    for (const mode of ['iptables', 'nftables'] as const) {
+    for (const mode of MODES) {
       if (Date.now() > deadline) throw new Error('bench ran past its 4.5 minute budget');
       const render = timed(() => (mode === 'iptables' ? renderIptables(state) : renderNftables(state)));
       const rules =
@@ -109,21 +122,36 @@ try {
           fullSyncMs: Number.POSITIVE_INFINITY,
           changeMs: Number.NaN,
           changeKind: '',
+          changeRenderMs: Number.NaN,
+          changeBytes: Number.NaN,
           rules,
         });
         continue;
       }
       const changes: number[] = [];
+      const changeRenders: number[] = [];
+      const changeBytes: number[] = [];
       let changeKind = '';
       let current = state;
       const middle = Math.floor(size / 2) + 1; // a TCP service (every fifth is UDP)
       for (let round = 0; round < CHANGE_ROUNDS; round++) {
+        const previous = current;
         current = withEndpoint(current, middle, `10.250.0.${round + 1}`);
         const start = performance.now();
         const result = await kernel.sync(current);
         changes.push(performance.now() - start);
         if (result.error) throw result.error;
         changeKind = result.kind;
+        changeBytes.push(result.payloadBytes);
+        // The render half of the same partial sync, timed alone (the rest is the tools: nft -f or iptables-restore).
+        const changed = changedServices(previous, current);
+        changeRenders.push(
+          timed(() =>
+            mode === 'iptables'
+              ? renderIptables(current, { changedServices: changed })
+              : renderNftables(current, { changedServices: changed, previous }),
+          ).ms,
+        );
       }
       await kernel.cleanup();
       rows.push({
@@ -133,10 +161,12 @@ try {
         fullSyncMs,
         changeMs: median(changes),
         changeKind,
+        changeRenderMs: median(changeRenders),
+        changeBytes: median(changeBytes),
         rules,
       });
       console.log(
-        `${mode} ${size} services: render ${render.ms.toFixed(0)} ms, full sync ${fullSyncMs.toFixed(0)} ms, one endpoint change ${median(changes).toFixed(0)} ms (${changeKind}), ${rules} rules`,
+        `${mode} ${size} services: render ${render.ms.toFixed(0)} ms, full sync ${fullSyncMs.toFixed(0)} ms, one endpoint change ${median(changes).toFixed(0)} ms (${changeKind}; its render ${median(changeRenders).toFixed(1)} ms, payload ${median(changeBytes)} bytes), ${rules} rules`,
       );
     }
   }
@@ -215,7 +245,9 @@ cheap as the table grows — user space < iptables < IPVS/nftables at scale, as 
 `;
 
 console.log(`\n${section}`);
-if (!process.argv.includes('--no-write')) {
+if (subset) {
+  console.log('a subset of modes or sizes: bench/RESULTS.md not written');
+} else if (!process.argv.includes('--no-write')) {
   writeSection(fileURLToPath(new URL('RESULTS.md', import.meta.url)), '## L4 rule sync (issue 7)', section);
   console.log('wrote bench/RESULTS.md');
 }
