@@ -177,7 +177,9 @@ function nftablesKernel(exec: Exec, book: SyncBook): KernelL4 {
         // A full script replaces the table in one transaction; partial ones need the live chain list only after a failure.
         if (full) existing = (await nftListChains(exec)) ?? new Set();
         const render = renderNftables(state, {
-          ...(full || !book.applied ? {} : { changedServices: changedServices(book.applied, state) }),
+          ...(full || !book.applied
+            ? {}
+            : { changedServices: changedServices(book.applied, state), previous: book.applied }),
           ...(existing ? { existingChains: existing } : {}),
         });
         if (!full && render.script === '') {

@@ -121,6 +121,13 @@ export class SimulatedNftables {
           }
           break;
         }
+        case 'delete element': {
+          // Keys only; as the kernel, a missing element fails the whole transaction.
+          const map = t.maps.get(name) ?? fail(`no map ${name}`);
+          for (const [key] of elementsOf(rest))
+            if (!map.delete(key)) fail(`no element ${key} in map ${name}`);
+          break;
+        }
         case 'add rule': {
           const chain = t.chains.get(name) ?? fail(`no chain ${name}`);
           for (const ref of referencedChains(rest))

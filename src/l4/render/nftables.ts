@@ -7,9 +7,12 @@
  * knftables emits, so full and partial syncs share one vocabulary.
  *
  * Full sync: `add table` + `delete table` + the whole table, in one transaction: atomic, and it
- * cannot fail on a missing table. Partial sync: the two verdict maps are flushed and refilled (one
- * line each element; cheap), the chains of changed services are flushed and rewritten, chains of
- * ours that are no longer active are deleted. An `inet` table serves IPv4 and IPv6 at once.
+ * cannot fail on a missing table. Partial sync (given the state the table holds): the chains of
+ * changed services are flushed and rewritten, chains of ours that are no longer active are deleted,
+ * and only the verdict-map elements that differ are deleted or added, as kube-proxy does. An
+ * endpoint change keeps the service's chain name, so its map element is not touched: at 5,000
+ * services refilling both maps cost far more than the one service's chains. An `inet` table serves
+ * IPv4 and IPv6 at once.
  *
  * PURE: no I/O imports.
  */
@@ -33,13 +36,22 @@ export interface NftablesRenderOptions {
   readonly changedServices?: ReadonlySet<string>;
   /** Chains in `table inet portico` now (from `nft list table`, or the last successful sync). */
   readonly existingChains?: ReadonlySet<string>;
+  /**
+   * With `changedServices`: the state the table holds (the last successful sync), whose map
+   * elements the partial script diffs against. Without it a partial script cannot know which
+   * elements are there and flushes and refills both maps.
+   */
+  readonly previous?: L4State;
 }
 
 export interface NftablesStats {
   readonly rulesWritten: number;
   readonly serviceChainsWritten: number;
   readonly chainsDeleted: number;
+  /** Elements the two verdict maps hold once the script is applied. */
   readonly mapElements: number;
+  /** Map elements the script deletes or adds (a full sync or a map refill: every element). */
+  readonly mapElementsWritten: number;
   /** Rules the table holds once the script is applied. */
   readonly rulesTotal: number;
 }
@@ -147,31 +159,77 @@ function mapKey(service: L4Service): string {
   return `${service.protocol.toLowerCase()} . ${service.listenPort}`;
 }
 
+interface MapElement {
+  readonly map: typeof nftServiceMap | typeof nftNoEndpointMap;
+  readonly key: string;
+  readonly verdict: string;
+}
+
+function checkedServices(state: L4State): {
+  services: readonly L4Service[];
+  rejected: readonly L4Rejection[];
+} {
+  const nodeProblem = nodeIpProblem(state, undefined);
+  const checked = checkServices(state, undefined);
+  return nodeProblem
+    ? { services: [], rejected: [nodeProblem, ...checked.rejected] }
+    : { services: checked.services, rejected: checked.rejected };
+}
+
+function mapElementOf(service: L4Service): MapElement {
+  return service.endpoints.length === 0
+    ? { map: nftNoEndpointMap, key: mapKey(service), verdict: 'goto reject-chain' }
+    : { map: nftServiceMap, key: mapKey(service), verdict: `goto ${nftServiceChainName(service)}` };
+}
+
+function elementId(element: MapElement): string {
+  return `${element.map} ${element.key}`;
+}
+
+/** `add element` (with verdicts) or `delete element` (keys only) lines, one per map, in map order. */
+function elementCommands(verb: 'add' | 'delete', elements: readonly MapElement[]): string[] {
+  return [nftServiceMap, nftNoEndpointMap].flatMap((map) => {
+    const items = elements
+      .filter((element) => element.map === map)
+      .map((element) => (verb === 'add' ? `${element.key} : ${element.verdict}` : element.key));
+    return items.length > 0 ? [`${verb} element ${t} ${map} { ${items.join(' , ')} }`] : [];
+  });
+}
+
+/**
+ * The map elements to delete and to add to turn the maps of `previous` into those of `current`.
+ * A changed verdict for the same key is a delete and an add: `add element` of a key already mapped
+ * elsewhere fails. Deletes come first in the script, so two services swapping ports cannot collide.
+ */
+function diffElements(
+  previous: readonly MapElement[],
+  current: readonly MapElement[],
+): { deleted: MapElement[]; added: MapElement[] } {
+  const before = new Map(previous.map((element) => [elementId(element), element]));
+  const after = new Map(current.map((element) => [elementId(element), element]));
+  const deleted = previous.filter((element) => after.get(elementId(element))?.verdict !== element.verdict);
+  const added = current.filter((element) => before.get(elementId(element))?.verdict !== element.verdict);
+  const byId = (a: MapElement, b: MapElement) => compareStrings(elementId(a), elementId(b));
+  return { deleted: deleted.sort(byId), added: added.sort(byId) };
+}
+
 function isRule(line: string): boolean {
   return line.startsWith('add rule ');
 }
 
 export function renderNftables(state: L4State, options: NftablesRenderOptions = {}): NftablesRender {
-  const nodeProblem = nodeIpProblem(state, undefined);
-  const checked = checkServices(state, undefined);
-  const rejected = nodeProblem ? [nodeProblem, ...checked.rejected] : checked.rejected;
-  const services = nodeProblem ? [] : checked.services;
+  const { services, rejected } = checkedServices(state);
   const changed = options.changedServices;
 
   const activeChains = new Set<string>();
-  const serviceElements: string[] = [];
-  const noEndpointElements: string[] = [];
+  const elements: MapElement[] = [];
   const chainLines: string[] = [];
   let rulesTotal = skeleton(state).filter(isRule).length;
   for (const service of services) {
-    if (service.endpoints.length === 0) {
-      noEndpointElements.push(`${mapKey(service)} : goto reject-chain`);
-      continue;
-    }
-    const chain = nftServiceChainName(service);
-    activeChains.add(chain);
+    elements.push(mapElementOf(service));
+    if (service.endpoints.length === 0) continue;
+    activeChains.add(nftServiceChainName(service));
     for (const endpoint of service.endpoints) activeChains.add(nftEndpointChainName(service, endpoint));
-    serviceElements.push(`${mapKey(service)} : goto ${chain}`);
     rulesTotal += 1 + 2 * service.endpoints.length;
     if (changed === undefined || changed.has(service.name)) chainLines.push(...serviceRules(service));
   }
@@ -183,34 +241,46 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
       (a, b) => Number(a.startsWith('endpoint-')) - Number(b.startsWith('endpoint-')) || compareStrings(a, b),
     );
 
-  const mapElements = serviceElements.length + noEndpointElements.length;
-  const emptyStats = {
-    rulesWritten: 0,
-    serviceChainsWritten: 0,
-    chainsDeleted: 0,
-    mapElements: 0,
-    rulesTotal,
-  };
-  if (changed !== undefined && chainLines.length === 0 && stale.length === 0) {
-    return { script: '', activeChains, stats: emptyStats, rejected };
+  // Full sync: every element. Partial with the previous state: the elements that differ. Partial without it: a refill.
+  let elementDeletes: string[] = [];
+  let elementAdds: string[];
+  let mapElementsWritten = elements.length;
+  let mapHead: string[] = [];
+  if (changed !== undefined && options.previous !== undefined) {
+    const diff = diffElements(checkedServices(options.previous).services.map(mapElementOf), elements);
+    elementDeletes = elementCommands('delete', diff.deleted);
+    elementAdds = elementCommands('add', diff.added);
+    mapElementsWritten = diff.deleted.length + diff.added.length;
+  } else {
+    elementAdds = elementCommands('add', elements);
+    if (changed !== undefined)
+      mapHead = [`flush map ${t} ${nftServiceMap}`, `flush map ${t} ${nftNoEndpointMap}`];
   }
 
-  const elementLines = [
-    ...(serviceElements.length > 0
-      ? [`add element ${t} ${nftServiceMap} { ${serviceElements.join(' , ')} }`]
-      : []),
-    ...(noEndpointElements.length > 0
-      ? [`add element ${t} ${nftNoEndpointMap} { ${noEndpointElements.join(' , ')} }`]
-      : []),
-  ];
-  const head =
-    changed === undefined
-      ? [`add table ${t}`, `delete table ${t}`, ...skeleton(state)]
-      : [`flush map ${t} ${nftServiceMap}`, `flush map ${t} ${nftNoEndpointMap}`];
+  if (
+    changed !== undefined &&
+    chainLines.length === 0 &&
+    stale.length === 0 &&
+    (options.previous === undefined || mapElementsWritten === 0)
+  ) {
+    const stats = {
+      rulesWritten: 0,
+      serviceChainsWritten: 0,
+      chainsDeleted: 0,
+      mapElements: elements.length,
+      mapElementsWritten: 0,
+      rulesTotal,
+    };
+    return { script: '', activeChains, stats, rejected };
+  }
+
+  const head = changed === undefined ? [`add table ${t}`, `delete table ${t}`, ...skeleton(state)] : mapHead;
   const lines = [
     ...head,
+    // Elements leave the maps before the chains they name can go, and new ones follow the chains they name.
+    ...elementDeletes,
     ...chainLines,
-    ...elementLines,
+    ...elementAdds,
     // Flushing first empties the vmaps that point to endpoint chains, so the deletes cannot fail on references.
     ...stale.map((chain) => `flush chain ${t} ${chain}`),
     ...stale.map((chain) => `delete chain ${t} ${chain}`),
@@ -223,7 +293,8 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
       rulesWritten: lines.filter(isRule).length,
       serviceChainsWritten,
       chainsDeleted: stale.length,
-      mapElements,
+      mapElements: elements.length,
+      mapElementsWritten,
       rulesTotal,
     },
     rejected,

@@ -75,7 +75,7 @@ class Harness {
       next,
       this.needFullSync
         ? { existingChains }
-        : { changedServices: changedServices(this.applied, next), existingChains },
+        : { changedServices: changedServices(this.applied, next), existingChains, previous: this.applied },
     );
     if (options.failApply) {
       this.needFullSync = true;
@@ -179,3 +179,66 @@ test('nftables: a series of partial syncs keeps the table equal to a full sync, 
     rulesTotal: fixed + 5 + 3 + 3,
   });
 });
+
+const mapChangeCases: Array<{ name: string; from: L4State; to: L4State; wantElementLines: number }> = [
+  {
+    name: 'an endpoint change leaves the verdict maps untouched',
+    from: { nodeIp, services: [pg('10.244.1.5', '10.244.2.7'), redis] },
+    to: { nodeIp, services: [pg('10.244.1.5', '10.244.3.1'), redis] },
+    wantElementLines: 0,
+  },
+  {
+    name: 'a listen port change deletes the old key and adds the new one',
+    from: { nodeIp, services: [redis] },
+    to: { nodeIp, services: [{ ...redis, listenPort: 16379 }] },
+    wantElementLines: 2,
+  },
+  {
+    name: 'two services swapping listen ports never map one key twice',
+    from: { nodeIp, services: [redis, mqtt] },
+    to: {
+      nodeIp,
+      services: [
+        { ...redis, listenPort: 1883 },
+        { ...mqtt, listenPort: 6379 },
+      ],
+    },
+    wantElementLines: 2,
+  },
+  {
+    name: 'a service losing its last endpoint moves from the service map to the no-endpoint map',
+    from: { nodeIp, services: [redis, mqtt] },
+    to: { nodeIp, services: [redis, { ...mqtt, endpoints: [] }] },
+    wantElementLines: 2,
+  },
+  {
+    name: 'a service regaining endpoints moves back to the service map',
+    from: { nodeIp, services: [redis, { ...mqtt, endpoints: [] }] },
+    to: { nodeIp, services: [redis, mqtt] },
+    wantElementLines: 2,
+  },
+  {
+    name: 'a port change of a service without endpoints is written although no chain changes',
+    from: { nodeIp, services: [redis, { ...mqtt, endpoints: [] }] },
+    to: { nodeIp, services: [redis, { ...mqtt, listenPort: 11883, endpoints: [] }] },
+    wantElementLines: 2,
+  },
+  {
+    name: 'deleting a service without endpoints deletes its no-endpoint element',
+    from: { nodeIp, services: [redis, { ...mqtt, endpoints: [] }] },
+    to: { nodeIp, services: [redis] },
+    wantElementLines: 1,
+  },
+];
+
+for (const c of mapChangeCases) {
+  test(`nftables partial sync: ${c.name}, and the table equals a full sync`, () => {
+    const h = new Harness();
+    h.sync(c.from);
+    const render = h.sync(c.to);
+    const elementLines = render.script.split('\n').filter((line) => / element /.test(line));
+    assert.equal(elementLines.length, c.wantElementLines, render.script);
+    assert.ok(!render.script.includes('flush map'), 'a partial sync never refills a map');
+    assert.equal(h.kernel.dump(), loaded(c.to).dump());
+  });
+}

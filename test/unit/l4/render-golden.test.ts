@@ -30,6 +30,7 @@ for (const c of goldenCases) {
   test(`${c.name}: the nft script matches its golden file`, () => {
     const previous = c.previous ? renderNftables(c.previous) : undefined;
     const render = renderNftables(c.state, {
+      ...(c.previous ? { previous: c.previous } : {}),
       ...(changedServices ? { changedServices } : {}),
       ...(previous ? { existingChains: previous.activeChains } : {}),
     });

@@ -93,6 +93,7 @@ for (const c of goldenCases) {
   test(`${c.name}: nft -f accepts the script in a fresh namespace`, { skip }, () => {
     const previous = c.previous ? renderNftables(c.previous) : undefined;
     const render = renderNftables(c.state, {
+      ...(c.previous ? { previous: c.previous } : {}),
       ...(c.changed ? { changedServices: new Set(c.changed) } : {}),
       ...(previous ? { existingChains: previous.activeChains } : {}),
     });
@@ -152,6 +153,56 @@ test('the repeated-sync scenario applied for real leaves the rule counts the ren
     expected,
   );
   assert.doesNotMatch(saves.at(-1) ?? '', /db\/redis/, 'the deleted service left nothing behind');
+});
+
+test('nft partial syncs that move, swap and drop map keys leave the table a fresh full sync builds', {
+  skip,
+}, () => {
+  const redis = svc('db/redis:6379/TCP', 6379, [ep('10.244.1.6', 6379)]);
+  const mqtt = svc('iot/mqtt:1883/TCP', 1883, [ep('10.244.2.2', 1883)]);
+  const states: L4State[] = [
+    { nodeIp, services: [redis, mqtt] },
+    {
+      nodeIp,
+      services: [
+        { ...redis, listenPort: 1883 },
+        { ...mqtt, listenPort: 6379 },
+      ],
+    },
+    {
+      nodeIp,
+      services: [
+        { ...redis, listenPort: 1883 },
+        { ...mqtt, listenPort: 6379, endpoints: [] },
+      ],
+    },
+    {
+      nodeIp,
+      services: [
+        { ...redis, listenPort: 1883 },
+        { ...mqtt, listenPort: 7000, endpoints: [] },
+      ],
+    },
+    { nodeIp, services: [{ ...redis, listenPort: 1883 }] },
+  ];
+  const listTable = 'nft list table inet portico';
+  let previous: L4State | undefined;
+  let active: ReadonlySet<string> = new Set();
+  const partialSteps: string[] = [];
+  for (const state of states) {
+    const render = renderNftables(
+      state,
+      previous ? { changedServices: changedServices(previous, state), previous, existingChains: active } : {},
+    );
+    if (previous) assert.doesNotMatch(render.script, /flush map/, 'a partial sync never refills a map');
+    partialSteps.push(`nft -f ${file(render.script)}`);
+    previous = state;
+    active = render.activeChains;
+  }
+  const last = states.at(-1) ?? states[0]!;
+  const built = inFreshNetns([...partialSteps, listTable].join('\n'));
+  const fresh = inFreshNetns([`nft -f ${file(renderNftables(last).script)}`, listTable].join('\n'));
+  assert.equal(built, fresh);
 });
 
 // Last in the file: tests run in order, so this sees the host after every namespace run above.
