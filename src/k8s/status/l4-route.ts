@@ -5,18 +5,16 @@
  * rules as the RateLimitPolicy writer: leader only, GET then PUT of the status subresource with
  * the fetched resourceVersion (409 → again, bounded), no write when the status already says it.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { L4Mode, L4RouteVerdict } from '../../l4/translate.js';
 import type { Logger } from '../../log/logger.js';
 import type { Condition, L4Route } from '../../model/objects.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import type { Clock } from '../../util/clock.js';
 import { objectKey } from '../../util/keys.js';
-import { RESOURCES } from '../client.js';
-import { fromApiObject } from '../convert.js';
 import { describeError, httpStatusOf } from './api.js';
+import { ACCEPTED, customStatusClient, sameCondition, withCondition } from './conditions.js';
 import { PassRunner } from './pass-runner.js';
-import { ACCEPTED } from './policy.js';
 
 export interface L4RouteStatus {
   readonly observedGeneration?: number;
@@ -45,25 +43,19 @@ export function desiredL4RouteStatus(
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
   };
   const conditions = route.status?.conditions ?? [];
-  const current = conditions.find((c) => c.type === ACCEPTED);
   if (
-    current !== undefined &&
-    current.status === want.status &&
-    current.reason === want.reason &&
-    current.message === want.message &&
-    current.observedGeneration === want.observedGeneration &&
+    sameCondition(
+      conditions.find((c) => c.type === ACCEPTED),
+      want,
+    ) &&
     route.status?.observedGeneration === generation &&
     route.status?.mode === mode
   )
     return undefined;
-  const condition: Condition =
-    current !== undefined && current.status === want.status && current.lastTransitionTime !== ''
-      ? { ...want, lastTransitionTime: current.lastTransitionTime }
-      : want;
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     mode,
-    conditions: [...conditions.filter((c) => c.type !== ACCEPTED), condition],
+    conditions: withCondition(conditions, want),
   };
 }
 
@@ -78,36 +70,14 @@ export interface L4RouteStatusApi {
 }
 
 export function createL4RouteStatusApi(kubeConfig: KubeConfig): L4RouteStatusApi {
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  const { group, version, plural } = RESOURCES.L4Route;
+  const client = customStatusClient(kubeConfig, 'L4Route');
   return {
     async getRoute(namespace, name) {
-      let raw: unknown;
-      try {
-        raw = await api.getNamespacedCustomObject({ group, version, plural, namespace, name });
-      } catch (err) {
-        if (httpStatusOf(err) === 404) return undefined;
-        throw err;
-      }
-      const converted = fromApiObject('L4Route', raw);
-      if (!converted.ok || typeof raw !== 'object' || raw === null) {
-        throw new Error(
-          `cannot read L4Route ${namespace}/${name}: ${converted.ok ? 'not an object' : converted.message}`,
-        );
-      }
-      return { route: converted.object as L4Route, raw: raw as Record<string, unknown> };
+      const fetched = await client.get(namespace, name);
+      return fetched === undefined ? undefined : { route: fetched.object, raw: fetched.raw };
     },
-    async updateRouteStatus(fetched, status) {
-      const meta = fetched.route.metadata;
-      await api.replaceNamespacedCustomObjectStatus({
-        group,
-        version,
-        plural,
-        namespace: meta.namespace ?? 'default',
-        name: meta.name,
-        body: { ...fetched.raw, status },
-      });
-    },
+    updateRouteStatus: (fetched, status) =>
+      client.replaceStatus({ object: fetched.route, raw: fetched.raw }, status),
   };
 }
 

@@ -5,19 +5,18 @@
  * GET then PUT of the status subresource with the fetched resourceVersion (409 → start again, a
  * bounded number of times), and no write when the condition already says the same thing.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../log/logger.js';
 import type { Condition, RateLimitPolicy } from '../../model/objects.js';
 import { describeProblems, validateRateLimitPolicy } from '../../model/rate-limit-policy.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import type { Clock } from '../../util/clock.js';
 import { objectKey } from '../../util/keys.js';
-import { RESOURCES } from '../client.js';
-import { fromApiObject } from '../convert.js';
 import { describeError, httpStatusOf } from './api.js';
+import { ACCEPTED, customStatusClient, sameCondition, withCondition } from './conditions.js';
 import { PassRunner } from './pass-runner.js';
 
-export const ACCEPTED = 'Accepted';
+export { ACCEPTED } from './conditions.js';
 
 /** `PolicyStatus` is the status Portico wants a policy to have (`lastTransitionTime` aside). */
 export interface PolicyStatus {
@@ -54,26 +53,19 @@ export function acceptedCondition(
 export function desiredPolicyStatus(policy: RateLimitPolicy, now: string): PolicyStatus | undefined {
   const want = acceptedCondition(policy, now);
   const conditions = policy.status?.conditions ?? [];
-  const current = conditions.find((c) => c.type === ACCEPTED);
   const generation = policy.metadata.generation;
   if (
-    current !== undefined &&
-    current.status === want.status &&
-    current.reason === want.reason &&
-    current.message === want.message &&
-    current.observedGeneration === want.observedGeneration &&
+    sameCondition(
+      conditions.find((c) => c.type === ACCEPTED),
+      want,
+    ) &&
     policy.status?.observedGeneration === generation
   ) {
     return undefined;
   }
-  const condition: Condition =
-    current !== undefined && current.status === want.status && current.lastTransitionTime !== ''
-      ? { ...want, lastTransitionTime: current.lastTransitionTime }
-      : want;
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    // Conditions of other types (another controller's) are kept.
-    conditions: [...conditions.filter((c) => c.type !== ACCEPTED), condition],
+    conditions: withCondition(conditions, want),
   };
 }
 
@@ -93,36 +85,14 @@ export interface PolicyStatusApi {
 
 /** `createPolicyStatusApi` backs `PolicyStatusApi` with client-node's CustomObjectsApi. */
 export function createPolicyStatusApi(kubeConfig: KubeConfig): PolicyStatusApi {
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  const { group, version, plural } = RESOURCES.RateLimitPolicy;
+  const client = customStatusClient(kubeConfig, 'RateLimitPolicy');
   return {
     async getPolicy(namespace, name) {
-      let raw: unknown;
-      try {
-        raw = await api.getNamespacedCustomObject({ group, version, plural, namespace, name });
-      } catch (err) {
-        if (httpStatusOf(err) === 404) return undefined;
-        throw err;
-      }
-      const converted = fromApiObject('RateLimitPolicy', raw);
-      if (!converted.ok || typeof raw !== 'object' || raw === null) {
-        throw new Error(
-          `cannot read RateLimitPolicy ${namespace}/${name}: ${converted.ok ? 'not an object' : converted.message}`,
-        );
-      }
-      return { policy: converted.object as RateLimitPolicy, raw: raw as Record<string, unknown> };
+      const fetched = await client.get(namespace, name);
+      return fetched === undefined ? undefined : { policy: fetched.object, raw: fetched.raw };
     },
-    async updatePolicyStatus(fetched, status) {
-      const meta = fetched.policy.metadata;
-      await api.replaceNamespacedCustomObjectStatus({
-        group,
-        version,
-        plural,
-        namespace: meta.namespace ?? 'default',
-        name: meta.name,
-        body: { ...fetched.raw, status },
-      });
-    },
+    updatePolicyStatus: (fetched, status) =>
+      client.replaceStatus({ object: fetched.policy, raw: fetched.raw }, status),
   };
 }
 
