@@ -4,10 +4,11 @@
  * namespaced custom object.
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../../log/logger.js';
 import type { Condition, KindMap } from '../../model/objects.js';
 import { RESOURCES } from '../client.js';
 import { fromApiObject } from '../convert.js';
-import { httpStatusOf } from './api.js';
+import { describeError, httpStatusOf } from './api.js';
 
 export const ACCEPTED = 'Accepted';
 
@@ -86,4 +87,64 @@ export function customStatusClient<K extends 'RateLimitPolicy' | 'L4Route'>(
       });
     },
   };
+}
+
+/** `StatusWriteOutcome` is what one status write came to. */
+export type StatusWriteOutcome = 'updated' | 'unchanged' | 'gone' | 'not-leader' | 'conflict' | 'error';
+
+/** `StatusWrite` is one object's status update, as `writeStatus` runs it. */
+export interface StatusWrite<F, S extends { readonly conditions: readonly Condition[] }> {
+  /** The kind, for log lines (`RateLimitPolicy`, `L4Route`). */
+  readonly kind: string;
+  /** The log field naming the object (`policy`, `route`) and its `"namespace/name"`. */
+  readonly field: string;
+  readonly key: string;
+  readonly maxAttempts: number;
+  readonly logger: Logger;
+  readonly get: () => Promise<F | undefined>;
+  /** The status to write for what was just read, undefined when it already says it. */
+  readonly desired: (fetched: F) => S | undefined;
+  readonly put: (fetched: F, status: S) => Promise<void>;
+  /** False once the writer stopped or lost the leadership. */
+  readonly mayWrite: () => boolean;
+}
+
+/**
+ * `writeStatus` brings one object's status up to date: GET, compare, PUT of the status
+ * subresource with the fetched resourceVersion; 409 → again, a bounded number of times.
+ */
+export async function writeStatus<F, S extends { readonly conditions: readonly Condition[] }>(
+  w: StatusWrite<F, S>,
+): Promise<StatusWriteOutcome> {
+  const who = { [w.field]: w.key };
+  for (let attempt = 1; attempt <= w.maxAttempts; attempt++) {
+    let fetched: F | undefined;
+    try {
+      fetched = await w.get();
+    } catch (err) {
+      w.logger.warn({ ...who, err: describeError(err) }, `reading ${w.kind} for a status update failed`);
+      return 'error';
+    }
+    if (fetched === undefined) return 'gone';
+    const status = w.desired(fetched);
+    if (status === undefined) return 'unchanged';
+    if (!w.mayWrite()) return 'not-leader';
+    try {
+      await w.put(fetched, status);
+      const accepted = status.conditions.find((c) => c.type === ACCEPTED);
+      w.logger.info(
+        { ...who, accepted: accepted?.status, message: accepted?.message },
+        `${w.kind} status updated`,
+      );
+      return 'updated';
+    } catch (err) {
+      const code = httpStatusOf(err);
+      if (code === 409) continue;
+      if (code === 404) return 'gone';
+      w.logger.warn({ ...who, err: describeError(err) }, `${w.kind} status update failed`);
+      return 'error';
+    }
+  }
+  w.logger.warn({ ...who, attempts: w.maxAttempts }, `${w.kind} status update kept conflicting; will retry`);
+  return 'conflict';
 }

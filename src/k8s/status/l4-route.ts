@@ -12,8 +12,14 @@ import type { Condition, L4Route } from '../../model/objects.js';
 import type { ObjectStore } from '../../store/object-store.js';
 import type { Clock } from '../../util/clock.js';
 import { objectKey } from '../../util/keys.js';
-import { describeError, httpStatusOf } from './api.js';
-import { ACCEPTED, customStatusClient, sameCondition, withCondition } from './conditions.js';
+import {
+  ACCEPTED,
+  customStatusClient,
+  type StatusWriteOutcome,
+  sameCondition,
+  withCondition,
+  writeStatus,
+} from './conditions.js';
 import { PassRunner } from './pass-runner.js';
 
 export interface L4RouteStatus {
@@ -94,7 +100,7 @@ export interface L4RouteStatusWriterOptions {
   readonly retryDelayMs?: number;
 }
 
-export type L4RouteWriteOutcome = 'updated' | 'unchanged' | 'gone' | 'not-leader' | 'conflict' | 'error';
+export type L4RouteWriteOutcome = StatusWriteOutcome;
 
 /** `L4RouteStatusWriter` runs passes over every stored L4Route, one pass at a time. */
 export class L4RouteStatusWriter {
@@ -144,44 +150,22 @@ export class L4RouteStatusWriter {
     return new Date(this.#o.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
 
-  async #write(
+  #write(
     namespace: string,
     name: string,
     verdicts: ReadonlyMap<string, L4RouteVerdict>,
   ): Promise<L4RouteWriteOutcome> {
     const key = objectKey(namespace, name);
-    for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
-      let fetched: FetchedL4Route | undefined;
-      try {
-        fetched = await this.#o.api.getRoute(namespace, name);
-      } catch (err) {
-        this.#log.warn({ route: key, err: describeError(err) }, 'reading L4Route for a status update failed');
-        return 'error';
-      }
-      if (fetched === undefined) return 'gone';
-      const status = desiredL4RouteStatus(fetched.route, verdicts.get(key), this.#o.mode, this.#now());
-      if (status === undefined) return 'unchanged';
-      if (this.#runner.stopped || !this.#o.isLeader()) return 'not-leader';
-      try {
-        await this.#o.api.updateRouteStatus(fetched, status);
-        const accepted = status.conditions.find((c) => c.type === ACCEPTED);
-        this.#log.info(
-          { route: key, accepted: accepted?.status, message: accepted?.message },
-          'L4Route status updated',
-        );
-        return 'updated';
-      } catch (err) {
-        const code = httpStatusOf(err);
-        if (code === 409) continue;
-        if (code === 404) return 'gone';
-        this.#log.warn({ route: key, err: describeError(err) }, 'L4Route status update failed');
-        return 'error';
-      }
-    }
-    this.#log.warn(
-      { route: key, attempts: this.#maxAttempts },
-      'L4Route status update kept conflicting; will retry',
-    );
-    return 'conflict';
+    return writeStatus({
+      kind: 'L4Route',
+      field: 'route',
+      key,
+      maxAttempts: this.#maxAttempts,
+      logger: this.#log,
+      get: () => this.#o.api.getRoute(namespace, name),
+      desired: (fetched) => desiredL4RouteStatus(fetched.route, verdicts.get(key), this.#o.mode, this.#now()),
+      put: (fetched, status) => this.#o.api.updateRouteStatus(fetched, status),
+      mayWrite: () => !this.#runner.stopped && this.#o.isLeader(),
+    });
   }
 }

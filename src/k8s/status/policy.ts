@@ -12,8 +12,14 @@ import { describeProblems, validateRateLimitPolicy } from '../../model/rate-limi
 import type { ObjectStore } from '../../store/object-store.js';
 import type { Clock } from '../../util/clock.js';
 import { objectKey } from '../../util/keys.js';
-import { describeError, httpStatusOf } from './api.js';
-import { ACCEPTED, customStatusClient, sameCondition, withCondition } from './conditions.js';
+import {
+  ACCEPTED,
+  customStatusClient,
+  type StatusWriteOutcome,
+  sameCondition,
+  withCondition,
+  writeStatus,
+} from './conditions.js';
 import { PassRunner } from './pass-runner.js';
 
 export { ACCEPTED } from './conditions.js';
@@ -96,7 +102,7 @@ export function createPolicyStatusApi(kubeConfig: KubeConfig): PolicyStatusApi {
   };
 }
 
-export type PolicyWriteOutcome = 'updated' | 'unchanged' | 'gone' | 'not-leader' | 'conflict' | 'error';
+export type PolicyWriteOutcome = StatusWriteOutcome;
 
 export interface PolicyStatusWriterOptions {
   readonly api: PolicyStatusApi;
@@ -160,43 +166,17 @@ export class PolicyStatusWriter {
   }
 
   /** `write` brings one policy's `Accepted` condition up to date: GET, compare, PUT; 409 → again. */
-  async write(namespace: string, name: string): Promise<PolicyWriteOutcome> {
-    const key = objectKey(namespace, name);
-    for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
-      let fetched: FetchedPolicy | undefined;
-      try {
-        fetched = await this.#o.api.getPolicy(namespace, name);
-      } catch (err) {
-        this.#log.warn(
-          { policy: key, err: describeError(err) },
-          'reading RateLimitPolicy for a status update failed',
-        );
-        return 'error';
-      }
-      if (fetched === undefined) return 'gone';
-      const status = desiredPolicyStatus(fetched.policy, this.#now());
-      if (status === undefined) return 'unchanged';
-      if (this.#runner.stopped || !this.#o.isLeader()) return 'not-leader';
-      try {
-        await this.#o.api.updatePolicyStatus(fetched, status);
-        const accepted = status.conditions.find((c) => c.type === ACCEPTED);
-        this.#log.info(
-          { policy: key, accepted: accepted?.status, message: accepted?.message },
-          'RateLimitPolicy status updated',
-        );
-        return 'updated';
-      } catch (err) {
-        const code = httpStatusOf(err);
-        if (code === 409) continue;
-        if (code === 404) return 'gone';
-        this.#log.warn({ policy: key, err: describeError(err) }, 'RateLimitPolicy status update failed');
-        return 'error';
-      }
-    }
-    this.#log.warn(
-      { policy: key, attempts: this.#maxAttempts },
-      'RateLimitPolicy status update kept conflicting; will retry',
-    );
-    return 'conflict';
+  write(namespace: string, name: string): Promise<PolicyWriteOutcome> {
+    return writeStatus({
+      kind: 'RateLimitPolicy',
+      field: 'policy',
+      key: objectKey(namespace, name),
+      maxAttempts: this.#maxAttempts,
+      logger: this.#log,
+      get: () => this.#o.api.getPolicy(namespace, name),
+      desired: (fetched) => desiredPolicyStatus(fetched.policy, this.#now()),
+      put: (fetched, status) => this.#o.api.updatePolicyStatus(fetched, status),
+      mayWrite: () => !this.#runner.stopped && this.#o.isLeader(),
+    });
   }
 }
