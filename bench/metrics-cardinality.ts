@@ -1,6 +1,6 @@
 /**
  * `metrics-cardinality` counts the Prometheus series Portico exports at 10,000 Ingresses (1 host,
- * 3 paths each, as bench/routing-table.ts builds them) for three traffic mixes, and what a scrape
+ * 3 paths each, bench/lib/ingress-table.ts, as the routing-table bench) for three traffic mixes, and what a scrape
  * of that costs; then times the end-of-response hook (`RequestMetrics.observe`) on the hot path.
  *
  * The hook is called directly with the RouteMatch objects the compiled snapshot returns for each
@@ -17,8 +17,8 @@ import { parseArgs } from 'node:util';
 import { compileSnapshot } from '../src/compile/snapshot.js';
 import type { RouteMatch } from '../src/compile/types.js';
 import { PorticoMetrics } from '../src/metrics/registry.js';
-import type { Ingress, IngressClass, Service } from '../src/model/objects.js';
 import { translate } from '../src/model/translate/translate.js';
+import { ingressTable, TABLE_OPTIONS, tableHost } from './lib/ingress-table.js';
 import { writeSection } from './lib/results.js';
 
 const { values } = parseArgs({ options: { ingresses: { type: 'string', default: '10000' } } });
@@ -26,51 +26,11 @@ const INGRESSES = Math.max(1, Number.parseInt(values.ingresses, 10) || 10_000);
 const OBSERVE_CALLS = 2_000_000;
 const benchDir = dirname(fileURLToPath(import.meta.url));
 
-const host = (i: number): string => `app-${String(i).padStart(5, '0')}.bench.portico.test`;
+const host = tableHost;
 const PATHS = ['/', '/api/v1/users/42', '/healthz'] as const;
 
 function snapshotOf(n: number): ReturnType<typeof compileSnapshot> {
-  const controller = 'portico.dev/ingress-controller';
-  const cls: IngressClass = { kind: 'IngressClass', metadata: { name: 'portico' }, spec: { controller } };
-  const ingresses: Ingress[] = [];
-  const services: Service[] = [];
-  for (let i = 0; i < n; i++) {
-    const name = `app-${i}`;
-    const backend = { service: { name, port: { number: 80 } } };
-    ingresses.push({
-      kind: 'Ingress',
-      metadata: { name, namespace: 'bench' },
-      spec: {
-        ingressClassName: 'portico',
-        rules: [
-          {
-            host: host(i),
-            http: {
-              paths: [
-                { path: '/', pathType: 'Prefix', backend },
-                { path: '/api/v1', pathType: 'Prefix', backend },
-                { path: '/healthz', pathType: 'Exact', backend },
-              ],
-            },
-          },
-        ],
-      },
-    });
-    services.push({
-      kind: 'Service',
-      metadata: { name, namespace: 'bench' },
-      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-    });
-  }
-  const model = translate(
-    {
-      ingresses: ingresses.map((object) => ({ object })),
-      ingressClasses: [{ object: cls }],
-      services: services.map((object) => ({ object })),
-    },
-    { controllerClass: controller, ingressClass: 'portico', watchIngressWithoutClass: false },
-  );
-  return compileSnapshot(model, 1);
+  return compileSnapshot(translate(ingressTable(n).input, TABLE_OPTIONS), 1);
 }
 
 interface Mix {

@@ -11,9 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { compileSnapshot } from '../src/compile/snapshot.js';
 import type { RouteSnapshot } from '../src/compile/types.js';
 import { buildEndpointTable, collectBackends } from '../src/endpoints/slices.js';
-import type { EndpointSlice, Ingress, IngressClass, Service } from '../src/model/objects.js';
-import type { TranslateInput, TranslateOptions } from '../src/model/translate/translate.js';
 import { translate } from '../src/model/translate/translate.js';
+import { type IngressTable, ingressTable, TABLE_OPTIONS, tableHost } from './lib/ingress-table.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -26,11 +25,6 @@ if (!gc) {
 }
 const collect: () => void = gc;
 
-const OPTIONS: TranslateOptions = {
-  controllerClass: 'portico.dev/ingress-controller',
-  ingressClass: 'portico',
-  watchIngressWithoutClass: false,
-};
 const SIZES = [10, 1_000, 10_000] as const;
 const LOOKUPS = 1_000_000;
 const COMPILE_RUNS = 3;
@@ -38,76 +32,8 @@ const COMPILE_RUNS = 3;
 const HOT_HOSTS = 8;
 const LOOKUP_ROUNDS = 7;
 
-interface Fixture {
-  readonly input: TranslateInput;
-  readonly slices: EndpointSlice[];
-}
-
-function host(i: number): string {
-  return `app-${String(i).padStart(5, '0')}.bench.portico.test`;
-}
-
-function fixture(n: number): Fixture {
-  const cls: IngressClass = {
-    kind: 'IngressClass',
-    metadata: { name: 'portico' },
-    spec: { controller: OPTIONS.controllerClass },
-  };
-  const ingresses: Ingress[] = [];
-  const services: Service[] = [];
-  const slices: EndpointSlice[] = [];
-  for (let i = 0; i < n; i++) {
-    const name = `app-${i}`;
-    const backend = { service: { name, port: { number: 80 } } };
-    ingresses.push({
-      kind: 'Ingress',
-      metadata: {
-        name,
-        namespace: 'bench',
-        creationTimestamp: new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString(),
-      },
-      spec: {
-        ingressClassName: 'portico',
-        rules: [
-          {
-            host: host(i),
-            http: {
-              paths: [
-                { path: '/', pathType: 'Prefix', backend },
-                { path: '/api/v1', pathType: 'Prefix', backend },
-                { path: '/healthz', pathType: 'Exact', backend },
-              ],
-            },
-          },
-        ],
-      },
-    });
-    services.push({
-      kind: 'Service',
-      metadata: { name, namespace: 'bench' },
-      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-    });
-    const base = `10.${(i >> 8) & 255}.${i & 255}`;
-    slices.push({
-      kind: 'EndpointSlice',
-      metadata: { name: `${name}-abc`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: 8080 }],
-      endpoints: [1, 2, 3].map((k) => ({ addresses: [`${base}.${k}`], conditions: { ready: true } })),
-    });
-  }
-  return {
-    input: {
-      ingresses: ingresses.map((object) => ({ object })),
-      ingressClasses: [{ object: cls }],
-      services: services.map((object) => ({ object })),
-    },
-    slices,
-  };
-}
-
-function build(f: Fixture): { snapshot: RouteSnapshot; endpoints: number } {
-  const model = translate(f.input, OPTIONS);
+function build(f: IngressTable): { snapshot: RouteSnapshot; endpoints: number } {
+  const model = translate(f.input, TABLE_OPTIONS);
   const snapshot = compileSnapshot(model, 1);
   const table = buildEndpointTable(f.slices, collectBackends(model));
   return { snapshot, endpoints: table.size };
@@ -126,7 +52,7 @@ function requests(n: number, distinct: number): [string, string][] {
   const stride = Math.floor(n / hosts);
   const out: [string, string][] = [];
   for (let k = 0; k < 4096; k++) {
-    const h = k % 8 === 7 ? `unknown-${k % hosts}.example` : host(((k * 7919) % hosts) * stride);
+    const h = k % 8 === 7 ? `unknown-${k % hosts}.example` : tableHost(((k * 7919) % hosts) * stride);
     out.push([h, PATHS[k % PATHS.length]!]);
   }
   return out;
@@ -166,12 +92,12 @@ interface Row {
 }
 
 // Warm the JIT so the first size is not charged for it.
-build(fixture(200));
+build(ingressTable(200));
 
 const built: { n: number; compileMs: number; retainedMb: string; heapMb: string; snapshot: RouteSnapshot }[] =
   [];
 for (const n of SIZES) {
-  const f = fixture(n);
+  const f = ingressTable(n);
   const times: number[] = [];
   let kept: ReturnType<typeof build> | undefined;
   let retained = 0;
