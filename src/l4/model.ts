@@ -58,6 +58,19 @@ export interface L4State {
   readonly ipFamily?: L4IpFamily;
   /** The fwmark bit meaning "masquerade this packet" (kube-proxy `--iptables-masquerade-bit`, default 14 → 0x4000). */
   readonly masqueradeBit?: number;
+  /**
+   * Node-port plumbing for the HTTP data plane (`--redirect-privileged-ports`): TCP traffic to the
+   * node's `port` is redirected to Portico's own unprivileged listener on `toPort` (iptables
+   * `REDIRECT --to-ports`, nft `redirect to :port`), so the HTTP listeners never need root or
+   * NET_BIND_SERVICE. Matched like services (node address, else any local address but loopback).
+   */
+  readonly portRedirects?: readonly L4PortRedirect[];
+}
+
+/** One node port redirected to a local listener (TCP only: the HTTP data plane). */
+export interface L4PortRedirect {
+  readonly port: number;
+  readonly toPort: number;
 }
 
 /** A service a renderer left out, with the field at fault (DESIGN §5: bad input never throws). */
@@ -214,7 +227,8 @@ function serviceKey(service: L4Service): string {
 /**
  * Names of services added, removed or changed between two states: what a partial sync must
  * rewrite (kube-proxy's serviceChanges/endpointsChanges, reduced to the result). Node-wide
- * settings (node address, family, mark) are not compared: a change there needs a full sync.
+ * settings (node address, family, mark, port redirects) are not compared: a change there needs a
+ * full sync (`nodeSettingsChanged`).
  */
 export function changedServices(previous: L4State, current: L4State): Set<string> {
   const before = new Map(previous.services.map((s) => [s.name, serviceKey(s)]));
@@ -223,4 +237,15 @@ export function changedServices(previous: L4State, current: L4State): Set<string
   for (const [name, key] of after) if (before.get(name) !== key) changed.add(name);
   for (const name of before.keys()) if (!after.has(name)) changed.add(name);
   return changed;
+}
+
+/** Node-wide settings differ: the next sync must be full (services alone cannot express the change). */
+export function nodeSettingsChanged(previous: L4State, current: L4State): boolean {
+  const redirects = (s: L4State) => (s.portRedirects ?? []).map((r) => `${r.port}>${r.toPort}`).join(',');
+  return (
+    previous.nodeIp !== current.nodeIp ||
+    (previous.ipFamily ?? 'IPv4') !== (current.ipFamily ?? 'IPv4') ||
+    masqueradeMark(previous) !== masqueradeMark(current) ||
+    redirects(previous) !== redirects(current)
+  );
 }
