@@ -27,6 +27,16 @@ export interface GoldenCase {
   /** For a partial sync: the state the previous (full) sync rendered, and the services that changed. */
   readonly previous?: L4State;
   readonly changed?: readonly string[];
+  /**
+   * The modes whose renderers express this state; default all. Redirects are nftables-only until
+   * the iptables renderer writes them; a dual-stack service only fits nftables' inet table.
+   */
+  readonly modes?: ReadonlyArray<'iptables' | 'nftables' | 'ipvs'>;
+}
+
+/** The case is rendered and golden-tested in `mode`. */
+export function caseCovers(c: GoldenCase, mode: 'iptables' | 'nftables' | 'ipvs'): boolean {
+  return c.modes === undefined || c.modes.includes(mode);
 }
 
 const pg = (endpoints: readonly L4Endpoint[]) =>
@@ -95,6 +105,33 @@ export const goldenCases: readonly GoldenCase[] = [
       ipFamily: 'IPv6',
       services: [pg([ep('fd00:244:1::5', 5432), ep('fd00:244:2::7', 5432)])],
     },
+  },
+  {
+    name: 'port-redirects',
+    state: {
+      services: [pg([ep('10.244.1.5', 5432)])],
+      portRedirects: [
+        { port: 443, toPort: 8443 },
+        { port: 80, toPort: 8080 },
+      ],
+    },
+    modes: ['nftables'],
+  },
+  {
+    name: 'dual-stack-service-with-node-local-endpoints',
+    state: {
+      nodeIp,
+      services: [
+        pg([
+          ep('10.244.1.5', 5432),
+          ep('10.244.2.7', 5432),
+          ep('10.244.0.3', 5432, { nodeLocal: true }),
+          ep('fd00:244:1::5', 5432),
+          ep('fd00:244::3', 5432, { nodeLocal: true }),
+        ]),
+      ],
+    },
+    modes: ['nftables'],
   },
 ];
 

@@ -2,8 +2,10 @@
  * A small model of one nftables table, enough for the scripts Portico renders: apply `nft -f`
  * scripts as one transaction each (a chain must exist before a rule or a verdict names it; a
  * chain still referenced cannot be deleted), then trace a new connection through the nat and
- * filter hooks: vmap lookup → service chain → every `numgen random mod N` branch → endpoint chain
- * (mark, DNAT) → masquerading. Expressions it does not model throw.
+ * filter hooks: port redirects, vmap lookup → service chain → every `numgen random mod N` branch
+ * (a vmap to node-local endpoint chains, values it does not list falling through to the next rule;
+ * a DNAT map over address . port) → mark → masquerading. As in the kernel's inet nat, a `dnat ip`
+ * on an IPv6 packet (or `ip6` on IPv4) does nothing. Expressions it does not model throw.
  */
 import ipaddr from 'ipaddr.js';
 import { splitWords, type TracePacket, type TracePath, type TraceResult } from './iptables-tracer.js';
@@ -148,7 +150,7 @@ export class SimulatedNftables {
   trace(packet: TracePacket, localAddresses: readonly string[]): TraceResult {
     const local = new Set(localAddresses.map((a) => ipaddr.process(a).toString()));
     const fromNode = local.has(ipaddr.process(packet.src).toString());
-    const start: NftPacket = { ...packet, mark: 0, probability: 1, endpoint: undefined };
+    const start: NftPacket = { ...packet, fromNode, mark: 0, probability: 1, endpoint: undefined };
     const paths: TracePath[] = [];
     for (const afterNat of this.hook('nat', fromNode ? 'output' : 'prerouting', start, local)) {
       const toNode = local.has(ipaddr.process(afterNat.state.dst).toString());
@@ -261,6 +263,19 @@ export class SimulatedNftables {
         i += 4;
       } else if (w === 'ct' && rest.slice(0, 3).join(' ') === 'ct state new') {
         i += 3;
+      } else if (w === 'meta' && words[i + 1] === 'nfproto') {
+        if (words[i + 2] !== (family === 'ip6' ? 'ipv6' : 'ipv4')) return undefined;
+        i += 3;
+      } else if ((w === 'tcp' || w === 'udp') && words[i + 1] === 'dport') {
+        if (state.proto !== w || state.dport !== Number(words[i + 2])) return undefined;
+        i += 3;
+      } else if (w === 'redirect') {
+        const m = /^:(\d+)$/.exec(words[i + 2] ?? '');
+        if (!m || words[i + 1] !== 'to') throw new Error(`redirect ${words[i + 2]} not modelled`);
+        // OUTPUT redirects to loopback; PREROUTING to the receiving interface's address (here: the address asked for).
+        const dst = state.fromNode ? (family === 'ip6' ? '::1' : '127.0.0.1') : state.dst;
+        const dport = Number(m[1]);
+        return [{ state: { ...state, dst, dport, endpoint: hostPortOf(dst, dport) }, verdict: 'dnat' }];
       } else if (w === 'meta' && rest.slice(0, 6).join(' ') === 'meta l4proto . th dport vmap') {
         const map = this.table?.maps.get((words[i + 6] ?? '').slice(1));
         if (!map) throw new Error(`no map ${words[i + 6]}`);
@@ -270,22 +285,38 @@ export class SimulatedNftables {
         if (words[i + 2] !== state.proto) return undefined;
         i += 3;
       } else if (w === 'dnat') {
-        const to = words[i + 3] ?? '';
-        const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(to);
-        if (!m || words[i + 2] !== 'to') throw new Error(`dnat ${to} not modelled`);
-        return [{ state: { ...state, dst: m[1]!, dport: Number(m[2]), endpoint: to }, verdict: 'dnat' }];
+        if (words[i + 2] !== 'to' || (words[i + 1] !== 'ip' && words[i + 1] !== 'ip6'))
+          throw new Error(`dnat ${words.slice(i + 1).join(' ')} not modelled`);
+        // The kernel's inet nat skips a NAT statement of the other family: the rule goes on (and ends).
+        if (words[i + 1] !== family) return [{ state, verdict: 'continue' }];
+        const targets = dnatTargets(words.slice(i + 3));
+        return targets.map(({ address, port }) => ({
+          state: {
+            ...state,
+            dst: address,
+            dport: port,
+            endpoint: hostPortOf(address, port),
+            probability: state.probability / targets.length,
+          },
+          verdict: 'dnat' as const,
+        }));
       } else if (w === 'numgen') {
         const n = Number(words[i + 3]);
-        const branches = words
-          .slice(i + 6, words.lastIndexOf('}'))
-          .join(' ')
-          .split(' , ');
-        if (words[i + 1] !== 'random' || words[i + 4] !== 'vmap' || branches.length !== n)
-          throw new Error('numgen form not modelled');
-        return branches.flatMap((branch) => {
-          const [, , kind, name] = branch.split(' ');
-          return this.verdict([kind!, name!], { ...state, probability: state.probability / n }, local, depth);
-        });
+        const branches = numgenMap(words.slice(i), 'vmap');
+        const listed = branches.map(([key]) => key);
+        if (listed.some((key) => !(key >= 0 && key < n)) || new Set(listed).size !== listed.length)
+          throw new Error(`numgen vmap keys ${listed.join(',')} outside 0..${n - 1} or repeated`);
+        const share = { ...state, probability: state.probability / n };
+        const outcomes: NftStep[] = branches.flatMap(([, verdict]) =>
+          this.verdict(verdict.split(' '), share, local, depth),
+        );
+        // Values the map does not list match nothing: the packet goes on to the next rule.
+        if (branches.length < n)
+          outcomes.push({
+            state: { ...state, probability: (state.probability * (n - branches.length)) / n },
+            verdict: 'continue',
+          });
+        return outcomes;
       } else if (rest.slice(0, 5).join(' ') === 'meta mark set meta mark') {
         const op = words[i + 5];
         const value = Number(words[i + 6]);
@@ -311,6 +342,8 @@ export class SimulatedNftables {
 }
 
 interface NftPacket {
+  /** Sent by the node itself (OUTPUT), not received (PREROUTING). */
+  readonly fromNode: boolean;
   readonly src: string;
   readonly dst: string;
   readonly dport: number;
@@ -326,6 +359,49 @@ interface NftOutcome {
 }
 
 type NftStep = NftOutcome | { readonly state: NftPacket; readonly verdict: 'continue' };
+
+/** `numgen random mod N map|vmap { i : value , … }` (from `numgen`) as [i, value] pairs. */
+function numgenMap(words: readonly string[], kind: 'map' | 'vmap'): Array<[number, string]> {
+  if (
+    words[0] !== 'numgen' ||
+    words[1] !== 'random' ||
+    words[2] !== 'mod' ||
+    words[4] !== kind ||
+    words[5] !== '{'
+  )
+    throw new Error(`numgen form "${words.join(' ')}" not modelled`);
+  const close = words.indexOf('}');
+  return words
+    .slice(6, close)
+    .join(' ')
+    .split(' , ')
+    .map((element) => {
+      const [key, value] = element.split(' : ');
+      return [Number(key), value ?? ''];
+    });
+}
+
+/** A DNAT target: `a:p`, `[a6]:p`, or `numgen random mod k map { i : a . p , … }` covering 0..k-1. */
+function dnatTargets(words: readonly string[]): Array<{ address: string; port: number }> {
+  if (words[0] !== 'numgen') {
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(words[0] ?? '');
+    if (!m) throw new Error(`dnat to ${words[0]} not modelled`);
+    return [{ address: m[1]!, port: Number(m[2]) }];
+  }
+  const n = Number(words[3]);
+  const entries = numgenMap(words, 'map').sort(([a], [b]) => a - b);
+  // Every value of the numgen must be mapped: an unmapped one would leave the packet un-DNATed.
+  if (entries.length !== n || entries.some(([key], i) => key !== i))
+    throw new Error(`dnat map keys do not cover 0..${n - 1}`);
+  return entries.map(([, value]) => {
+    const [address, port] = value.split(' . ');
+    return { address: address ?? '', port: Number(port) };
+  });
+}
+
+function hostPortOf(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
 
 function cloneTable(table: Table): Table {
   return {

@@ -1,18 +1,26 @@
 /**
- * L4 state → an `nft -f` script for the one table Portico owns, `table inet portico`, modelled on
+ * L4 state → an `nft -f` script for the one table Portico owns, `table inet portico`, after
  * kube-proxy's nftables mode (pkg/proxy/nftables/proxier.go): a verdict map from
  * (protocol . port) to a per-service chain replaces the linear walk of the iptables mode (one hash
- * lookup per packet), `numgen random mod N vmap` picks the endpoint chain, which marks for
- * masquerade and DNATs. Commands are written one per line in the `add …` form kube-proxy's
- * knftables emits, so full and partial syncs share one vocabulary.
+ * lookup per packet). Unlike kube-proxy, off-node endpoints get no chain of their own: the service
+ * chain marks for masquerade and DNATs with `numgen random mod N map { i : address . port }`, one
+ * rule for all of them. Only node-local endpoints keep a chain, because their masquerade decision
+ * (hairpin: the client is the endpoint itself) depends on which endpoint was picked; the service
+ * chain sends their share of `numgen` there. nft (1.0.6) loads every chain of the table into its
+ * cache before it applies even a one-rule script, so its fixed cost follows the chain count:
+ * 5,000 chains at 5,000 services × 10 off-node endpoints instead of 55,000.
+ * Commands are written one per line in the `add …` form kube-proxy's knftables emits, so full and
+ * partial syncs share one vocabulary.
  *
  * Full sync: `add table` + `delete table` + the whole table, in one transaction: atomic, and it
  * cannot fail on a missing table. Partial sync (given the state the table holds): the chains of
  * changed services are flushed and rewritten, chains of ours that are no longer active are deleted,
  * and only the verdict-map elements that differ are deleted or added, as kube-proxy does. An
- * endpoint change keeps the service's chain name, so its map element is not touched: at 5,000
- * services refilling both maps cost far more than the one service's chains. An `inet` table serves
- * IPv4 and IPv6 at once.
+ * endpoint change keeps the service's chain name, so its map element is not touched. An `inet`
+ * table serves IPv4 and IPv6 at once; each family spreads over its own endpoints.
+ *
+ * Port redirects (node-port plumbing for the HTTP listeners) are part of the fixed rules: a change
+ * there needs a full sync (`nodeSettingsChanged`).
  *
  * PURE: no I/O imports.
  */
@@ -22,6 +30,8 @@ import {
   familyOf,
   hostPort,
   type L4Endpoint,
+  type L4IpFamily,
+  type L4PortRedirect,
   type L4Rejection,
   type L4Service,
   type L4State,
@@ -59,7 +69,7 @@ export interface NftablesStats {
 export interface NftablesRender {
   /** The `nft -f` input; empty when a partial sync has nothing to change. */
   readonly script: string;
-  /** Per-service chains (`service-…`, `endpoint-…`) that exist once the script is applied. */
+  /** Per-service chains (`service-…`, and `endpoint-…` for node-local endpoints) that exist once the script is applied. */
   readonly activeChains: ReadonlySet<string>;
   readonly stats: NftablesStats;
   readonly rejected: readonly L4Rejection[];
@@ -74,8 +84,8 @@ export function isNftServiceChain(chain: string): boolean {
   return chain.startsWith('service-') || chain.startsWith('endpoint-');
 }
 
-/** The base chains, helper chains and maps: the same in every full sync. */
-function skeleton(state: L4State): string[] {
+/** The base chains, helper chains, maps and port redirects: written by full syncs only. */
+function skeleton(state: L4State, redirects: readonly L4PortRedirect[]): string[] {
   const mark = masqueradeMark(state);
   const nodeMatch = nodeAddressMatch(state);
   return [
@@ -98,6 +108,11 @@ function skeleton(state: L4State): string[] {
     `add rule ${t} filter-input ct state new jump nodeport-endpoints-check`,
     `add rule ${t} filter-output ct state new jump nodeport-endpoints-check`,
     ...nodeMatch.exclusions.map((rule) => `add rule ${t} services ${rule}`),
+    // Before the service map: checked redirects never share a port with a TCP service (see checkedRedirects).
+    ...redirects.map(
+      (r) =>
+        `add rule ${t} services ${nodeMatch.match} tcp dport ${r.port} redirect to :${r.toPort} comment "port redirect"`,
+    ),
     `add rule ${t} services ${nodeMatch.match} meta l4proto . th dport vmap @${nftServiceMap}`,
     ...nodeMatch.exclusions.map((rule) => `add rule ${t} nodeport-endpoints-check ${rule}`),
     `add rule ${t} nodeport-endpoints-check ${nodeMatch.match} meta l4proto . th dport vmap @${nftNoEndpointMap}`,
@@ -126,33 +141,71 @@ function nodeAddressMatch(state: L4State): { exclusions: string[]; match: string
   return { exclusions: [], match: `${keyword} daddr ${state.nodeIp}` };
 }
 
-function endpointRules(service: L4Service, endpoint: L4Endpoint): string[] {
+/** A node-local endpoint's chain: masquerade only hairpin traffic (the endpoint reaching itself), then DNAT. */
+function localEndpointRules(service: L4Service, endpoint: L4Endpoint): string[] {
   const chain = nftEndpointChainName(service, endpoint);
   const ipKeyword = familyOf(endpoint.address) === 'IPv6' ? 'ip6' : 'ip';
-  const display = serviceDisplayName(service.name);
-  const masquerade = endpoint.nodeLocal
-    ? `add rule ${t} ${chain} ${ipKeyword} saddr ${endpoint.address} jump mark-for-masquerade comment "${display} hairpin"`
-    : `add rule ${t} ${chain} jump mark-for-masquerade comment "${display} off-node endpoint"`;
   return [
     `add chain ${t} ${chain}`,
     `flush chain ${t} ${chain}`,
-    masquerade,
+    `add rule ${t} ${chain} ${ipKeyword} saddr ${endpoint.address} jump mark-for-masquerade comment "${serviceDisplayName(service.name)} hairpin"`,
     `add rule ${t} ${chain} meta l4proto ${service.protocol.toLowerCase()} dnat ${ipKeyword} to ${hostPort(endpoint.address, endpoint.port)}`,
   ];
 }
 
-function serviceRules(service: L4Service): string[] {
+const families: readonly L4IpFamily[] = ['IPv4', 'IPv6'];
+
+function byFamily(service: L4Service): Array<{ family: L4IpFamily; endpoints: L4Endpoint[] }> {
+  return families
+    .map((family) => ({ family, endpoints: service.endpoints.filter((e) => familyOf(e.address) === family) }))
+    .filter((group) => group.endpoints.length > 0);
+}
+
+/**
+ * The service chain, per address family: `numgen random mod N` over the family's endpoints, where
+ * the first k values (the off-node endpoints) fall through to one mark-and-DNAT rule whose own
+ * `numgen random mod k` picks among them (k/N × 1/k = 1/N each), and the rest go to the node-local
+ * endpoints' chains. With both families present every rule is guarded by `meta nfproto`: a `dnat ip`
+ * is a no-op on an IPv6 packet, and the mark must not be set for a family the rule does not serve.
+ */
+function serviceRules(service: L4Service): { lines: string[]; rules: number } {
   const chain = nftServiceChainName(service);
-  const branches = service.endpoints
-    .map((endpoint, i) => `${i} : goto ${nftEndpointChainName(service, endpoint)}`)
-    .join(' , ');
+  const groups = byFamily(service);
+  const proto = service.protocol.toLowerCase();
+  const display = serviceDisplayName(service.name);
+  const endpointLines: string[] = [];
+  const rules: string[] = [];
+  for (const { family, endpoints } of groups) {
+    const guard = groups.length > 1 ? `meta nfproto ${family === 'IPv6' ? 'ipv6' : 'ipv4'} ` : '';
+    const ipKeyword = family === 'IPv6' ? 'ip6' : 'ip';
+    const remote = endpoints.filter((e) => !e.nodeLocal);
+    const local = endpoints.filter((e) => e.nodeLocal);
+    if (local.length > 0) {
+      for (const endpoint of local) endpointLines.push(...localEndpointRules(service, endpoint));
+      const branches = local
+        .map((endpoint, i) => `${remote.length + i} : goto ${nftEndpointChainName(service, endpoint)}`)
+        .join(' , ');
+      rules.push(`${guard}numgen random mod ${endpoints.length} vmap { ${branches} }`);
+    }
+    if (remote.length > 0) {
+      const target =
+        remote.length === 1
+          ? hostPort(remote[0]!.address, remote[0]!.port)
+          : `numgen random mod ${remote.length} map { ${remote.map((e, i) => `${i} : ${e.address} . ${e.port}`).join(' , ')} }`;
+      rules.push(`${guard}jump mark-for-masquerade comment "${display} off-node endpoints"`);
+      rules.push(`${guard}meta l4proto ${proto} dnat ${ipKeyword} to ${target}`);
+    }
+  }
   // Endpoint chains first: a verdict may only name a chain that already exists.
-  return [
-    ...service.endpoints.flatMap((endpoint) => endpointRules(service, endpoint)),
-    `add chain ${t} ${chain}`,
-    `flush chain ${t} ${chain}`,
-    `add rule ${t} ${chain} numgen random mod ${service.endpoints.length} vmap { ${branches} }`,
-  ];
+  return {
+    lines: [
+      ...endpointLines,
+      `add chain ${t} ${chain}`,
+      `flush chain ${t} ${chain}`,
+      ...rules.map((rule) => `add rule ${t} ${chain} ${rule}`),
+    ],
+    rules: rules.length + 2 * service.endpoints.filter((e) => e.nodeLocal).length,
+  };
 }
 
 function mapKey(service: L4Service): string {
@@ -165,15 +218,55 @@ interface MapElement {
   readonly verdict: string;
 }
 
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+/** Redirects the renderer can express, in port order; the rest rejected with the field at fault. */
+function checkedRedirects(state: L4State): { redirects: L4PortRedirect[]; rejected: L4Rejection[] } {
+  const redirects: L4PortRedirect[] = [];
+  const rejected: L4Rejection[] = [];
+  const seen = new Set<number>();
+  for (const [i, redirect] of (state.portRedirects ?? []).entries()) {
+    const service = `portRedirects[${i}]`;
+    if (!validPort(redirect.port))
+      rejected.push({ service, field: 'port', reason: `${redirect.port} is not a port (1-65535)` });
+    else if (!validPort(redirect.toPort))
+      rejected.push({ service, field: 'toPort', reason: `${redirect.toPort} is not a port (1-65535)` });
+    else if (seen.has(redirect.port))
+      rejected.push({ service, field: 'port', reason: `TCP ${redirect.port} is redirected twice` });
+    else {
+      seen.add(redirect.port);
+      redirects.push(redirect);
+    }
+  }
+  return { redirects: redirects.sort((a, b) => a.port - b.port), rejected };
+}
+
 function checkedServices(state: L4State): {
   services: readonly L4Service[];
+  redirects: readonly L4PortRedirect[];
   rejected: readonly L4Rejection[];
 } {
   const nodeProblem = nodeIpProblem(state, undefined);
   const checked = checkServices(state, undefined);
-  return nodeProblem
-    ? { services: [], rejected: [nodeProblem, ...checked.rejected] }
-    : { services: checked.services, rejected: checked.rejected };
+  const { redirects, rejected: badRedirects } = checkedRedirects(state);
+  if (nodeProblem) return { services: [], redirects: [], rejected: [nodeProblem, ...checked.rejected] };
+  // A redirected port is the HTTP listener's: a TCP service on it would never see a packet.
+  const redirected = new Map(redirects.map((r) => [r.port, r]));
+  const services: L4Service[] = [];
+  const rejected: L4Rejection[] = [...checked.rejected, ...badRedirects];
+  for (const service of checked.services) {
+    const redirect = service.protocol === 'TCP' ? redirected.get(service.listenPort) : undefined;
+    if (redirect === undefined) services.push(service);
+    else
+      rejected.push({
+        service: service.name,
+        field: 'listenPort',
+        reason: `TCP ${service.listenPort} is redirected to Portico's own listener on ${redirect.toPort} (portRedirects)`,
+      });
+  }
+  return { services, redirects, rejected };
 }
 
 function mapElementOf(service: L4Service): MapElement {
@@ -217,21 +310,36 @@ function isRule(line: string): boolean {
   return line.startsWith('add rule ');
 }
 
+/** The rules `serviceRules` writes for a service, counted without rendering them (partial syncs skip most services). */
+function serviceRuleCount(service: L4Service): number {
+  let count = 0;
+  for (const { endpoints } of byFamily(service)) {
+    const local = endpoints.filter((e) => e.nodeLocal).length;
+    count += (local > 0 ? 1 + 2 * local : 0) + (local < endpoints.length ? 2 : 0);
+  }
+  return count;
+}
+
 export function renderNftables(state: L4State, options: NftablesRenderOptions = {}): NftablesRender {
-  const { services, rejected } = checkedServices(state);
+  const { services, redirects, rejected } = checkedServices(state);
   const changed = options.changedServices;
 
   const activeChains = new Set<string>();
   const elements: MapElement[] = [];
   const chainLines: string[] = [];
-  let rulesTotal = skeleton(state).filter(isRule).length;
+  const fixed = skeleton(state, redirects);
+  let rulesTotal = fixed.filter(isRule).length;
   for (const service of services) {
     elements.push(mapElementOf(service));
     if (service.endpoints.length === 0) continue;
     activeChains.add(nftServiceChainName(service));
-    for (const endpoint of service.endpoints) activeChains.add(nftEndpointChainName(service, endpoint));
-    rulesTotal += 1 + 2 * service.endpoints.length;
-    if (changed === undefined || changed.has(service.name)) chainLines.push(...serviceRules(service));
+    for (const endpoint of service.endpoints)
+      if (endpoint.nodeLocal) activeChains.add(nftEndpointChainName(service, endpoint));
+    if (changed === undefined || changed.has(service.name)) {
+      const rendered = serviceRules(service);
+      chainLines.push(...rendered.lines);
+      rulesTotal += rendered.rules;
+    } else rulesTotal += serviceRuleCount(service);
   }
 
   const stale = [...(options.existingChains ?? [])]
@@ -274,7 +382,7 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
     return { script: '', activeChains, stats, rejected };
   }
 
-  const head = changed === undefined ? [`add table ${t}`, `delete table ${t}`, ...skeleton(state)] : mapHead;
+  const head = changed === undefined ? [`add table ${t}`, `delete table ${t}`, ...fixed] : mapHead;
   const lines = [
     ...head,
     // Elements leave the maps before the chains they name can go, and new ones follow the chains they name.

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { changedServices, type L4State } from '../../../src/l4/model.js';
-import { nftServiceChainName } from '../../../src/l4/naming.js';
+import { changedServices, type L4Endpoint, type L4State } from '../../../src/l4/model.js';
+import { nftEndpointChainName, nftServiceChainName } from '../../../src/l4/naming.js';
 import { type NftablesRender, renderNftables } from '../../../src/l4/render/nftables.js';
 import {
   ep,
@@ -104,24 +104,26 @@ function assertStep(
   );
 }
 
-const pg = (...addresses: string[]) =>
+const pg = (...endpoints: Array<string | L4Endpoint>) =>
   svc(
     'db/postgres:5432/TCP',
     5432,
-    addresses.map((a) => ep(a, 5432)),
+    endpoints.map((e) => (typeof e === 'string' ? ep(e, 5432) : e)),
   );
+const localPg = ep('10.244.0.3', 5432, { nodeLocal: true });
 const redis = svc('db/redis:6379/TCP', 6379, [ep('10.244.1.6', 6379)]);
 const mqtt = svc('iot/mqtt:1883/TCP', 1883, [ep('10.244.2.2', 1883)]);
-// With a node address: 12 fixed rules (no loopback exclusions); per service 1 numgen + 2 per endpoint.
+// With a node address: 12 fixed rules (no loopback exclusions). Per service: mark + DNAT for the
+// off-node endpoints; with node-local ones, a numgen vmap and 2 rules in each one's chain.
 const fixed = 12;
 
 test('nftables: a series of partial syncs keeps the table equal to a full sync, touching only what changed', () => {
   const h = new Harness();
   const s0: L4State = { nodeIp, services: [pg('10.244.1.5', '10.244.2.7')] };
   assertStep('first (full) sync', h, h.sync(s0), {
-    serviceChainsWritten: 3,
+    serviceChainsWritten: 1,
     chainsDeleted: 0,
-    rulesTotal: fixed + 5,
+    rulesTotal: fixed + 2,
   });
 
   const s1: L4State = { nodeIp, services: [...s0.services, redis] };
@@ -130,39 +132,48 @@ test('nftables: a series of partial syncs keeps the table equal to a full sync, 
     !r1.script.includes(`add chain inet portico ${nftServiceChainName(pg())}`),
     'add service: pg untouched',
   );
-  assertStep('add service', h, r1, { serviceChainsWritten: 2, chainsDeleted: 0, rulesTotal: fixed + 5 + 3 });
+  assertStep('add service', h, r1, { serviceChainsWritten: 1, chainsDeleted: 0, rulesTotal: fixed + 2 + 2 });
 
-  const s2: L4State = { nodeIp, services: [pg('10.244.1.5', '10.244.3.1'), redis] };
+  const s2: L4State = { nodeIp, services: [pg('10.244.1.5', localPg), redis] };
   const r2 = h.sync(s2);
   assert.ok(
     !r2.script.includes(`add chain inet portico ${nftServiceChainName(redis)}`),
     'endpoint change: redis untouched',
   );
-  assertStep('endpoint change', h, r2, {
-    serviceChainsWritten: 3,
-    chainsDeleted: 1,
-    rulesTotal: fixed + 5 + 3,
+  assertStep('an endpoint becomes node-local: it gets a chain', h, r2, {
+    serviceChainsWritten: 2,
+    chainsDeleted: 0,
+    rulesTotal: fixed + 5 + 2,
   });
 
-  const s3: L4State = { nodeIp, services: [pg('10.244.1.5', '10.244.3.1')] };
+  const s3: L4State = { nodeIp, services: [pg('10.244.1.5', localPg)] };
   const r3 = h.sync(s3);
+  assert.ok(!h.kernel.chainNames().includes(nftServiceChainName(redis)), 'delete service: its chain is gone');
+  assertStep('delete service', h, r3, { serviceChainsWritten: 0, chainsDeleted: 1, rulesTotal: fixed + 5 });
+
+  const s4: L4State = { nodeIp, services: [pg('10.244.1.5', '10.244.3.1')] };
+  const r4 = h.sync(s4);
   assert.ok(
-    !h.kernel.chainNames().includes(nftServiceChainName(redis)),
-    'delete service: its chains are gone',
+    !h.kernel.chainNames().includes(nftEndpointChainName(pg(localPg), localPg)),
+    'the node-local endpoint left: its chain is gone',
   );
-  assertStep('delete service', h, r3, { serviceChainsWritten: 0, chainsDeleted: 2, rulesTotal: fixed + 5 });
+  assertStep('node-local endpoint replaced by an off-node one', h, r4, {
+    serviceChainsWritten: 1,
+    chainsDeleted: 1,
+    rulesTotal: fixed + 2,
+  });
 
-  const r4 = h.sync(s3);
-  assert.equal(r4.script, '', 'no-op sync: nothing to apply');
-  assertStep('no-op sync', h, r4, { serviceChainsWritten: 0, chainsDeleted: 0, rulesTotal: fixed + 5 });
+  const r5 = h.sync(s4);
+  assert.equal(r5.script, '', 'no-op sync: nothing to apply');
+  assertStep('no-op sync', h, r5, { serviceChainsWritten: 0, chainsDeleted: 0, rulesTotal: fixed + 2 });
 
-  const s5: L4State = { nodeIp, services: [...s3.services, mqtt, svc('db/redis:6379/TCP', 6379, [])] };
-  h.sync(s5, { failApply: true });
-  const s6: L4State = {
+  const s6: L4State = { nodeIp, services: [...s4.services, mqtt, svc('db/redis:6379/TCP', 6379, [])] };
+  h.sync(s6, { failApply: true });
+  const s7: L4State = {
     nodeIp,
-    services: [...s5.services, svc('iot/coap:5683/UDP', 5683, [ep('10.244.2.3', 5683)])],
+    services: [...s6.services, svc('iot/coap:5683/UDP', 5683, [ep('10.244.2.3', 5683)])],
   };
-  const naive = renderNftables(s6, {
+  const naive = renderNftables(s7, {
     changedServices: new Set(['iot/coap:5683/UDP']),
     existingChains: new Set(h.kernel.chainNames()),
   });
@@ -172,11 +183,11 @@ test('nftables: a series of partial syncs keeps the table equal to a full sync, 
     (error: unknown) =>
       error instanceof NftScriptError && error.message.includes(`missing chain ${nftServiceChainName(mqtt)}`),
   );
-  const r6 = h.sync(s6);
-  assertStep('full sync after a failure', h, r6, {
-    serviceChainsWritten: 3 + 2 + 2,
+  const r7 = h.sync(s7);
+  assertStep('full sync after a failure', h, r7, {
+    serviceChainsWritten: 3,
     chainsDeleted: 0,
-    rulesTotal: fixed + 5 + 3 + 3,
+    rulesTotal: fixed + 2 + 2 + 2,
   });
 });
 
