@@ -253,3 +253,250 @@ for (const c of mapChangeCases) {
     assert.equal(h.kernel.dump(), loaded(c.to).dump());
   });
 }
+
+const mixed = svc('db/postgres:5432/TCP', 5432, [
+  ep('10.244.1.5', 5432),
+  ep('10.244.2.7', 5432),
+  ep('10.244.0.3', 5432, { nodeLocal: true }),
+  ep('fd00:244:1::5', 5432),
+  ep('fd00:244::3', 5432, { nodeLocal: true }),
+]);
+const dualStackLocal = [...localAddresses, 'fd00:50::10', 'fd00:244::1', '::1'];
+
+const shareCases: Array<{
+  name: string;
+  state: L4State;
+  packet: { src: string; dst: string; dport: number; proto: 'tcp' | 'udp' };
+  want: Array<[endpoint: string, probability: number, masquerade: boolean]>;
+}> = [
+  {
+    name: 'off-node and node-local endpoints of one family share numgen equally; only off-node ones are masqueraded',
+    state: { nodeIp, services: [mixed] },
+    packet: { src: outsideClient, dst: nodeIp, dport: 5432, proto: 'tcp' },
+    want: [
+      ['10.244.0.3:5432', 1 / 3, false],
+      ['10.244.1.5:5432', 1 / 3, true],
+      ['10.244.2.7:5432', 1 / 3, true],
+    ],
+  },
+  {
+    name: 'a node-local endpoint reaching its own service is masqueraded only on the path back to itself',
+    state: { nodeIp, services: [mixed] },
+    packet: { src: '10.244.0.3', dst: nodeIp, dport: 5432, proto: 'tcp' },
+    want: [
+      ['10.244.0.3:5432', 1 / 3, true],
+      ['10.244.1.5:5432', 1 / 3, true],
+      ['10.244.2.7:5432', 1 / 3, true],
+    ],
+  },
+  {
+    name: 'another node-local address is not hairpin traffic',
+    state: { nodeIp, services: [mixed] },
+    packet: { src: '10.244.0.4', dst: nodeIp, dport: 5432, proto: 'tcp' },
+    want: [
+      ['10.244.0.3:5432', 1 / 3, false],
+      ['10.244.1.5:5432', 1 / 3, true],
+      ['10.244.2.7:5432', 1 / 3, true],
+    ],
+  },
+  {
+    name: 'an IPv6 packet to a dual-stack service spreads over the IPv6 endpoints only',
+    state: { services: [mixed] },
+    packet: { src: 'fd00:99::1', dst: 'fd00:50::10', dport: 5432, proto: 'tcp' },
+    want: [
+      ['[fd00:244:1::5]:5432', 1 / 2, true],
+      ['[fd00:244::3]:5432', 1 / 2, false],
+    ],
+  },
+  {
+    name: 'an IPv4 packet to a dual-stack service spreads over the IPv4 endpoints only',
+    state: { services: [mixed] },
+    packet: { src: outsideClient, dst: nodeIp, dport: 5432, proto: 'tcp' },
+    want: [
+      ['10.244.0.3:5432', 1 / 3, false],
+      ['10.244.1.5:5432', 1 / 3, true],
+      ['10.244.2.7:5432', 1 / 3, true],
+    ],
+  },
+  {
+    name: 'a service of only node-local endpoints goes through a vmap that covers every value',
+    state: {
+      nodeIp,
+      services: [
+        svc('dns/coredns:dns/UDP', 53, [
+          ep('10.244.0.10', 53, { nodeLocal: true }),
+          ep('10.244.0.11', 53, { nodeLocal: true }),
+        ]),
+      ],
+    },
+    packet: { src: outsideClient, dst: nodeIp, dport: 53, proto: 'udp' },
+    want: [
+      ['10.244.0.10:53', 1 / 2, false],
+      ['10.244.0.11:53', 1 / 2, false],
+    ],
+  },
+];
+
+for (const c of shareCases) {
+  test(`nftables: ${c.name}`, () => {
+    const got = loaded(c.state).trace(c.packet, dualStackLocal);
+    assert.deepEqual(
+      got.paths.map((p) => [p.endpoint, p.probability, p.masquerade]),
+      c.want.map(([endpoint, probability, masquerade]) => [endpoint, probability, masquerade]),
+    );
+  });
+}
+
+const redirects = [
+  { port: 80, toPort: 8080 },
+  { port: 443, toPort: 8443 },
+];
+const redirectCases: Array<{
+  name: string;
+  state: L4State;
+  packet: { src: string; dst: string; dport: number; proto: 'tcp' | 'udp' };
+  want: { endpoints: string[]; masquerade: boolean; rejected: boolean };
+}> = [
+  {
+    name: 'TCP from outside to node port 80 is redirected to the local listener on 8080, client address kept',
+    state: { services: [], portRedirects: redirects },
+    packet: { src: outsideClient, dst: nodeIp, dport: 80, proto: 'tcp' },
+    want: { endpoints: [`${nodeIp}:8080`], masquerade: false, rejected: false },
+  },
+  {
+    name: 'TCP from the node itself to its port 443 is redirected to loopback 8443',
+    state: { services: [], portRedirects: redirects },
+    packet: { src: nodeIp, dst: nodeIp, dport: 443, proto: 'tcp' },
+    want: { endpoints: ['127.0.0.1:8443'], masquerade: false, rejected: false },
+  },
+  {
+    name: 'loopback is not a node address: 127.0.0.1:80 is left alone',
+    state: { services: [], portRedirects: redirects },
+    packet: { src: '127.0.0.1', dst: '127.0.0.1', dport: 80, proto: 'tcp' },
+    want: { endpoints: [], masquerade: false, rejected: false },
+  },
+  {
+    name: 'UDP to a redirected port is left alone (redirects are TCP only)',
+    state: { services: [], portRedirects: redirects },
+    packet: { src: outsideClient, dst: nodeIp, dport: 80, proto: 'udp' },
+    want: { endpoints: [], masquerade: false, rejected: false },
+  },
+  {
+    name: 'with a node address configured, another local address is not redirected',
+    state: { nodeIp, services: [], portRedirects: redirects },
+    packet: { src: outsideClient, dst: '10.244.0.1', dport: 80, proto: 'tcp' },
+    want: { endpoints: [], masquerade: false, rejected: false },
+  },
+  {
+    name: 'an IPv6 client reaching the node port is redirected too (one inet table)',
+    state: { services: [], portRedirects: redirects },
+    packet: { src: 'fd00:99::1', dst: 'fd00:50::10', dport: 80, proto: 'tcp' },
+    want: { endpoints: ['[fd00:50::10]:8080'], masquerade: false, rejected: false },
+  },
+  {
+    name: 'services keep working beside the redirects',
+    state: { nodeIp, services: [redis], portRedirects: redirects },
+    packet: { src: outsideClient, dst: nodeIp, dport: 6379, proto: 'tcp' },
+    want: { endpoints: ['10.244.1.6:6379'], masquerade: true, rejected: false },
+  },
+];
+
+for (const c of redirectCases) {
+  test(`nftables redirect: ${c.name}`, () => {
+    const got = loaded(c.state).trace(c.packet, dualStackLocal);
+    assert.deepEqual(
+      { endpoints: got.endpoints, masquerade: got.masquerade, rejected: got.rejected },
+      c.want,
+    );
+  });
+}
+
+const rejectionCases: Array<{
+  name: string;
+  state: L4State;
+  want: Array<[string, string]>;
+  redirectsKept: number;
+}> = [
+  {
+    name: 'a TCP service on a redirected port is left out, naming its listenPort',
+    state: {
+      services: [svc('web/x:http/TCP', 80, [ep('10.244.1.1', 80)]), svc('dns/d:dns/UDP', 80, [])],
+      portRedirects: [{ port: 80, toPort: 8080 }],
+    },
+    want: [['web/x:http/TCP', 'listenPort']],
+    redirectsKept: 1,
+  },
+  {
+    name: 'a redirect to a port out of range is left out, naming the field',
+    state: { services: [], portRedirects: [{ port: 80, toPort: 70000 }] },
+    want: [['portRedirects[0]', 'toPort']],
+    redirectsKept: 0,
+  },
+  {
+    name: 'a port redirected twice keeps the first redirect',
+    state: {
+      services: [],
+      portRedirects: [
+        { port: 80, toPort: 8080 },
+        { port: 80, toPort: 9090 },
+        { port: 0, toPort: 9090 },
+      ],
+    },
+    want: [
+      ['portRedirects[1]', 'port'],
+      ['portRedirects[2]', 'port'],
+    ],
+    redirectsKept: 1,
+  },
+];
+
+for (const c of rejectionCases) {
+  test(`nftables: ${c.name}`, () => {
+    const render = renderNftables(c.state);
+    assert.deepEqual(
+      render.rejected.map((r) => [r.service, r.field]),
+      c.want,
+    );
+    // What is left out is not in the script; what stays still applies.
+    new SimulatedNftables().apply(render.script);
+    assert.equal(render.script.match(/ redirect to /g)?.length ?? 0, c.redirectsKept);
+  });
+}
+
+const transitionCases: Array<{ name: string; from: L4State; to: L4State; wantChainsDeleted: number }> = [
+  {
+    name: 'an off-node endpoint turning node-local gets its chain',
+    from: { nodeIp, services: [pg('10.244.1.5', '10.244.0.3')] },
+    to: { nodeIp, services: [pg('10.244.1.5', localPg)] },
+    wantChainsDeleted: 0,
+  },
+  {
+    name: 'the last node-local endpoint leaving deletes its chain',
+    from: { nodeIp, services: [pg('10.244.1.5', localPg)] },
+    to: { nodeIp, services: [pg('10.244.1.5')] },
+    wantChainsDeleted: 1,
+  },
+  {
+    name: 'a service of node-local endpoints losing them all deletes every chain it had',
+    from: { nodeIp, services: [pg(localPg, ep('10.244.0.4', 5432, { nodeLocal: true }))] },
+    to: { nodeIp, services: [pg()] },
+    wantChainsDeleted: 3,
+  },
+  {
+    name: 'a service becoming dual-stack is rewritten with per-family rules',
+    from: { nodeIp, services: [pg('10.244.1.5')] },
+    to: { nodeIp, services: [mixed] },
+    wantChainsDeleted: 0,
+  },
+];
+
+for (const c of transitionCases) {
+  test(`nftables partial sync: ${c.name}, and the table equals a full sync`, () => {
+    const h = new Harness();
+    h.sync(c.from);
+    const render = h.sync(c.to);
+    assert.equal(render.stats.chainsDeleted, c.wantChainsDeleted);
+    assert.equal(h.kernel.dump(), loaded(c.to).dump());
+    assert.equal(h.kernel.ruleCount(), render.stats.rulesTotal);
+  });
+}
