@@ -222,28 +222,58 @@ function validPort(port: number): boolean {
   return Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
-/** Redirects the renderer can express, in port order; the rest rejected with the field at fault. */
+/**
+ * The redirects the renderer can express, sorted by port, and the rest with the field at fault:
+ * both ports valid, not onto itself, one redirect per node port (the same rules and wording as
+ * the iptables mode's check).
+ */
 function checkedRedirects(state: L4State): { redirects: L4PortRedirect[]; rejected: L4Rejection[] } {
   const redirects: L4PortRedirect[] = [];
   const rejected: L4Rejection[] = [];
   const seen = new Set<number>();
   for (const [i, redirect] of (state.portRedirects ?? []).entries()) {
-    const service = `portRedirects[${i}]`;
-    if (!validPort(redirect.port))
-      rejected.push({ service, field: 'port', reason: `${redirect.port} is not a port (1-65535)` });
-    else if (!validPort(redirect.toPort))
-      rejected.push({ service, field: 'toPort', reason: `${redirect.toPort} is not a port (1-65535)` });
-    else if (seen.has(redirect.port))
-      rejected.push({ service, field: 'port', reason: `TCP ${redirect.port} is redirected twice` });
+    const reject = (field: string, reason: string): void => {
+      rejected.push({ service: '*', field: `portRedirects[${i}].${field}`, reason });
+    };
+    if (!validPort(redirect.port)) reject('port', `${redirect.port} is not a port (1-65535)`);
+    else if (!validPort(redirect.toPort)) reject('toPort', `${redirect.toPort} is not a port (1-65535)`);
+    else if (redirect.toPort === redirect.port)
+      reject('toPort', `redirects port ${redirect.port} onto itself`);
+    else if (seen.has(redirect.port)) reject('port', `port ${redirect.port} is redirected twice`);
     else {
       seen.add(redirect.port);
-      redirects.push(redirect);
+      redirects.push({ port: redirect.port, toPort: redirect.toPort });
     }
   }
   return { redirects: redirects.sort((a, b) => a.port - b.port), rejected };
 }
 
-function checkedServices(state: L4State): {
+interface Checked {
+  readonly services: readonly L4Service[];
+  readonly redirects: readonly L4PortRedirect[];
+  readonly rejected: readonly L4Rejection[];
+  /** The verdict-map elements of `services`, computed once: a partial sync diffs against the previous state's. */
+  readonly elements: readonly MapElement[];
+}
+
+/**
+ * States are immutable, and the state a partial sync diffs against is the one the previous sync
+ * rendered: remembering its checked form by identity halves the work of a partial render at 5,000
+ * services (validation and element keys dominate it, not the one service's rules).
+ */
+const checkedMemo = new WeakMap<L4State, Checked>();
+
+function checkedServices(state: L4State): Checked {
+  let checked = checkedMemo.get(state);
+  if (checked === undefined) {
+    const { services, redirects, rejected } = checkState(state);
+    checked = { services, redirects, rejected, elements: services.map(mapElementOf) };
+    checkedMemo.set(state, checked);
+  }
+  return checked;
+}
+
+function checkState(state: L4State): {
   services: readonly L4Service[];
   redirects: readonly L4PortRedirect[];
   rejected: readonly L4Rejection[];
@@ -321,16 +351,14 @@ function serviceRuleCount(service: L4Service): number {
 }
 
 export function renderNftables(state: L4State, options: NftablesRenderOptions = {}): NftablesRender {
-  const { services, redirects, rejected } = checkedServices(state);
+  const { services, redirects, rejected, elements } = checkedServices(state);
   const changed = options.changedServices;
 
   const activeChains = new Set<string>();
-  const elements: MapElement[] = [];
   const chainLines: string[] = [];
   const fixed = skeleton(state, redirects);
   let rulesTotal = fixed.filter(isRule).length;
   for (const service of services) {
-    elements.push(mapElementOf(service));
     if (service.endpoints.length === 0) continue;
     activeChains.add(nftServiceChainName(service));
     for (const endpoint of service.endpoints)
@@ -355,7 +383,7 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
   let mapElementsWritten = elements.length;
   let mapHead: string[] = [];
   if (changed !== undefined && options.previous !== undefined) {
-    const diff = diffElements(checkedServices(options.previous).services.map(mapElementOf), elements);
+    const diff = diffElements(checkedServices(options.previous).elements, elements);
     elementDeletes = elementCommands('delete', diff.deleted);
     elementAdds = elementCommands('add', diff.added);
     mapElementsWritten = diff.deleted.length + diff.added.length;

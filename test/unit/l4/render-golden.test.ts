@@ -10,16 +10,14 @@ import { formatIptablesForAudit, renderIptables } from '../../../src/l4/render/i
 import { diffIpvs, formatIpvsTable, renderIpvs } from '../../../src/l4/render/ipvs.js';
 import { renderNftables } from '../../../src/l4/render/nftables.js';
 import { assertGolden, canonicalIptables, canonicalIpvs, canonicalNft } from '../../support/golden.js';
-import { caseCovers, goldenCases } from '../../support/l4-fixtures.js';
+import { goldenCases, nftOnlyGoldenCases, redirectGoldenCases } from '../../support/l4-fixtures.js';
 
 const dir = 'test/golden/l4';
 
 for (const c of goldenCases) {
   const changedServices = c.changed ? new Set(c.changed) : undefined;
 
-  test(`${c.name}: the iptables-restore payload matches its golden file`, {
-    skip: !caseCovers(c, 'iptables'),
-  }, () => {
+  test(`${c.name}: the iptables-restore payload matches its golden file`, () => {
     const previous = c.previous ? renderIptables(c.previous) : undefined;
     const render = renderIptables(c.state, {
       ...(changedServices ? { changedServices } : {}),
@@ -40,7 +38,7 @@ for (const c of goldenCases) {
     assertGolden(`${dir}/${c.name}.nft`, render.script, canonicalNft);
   });
 
-  if (c.state.nodeIp !== undefined && caseCovers(c, 'ipvs')) {
+  if (c.state.nodeIp !== undefined) {
     const nodeIp = c.state.nodeIp;
     test(`${c.name}: the ipvsadm-restore payload (for a re-sync, the diff against the live table) matches its golden file`, () => {
       const render = renderIpvs(c.state);
@@ -55,4 +53,13 @@ for (const c of goldenCases) {
       assertGolden(`${dir}/${c.name}.ipvs.iptables`, renderIpvs(c.state).companionPayload, canonicalIptables);
     });
   }
+}
+
+// Port redirects (the other modes test theirs beside their renderers) and what only an inet table holds.
+for (const c of [...redirectGoldenCases, ...nftOnlyGoldenCases]) {
+  test(`${c.name}: the nft script matches its golden file`, () => {
+    const render = renderNftables(c.state);
+    assert.deepEqual(render.rejected, []);
+    assertGolden(`${dir}/${c.name}.nft`, render.script, canonicalNft);
+  });
 }

@@ -16,7 +16,14 @@ import { after, test } from 'node:test';
 import { changedServices, type L4State } from '../../../src/l4/model.js';
 import { type IptablesRender, jumpCommands, renderIptables } from '../../../src/l4/render/iptables.js';
 import { renderNftables } from '../../../src/l4/render/nftables.js';
-import { caseCovers, ep, goldenCases, nodeIp, svc } from '../../support/l4-fixtures.js';
+import {
+  ep,
+  goldenCases,
+  nftOnlyGoldenCases,
+  nodeIp,
+  redirectGoldenCases,
+  svc,
+} from '../../support/l4-fixtures.js';
 
 const probe = spawnSync('unshare', ['-n', 'sh', '-c', 'iptables-restore --version && nft --version'], {
   encoding: 'utf8',
@@ -75,8 +82,7 @@ function iptablesApply(render: IptablesRender, tool: 'iptables' | 'ip6tables'): 
 
 for (const c of goldenCases) {
   const tool = c.state.ipFamily === 'IPv6' ? 'ip6tables' : 'iptables';
-  const iptablesSkip = caseCovers(c, 'iptables') ? skip : 'an nftables-only case';
-  test(`${c.name}: ${tool}-restore accepts the payload in a fresh namespace`, { skip: iptablesSkip }, () => {
+  test(`${c.name}: ${tool}-restore accepts the payload in a fresh namespace`, { skip }, () => {
     const previous = c.previous ? renderIptables(c.previous) : undefined;
     const render = renderIptables(c.state, {
       ...(c.changed ? { changedServices: new Set(c.changed) } : {}),
@@ -105,6 +111,19 @@ for (const c of goldenCases) {
     ];
     const listed = inFreshNetns(steps.join('\n'));
     assert.match(listed, /table inet portico/);
+  });
+}
+
+for (const c of [...redirectGoldenCases, ...nftOnlyGoldenCases]) {
+  test(`${c.name}: nft -f accepts the script in a fresh namespace, and the kernel holds every rule`, {
+    skip,
+  }, () => {
+    const render = renderNftables(c.state);
+    const listed = inFreshNetns([`nft -f ${file(render.script)}`, 'nft list table inet portico'].join('\n'));
+    const rules = listed
+      .split('\n')
+      .filter((line) => /^\t\t(?!type |policy |elements |comment )\S/.test(line));
+    assert.equal(rules.length, render.stats.rulesTotal, listed);
   });
 }
 
