@@ -29,6 +29,8 @@ export function staleUdpFlows(previous: L4State | undefined, current: L4State): 
   for (const service of current.services) {
     if (service.protocol !== 'UDP') continue;
     const old = before.get(service.name);
+    // The same object: nothing changed (a partial sync at 5,000 services passes most services through).
+    if (old === service) continue;
     if (service.endpoints.length > 0 && (old === undefined || old.endpoints.length === 0)) {
       flows.push({ listenPort: service.listenPort, ...nodeIp });
       continue;
@@ -40,8 +42,9 @@ export function staleUdpFlows(previous: L4State | undefined, current: L4State): 
       flows.push({ listenPort: service.listenPort, endpointAddress: address, ...nodeIp });
   }
   // A removed UDP service: its flows go on to the endpoints until they expire, as kube-proxy's do.
+  const currentNames = new Set(current.services.map((s) => s.name));
   for (const old of previous?.services ?? []) {
-    if (old.protocol !== 'UDP' || current.services.some((s) => s.name === old.name)) continue;
+    if (old.protocol !== 'UDP' || currentNames.has(old.name)) continue;
     for (const e of old.endpoints)
       flows.push({ listenPort: old.listenPort, endpointAddress: e.address, ...nodeIp });
   }

@@ -111,7 +111,7 @@ function skeleton(state: L4State, redirects: readonly L4PortRedirect[]): string[
     // Before the service map: checked redirects never share a port with a TCP service (see checkedRedirects).
     ...redirects.map(
       (r) =>
-        `add rule ${t} services ${nodeMatch.match} tcp dport ${r.port} redirect to :${r.toPort} comment "port redirect"`,
+        `add rule ${t} services ${nodeMatch.match} tcp dport ${r.port} redirect to :${r.toPort} comment "node port ${r.port} -> portico ${r.toPort}"`,
     ),
     `add rule ${t} services ${nodeMatch.match} meta l4proto . th dport vmap @${nftServiceMap}`,
     ...nodeMatch.exclusions.map((rule) => `add rule ${t} nodeport-endpoints-check ${rule}`),
