@@ -155,9 +155,13 @@ function localEndpointRules(service: L4Service, endpoint: L4Endpoint): string[] 
 
 const families: readonly L4IpFamily[] = ['IPv4', 'IPv6'];
 
+/** Checked endpoints only: their addresses are valid, so a colon means IPv6 (cheaper than familyOf at 50,000 endpoints). */
 function byFamily(service: L4Service): Array<{ family: L4IpFamily; endpoints: L4Endpoint[] }> {
   return families
-    .map((family) => ({ family, endpoints: service.endpoints.filter((e) => familyOf(e.address) === family) }))
+    .map((family) => ({
+      family,
+      endpoints: service.endpoints.filter((e) => e.address.includes(':') === (family === 'IPv6')),
+    }))
     .filter((group) => group.endpoints.length > 0);
 }
 
