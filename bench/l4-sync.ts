@@ -81,6 +81,8 @@ interface Row {
   /** `changedServices(previous, current)`, which KernelL4.sync computes before rendering, median. */
   changeCompareMs: number;
   changeBytes: number;
+  /** CPU time (user + system) of this process during the change's sync, median: the part load cannot stretch. */
+  changeCpuMs: number;
   rules: number;
 }
 
@@ -130,6 +132,7 @@ try {
           changeRenderMs: Number.NaN,
           changeCompareMs: Number.NaN,
           changeBytes: Number.NaN,
+          changeCpuMs: Number.NaN,
           rules,
         });
         continue;
@@ -137,6 +140,7 @@ try {
       const changes: number[] = [];
       const changeRenders: number[] = [];
       const changeCompares: number[] = [];
+      const changeCpu: number[] = [];
       const changeBytes: number[] = [];
       let changeKind = '';
       let current = state;
@@ -144,9 +148,12 @@ try {
       for (let round = 0; round < CHANGE_ROUNDS; round++) {
         const previous = current;
         current = withEndpoint(current, middle, `10.250.0.${round + 1}`);
+        const cpuBefore = process.cpuUsage();
         const start = performance.now();
         const result = await kernel.sync(current);
         changes.push(performance.now() - start);
+        const cpu = process.cpuUsage(cpuBefore);
+        changeCpu.push((cpu.user + cpu.system) / 1000);
         if (result.error) throw result.error;
         changeKind = result.kind;
         changeBytes.push(result.payloadBytes);
@@ -154,11 +161,14 @@ try {
         const compared = timed(() => changedServices(previous, current));
         const changed = compared.value;
         changeCompares.push(compared.ms);
+        // A copy of the state: the renderer remembers the checked form of a state it has seen (the sync
+        // just rendered this one); in the sync only the previous state was remembered, so time that.
+        const fresh: L4State = { ...current };
         changeRenders.push(
           timed(() =>
             mode === 'iptables'
-              ? renderIptables(current, { changedServices: changed })
-              : renderNftables(current, { changedServices: changed, previous }),
+              ? renderIptables(fresh, { changedServices: changed })
+              : renderNftables(fresh, { changedServices: changed, previous }),
           ).ms,
         );
       }
@@ -183,11 +193,12 @@ try {
         changeKind,
         changeRenderMs: median(changeRenders),
         changeCompareMs: median(changeCompares),
+        changeCpuMs: median(changeCpu),
         changeBytes: median(changeBytes),
         rules,
       });
       console.log(
-        `${mode} ${size} services: render ${render.ms.toFixed(0)} ms, full sync ${fullSyncMs.toFixed(0)} ms, one endpoint change ${median(changes).toFixed(0)} ms (${changeKind}; its render ${median(changeRenders).toFixed(1)} ms, payload ${median(changeBytes)} bytes), ${rules} rules`,
+        `${mode} ${size} services: render ${render.ms.toFixed(0)} ms, full sync ${fullSyncMs.toFixed(0)} ms, one endpoint change ${median(changes).toFixed(0)} ms (${changeKind}; its render ${median(changeRenders).toFixed(1)} ms, payload ${median(changeBytes)} bytes, this process's CPU ${median(changeCpu).toFixed(0)} ms), ${rules} rules`,
       );
     }
   }
@@ -232,7 +243,8 @@ const nftBreakdown =
 chain, write its two rules). Of the ${ms(nft5000.changeMs)} ms, finding the changed services (\`changedServices\`,
 comparing 5,000 services) takes ${ms(nft5000.changeCompareMs)} ms and rendering (checking the
 state, diffing the map elements against the previous state, writing the one service's chain)
-${ms(nft5000.changeRenderMs)} ms, timed alone on the same states; the rest, about
+${ms(nft5000.changeRenderMs)} ms, timed alone on the same states (CPU time of this process for the whole sync:
+${ms(nft5000.changeCpuMs)} ms); the rest, about
 ${ms(nft5000.changeMs - nft5000.changeCompareMs - nft5000.changeRenderMs)} ms, is \`nft -f\` with the
 \`ip netns exec\` around it, plus the rest of \`KernelL4.sync\` (UDP conntrack bookkeeping, garbage
 collection of the previous states). nft's floor is fixed by the table, not the script: \`nft -c -f\`
