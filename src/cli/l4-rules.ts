@@ -33,7 +33,7 @@ Prints the rules a kernel --l4-mode would apply for the TCP/UDP services of a ma
 (ConfigMaps in ingress-nginx's format and L4Routes), and exits. Nothing is applied.
 
   --mode MODE   iptables (iptables-restore payload), nftables (nft script) or ipvs
-                (ipvsadm-restore payload, then its companion iptables-restore payload).
+                (ipvsadm -R payload, then its companion iptables-restore payload).
 
 Diagnostics go to stderr. Exit 0 when everything was rendered, 1 when something was rejected
 (the rest is still printed), 2 on bad usage.
@@ -69,7 +69,8 @@ export function renderPayload(
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `# sysctl ${k}=${v}`);
   const text = [
-    '# ipvsadm-restore',
+    // Not `ipvsadm-restore`: Debian's wrapper clears the whole table (`ipvsadm -C`) first.
+    '# ipvsadm -R',
     formatIpvsTable(render.virtualServers).trimEnd(),
     '# iptables-restore --noflush (companion rules)',
     formatIptablesForAudit({ payload: render.companionPayload, jumps: render.companionJumps }).trimEnd(),
