@@ -134,7 +134,7 @@ describe('Dockerfile', () => {
 
   test('EXPOSEs the ports the Deployment uses', () => {
     const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(/\s+/).map(Number).sort();
-    const deployment = readFileSync(join(root, 'deploy/deployment.yaml'), 'utf8');
+    const deployment = readFileSync(join(root, 'deploy/base/deployment.yaml'), 'utf8');
     const ports = [...deployment.matchAll(/containerPort: (\d+)/g)].map((m) => Number(m[1])).sort();
     assert.deepEqual(exposed, ports);
   });
