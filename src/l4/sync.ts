@@ -241,7 +241,9 @@ function ipvsKernel(exec: Exec, book: SyncBook, cleanupFamily: L4IpFamily): Kern
       nodeIp = state.nodeIp;
       family = state.ipFamily ?? 'IPv4';
       try {
-        const render = renderIpvs(state);
+        // A full sync re-reads our nat chains, so a redirects chain no longer wanted is deleted.
+        const existing = full ? await listPorticoChains(exec, family, 'nat') : undefined;
+        const render = renderIpvs(state, existing ? { existingChains: existing } : {});
         const live = parseIpvsSave(await ipvsSave(exec)).virtualServers;
         const owned = [previousNodeIp, nodeIp].filter((ip) => ip !== undefined);
         const commands = diffIpvs(
