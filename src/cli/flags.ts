@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type HstsOptions, type ProxyOptions, REDIRECT_CODES, type RedirectCode } from '../config/types.js';
 import { isKernelMode, L4_MODES, type L4Mode } from '../l4/translate.js';
+import { KNOWN_KINDS } from '../model/objects.js';
 import { cipherList, INGRESS_NGINX_CIPHERS, nginxSize, tlsProtocols } from '../model/settings/tls.js';
 import { type Parsed, boolean as parseBoolean } from '../model/settings/validators.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
@@ -35,6 +36,11 @@ interface FlagSpec {
     | 'Cluster';
 }
 
+/** `a, b and c`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** `FLAGS` is the single definition of every command-line flag. */
@@ -42,7 +48,8 @@ export const FLAGS = {
   manifests: {
     type: 'string',
     value: 'DIR',
-    doc: 'File mode: load Ingress, IngressClass, Service, EndpointSlice, Secret and ConfigMap manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.',
+    // From the store's own list, so the help cannot miss a kind file mode reads.
+    doc: `File mode: load ${listOf(KNOWN_KINDS)} manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change; other kinds are skipped. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.`,
     group: 'General',
   },
   'access-log': {
