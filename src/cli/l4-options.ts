@@ -8,6 +8,7 @@ import { familyOf, type L4PortRedirect } from '../l4/model.js';
 import { L4Runtime } from '../l4/runtime.js';
 import type { L4Mode, L4TranslateOptions } from '../l4/translate.js';
 import type { Logger } from '../log/logger.js';
+import type { PorticoMetrics } from '../metrics/registry.js';
 import type { ObjectStore } from '../store/object-store.js';
 import type { PorticoConfig } from './flags.js';
 
@@ -63,9 +64,18 @@ export function l4TranslateOptionsFor(
   };
 }
 
-/** `l4RuntimeFor` starts the L4 path of a serving process (user space, or the kernel sync loop). */
-export function l4RuntimeFor(config: PorticoConfig, store: ObjectStore, logger: Logger): L4Runtime {
+/**
+ * `l4RuntimeFor` starts the L4 path of a serving process (user space, or the kernel sync loop);
+ * with `metrics`, its rejected routes and entries count in `portico_config_rejected_objects`.
+ */
+export function l4RuntimeFor(
+  config: PorticoConfig,
+  store: ObjectStore,
+  logger: Logger,
+  metrics?: PorticoMetrics,
+): L4Runtime {
   return new L4Runtime({
+    ...(metrics !== undefined ? { metrics } : {}),
     store,
     translate: l4TranslateOptionsFor(config),
     logger,
