@@ -5,7 +5,9 @@
  * <node>`). Checked: a client namespace connecting to the node's port 80 reaches the listener, and
  * so does the node itself (the OUTPUT path); switching the redirects off (a full sync) removes the
  * chain and port 80 answers nothing again; cleanup leaves nothing of Portico; the host's own
- * ruleset is byte-identical before and after.
+ * ruleset is byte-identical before and after. The IPVS companion rules are restored with the real
+ * iptables-restore too (the redirect is plain nat and needs no ip_vs); a full IPVS sync needs ip_vs
+ * and is skipped with that reason where the kernel has none.
  *
  * Needs root, ip netns, iptables, nft and conntrack: under CI=true their absence fails the test.
  */
@@ -13,8 +15,15 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { before, test } from 'node:test';
-import { prefixedExec, spawnExec } from '../../../src/l4/apply/restore.js';
+import {
+  ensureJumps,
+  iptablesRestore,
+  listPorticoChains,
+  prefixedExec,
+  spawnExec,
+} from '../../../src/l4/apply/restore.js';
 import type { L4State } from '../../../src/l4/model.js';
+import { renderIpvs } from '../../../src/l4/render/ipvs.js';
 import { createKernelL4, type KernelMode } from '../../../src/l4/sync.js';
 import { createLab, hostRuleset, type Lab, labNodeIp, labUnavailable } from '../../support/l4-lab.js';
 
@@ -133,15 +142,57 @@ test(
   () => withLab((lab) => scenario('iptables', lab)),
 );
 
+// The redirect is plain nat, so the IPVS companion payload can be checked on this kernel even
+// without ip_vs: restored by the real iptables-restore, it must redirect, then delete its chain.
+async function ipvsCompanionScenario(lab: Lab): Promise<void> {
+  const exec = prefixedExec(spawnExec, ['ip', 'netns', 'exec', lab.node]);
+  const listener = await startListener(lab);
+  try {
+    const on = renderIpvs(stateWith([{ port: 80, toPort: httpPort }]));
+    assert.deepEqual(on.rejected, []);
+    await iptablesRestore(exec, 'IPv4', on.companionPayload);
+    await ensureJumps(exec, 'IPv4', on.companionJumps);
+    assert.deepEqual(await lab.load('tcp', 80, 10), { [answer]: 10 }, 'the client reaches the listener');
+
+    const existing = await listPorticoChains(exec, 'IPv4', 'nat');
+    await iptablesRestore(
+      exec,
+      'IPv4',
+      renderIpvs(stateWith(undefined), { existingChains: existing }).companionPayload,
+    );
+    assert.doesNotMatch(await lab.inNode(['iptables-save', '-t', 'nat']), /PORTICO-REDIRECTS/);
+    assert.deepEqual(await lab.load('tcp', 80, 3), { error: 3 }, 'port 80 answers nothing again');
+
+    await createKernelL4('ipvs', { exec }).cleanup();
+    const leftovers = (await lab.inNode(['iptables-save']))
+      .split('\n')
+      .filter((line) => line.includes('PORTICO-'));
+    assert.deepEqual(leftovers, [], 'nothing of Portico remains after cleanup');
+  } finally {
+    await stopListener(listener);
+  }
+}
+
+test(
+  'ipvs companion rules: iptables-restore accepts them and node port 80 reaches the listener (no ip_vs needed)',
+  {
+    skip,
+    timeout: 120_000,
+  },
+  () => withLab(ipvsCompanionScenario),
+);
+
 const ipvsMissing = existsSync('/proc/net/ip_vs')
   ? undefined
   : 'this kernel has no ip_vs (/proc/net/ip_vs is absent)';
 test(
-  'ipvs: the companion rules redirect node port 80 the same way',
+  'ipvs: a KernelL4 sync redirects node port 80 the same way',
   {
     skip:
       skip ||
-      (ipvsMissing ? `${ipvsMissing}; the IPVS companion redirects are tested in test/unit/l4` : false),
+      (ipvsMissing
+        ? `${ipvsMissing}; the companion redirect rules are checked above and in test/unit/l4`
+        : false),
     timeout: 120_000,
   },
   () => withLab((lab) => scenario('ipvs', lab)),
