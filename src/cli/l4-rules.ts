@@ -28,6 +28,7 @@ import { EXIT_USAGE } from './run-files.js';
 
 export const L4_RULES_HELP = `Usage: portico l4-rules --manifests DIR --mode iptables|ipvs|nftables [--node-ip A]
                         [--tcp-services-configmap NS/NAME] [--udp-services-configmap NS/NAME]
+                        [--redirect-privileged-ports [--http-port P] [--https-port P]]
 
 Prints the rules a kernel --l4-mode would apply for the TCP/UDP services of a manifests folder
 (ConfigMaps in ingress-nginx's format and L4Routes), and exits. Nothing is applied.
@@ -100,7 +101,9 @@ export async function runL4Rules(argv: readonly string[], logger: Logger): Promi
   let command: ReturnType<typeof parseFlags>;
   try {
     mode = parseArgs({ args: mine, options: { mode: { type: 'string' } }, strict: true }).values.mode;
-    command = parseFlags(rest);
+    // --mode is the process's --l4-mode here, so flags that need a kernel mode are accepted.
+    const kernelModeGiven = mode !== undefined && (KERNEL_MODES as readonly string[]).includes(mode);
+    command = parseFlags(kernelModeGiven ? ['--l4-mode', mode as string, ...rest] : rest);
   } catch (err) {
     if (!(err instanceof FlagError) && !(err instanceof TypeError)) throw err;
     return usage(err.message);

@@ -186,3 +186,69 @@ export const packetFlows: ReadonlyArray<{
     want: { endpoints: [], masquerade: false, rejected: false },
   },
 ];
+
+/**
+ * Golden cases with port redirects (`--redirect-privileged-ports`): kept apart from `goldenCases`
+ * so each renderer adds its goldens for them on its own (iptables and the IPVS companion here).
+ */
+export const redirectGoldenCases: readonly GoldenCase[] = [
+  {
+    name: 'port-redirects',
+    state: {
+      nodeIp,
+      services: [pg([ep('10.244.1.5', 5432)])],
+      portRedirects: [
+        { port: 80, toPort: 8080 },
+        { port: 443, toPort: 8443 },
+      ],
+    },
+  },
+  {
+    name: 'port-redirects-any-local-address',
+    state: { services: [], portRedirects: [{ port: 80, toPort: 8080 }] },
+  },
+];
+
+/** The first redirect case's state, and packets through it: where a redirect applies and where it must not. */
+export const redirectFlowState: L4State = redirectGoldenCases[0]!.state;
+export const redirectFlows: ReadonlyArray<{
+  name: string;
+  packet: TracePacket;
+  want: { endpoints: string[]; redirected: boolean; masquerade: boolean };
+}> = [
+  {
+    name: 'an outside client on the node port 80 is redirected to the HTTP listener on 8080, not masqueraded',
+    packet: { src: client, dst: nodeIp, dport: 80, proto: 'tcp' },
+    want: { endpoints: [`${nodeIp}:8080`], redirected: true, masquerade: false },
+  },
+  {
+    name: 'an outside client on the node port 443 is redirected to the HTTPS listener on 8443',
+    packet: { src: client, dst: nodeIp, dport: 443, proto: 'tcp' },
+    want: { endpoints: [`${nodeIp}:8443`], redirected: true, masquerade: false },
+  },
+  {
+    name: 'the node itself connecting to its address on port 80 goes through OUTPUT and lands on loopback 8080',
+    packet: { src: nodeIp, dst: nodeIp, dport: 80, proto: 'tcp' },
+    want: { endpoints: ['127.0.0.1:8080'], redirected: true, masquerade: false },
+  },
+  {
+    name: 'UDP to port 80 is not redirected (the HTTP data plane is TCP)',
+    packet: { src: client, dst: nodeIp, dport: 80, proto: 'udp' },
+    want: { endpoints: [], redirected: false, masquerade: false },
+  },
+  {
+    name: 'another local address than the node address keeps port 80',
+    packet: { src: client, dst: '10.244.0.1', dport: 80, proto: 'tcp' },
+    want: { endpoints: [], redirected: false, masquerade: false },
+  },
+  {
+    name: 'traffic to another host on port 80 passing through the node is left alone',
+    packet: { src: client, dst: '198.51.100.1', dport: 80, proto: 'tcp' },
+    want: { endpoints: [], redirected: false, masquerade: false },
+  },
+  {
+    name: 'an L4 service beside the redirects is still DNATed to its endpoint',
+    packet: { src: client, dst: nodeIp, dport: 5432, proto: 'tcp' },
+    want: { endpoints: ['10.244.1.5:5432'], redirected: false, masquerade: true },
+  },
+];
