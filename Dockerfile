@@ -1,9 +1,13 @@
-# Portico container image. Three stages:
-#   build   - full install (TypeScript, types) and `npm run build` → dist/
-#   deps    - a clean production-only install from the lockfile (no devDependencies, no install
-#             scripts); test/unit/deploy/runtime-stage.test.ts reproduces exactly this and runs the
-#             result, which proves no runtime import needs a devDependency
-#   runtime - deps' node_modules + dist/, nothing else from the build
+# Portico container image. Stages:
+#   build          - full install (TypeScript, types) and `npm run build` → dist/
+#   deps           - a clean production-only install from the lockfile (no devDependencies, no
+#                    install scripts); test/unit/deploy/runtime-stage.test.ts reproduces exactly this
+#                    and runs the result, which proves no runtime import needs a devDependency
+#   app            - deps' node_modules + dist/, nothing else from the build
+#   runtime-kernel - app + the kernel L4 tools with file capabilities, for deploy/daemonset:
+#                    `docker build --target runtime-kernel -t portico-kernel:0.1.0 .`
+#   runtime        - app as it is: user space only, no capability. The LAST stage, so a plain
+#                    `docker build .` (no --target) builds it.
 # Node 20 reached end of life in April 2026, so the image runs on the Node 22 LTS line; the pinned
 # majors (undici 7, @kubernetes/client-node 1) support it. Pin the base by digest in your registry
 # mirror (node:22-bookworm-slim@sha256:...) for byte-for-byte rebuilds.
@@ -23,7 +27,7 @@ COPY package.json package-lock.json ./
 # `npm ci` installs exactly the lockfile; no dependency of Portico needs an install script.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM ${NODE_IMAGE} AS runtime
+FROM ${NODE_IMAGE} AS app
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json is read at run time (`--version`).
@@ -39,3 +43,33 @@ USER 1000:1000
 EXPOSE 8080 8443 10254 9443
 ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["--http-port", "8080", "--https-port", "8443", "--admin-port", "10254"]
+
+# Kernel L4 modes (--l4-mode iptables|ipvs|nftables) shell out to these tools, as uid 1000 with no
+# capability of its own (exec clears a non-root process's permitted set; Kubernetes sets no ambient
+# capabilities). File capabilities on the real binaries grant CAP_NET_ADMIN and CAP_NET_RAW when
+# they run, within the bounding set the pod allows (deploy/daemonset adds exactly those two) and
+# only without no_new_privs (allowPrivilegeEscalation: true; deploy/daemonset/daemonset.yaml says
+# why). setcap refuses symlinks: iptables, ip6tables and their -restore/-save are Debian
+# alternatives pointing at xtables-nft-multi (the default) or xtables-legacy-multi, so both multi-call
+# binaries get the capabilities and `update-alternatives --set iptables /usr/sbin/iptables-legacy`
+# keeps working. ipvsadm-restore and ipvsadm-save are shell scripts that run ipvsadm. setuid and
+# setgid bits are stripped: with privilege escalation allowed, these four tools are then the only
+# way up, and only to NET_ADMIN + NET_RAW.
+FROM app AS runtime-kernel
+USER 0:0
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends iptables nftables ipvsadm conntrack libcap2-bin; \
+    for tool in iptables-nft iptables-legacy nft ipvsadm conntrack; do \
+      setcap cap_net_admin,cap_net_raw+ep "$(readlink -f "$(command -v "$tool")")"; \
+    done; \
+    for tool in iptables ip6tables iptables-restore ip6tables-restore nft ipvsadm conntrack; do \
+      getcap "$(readlink -f "$(command -v "$tool")")" | grep -q 'cap_net_admin,cap_net_raw=ep'; \
+    done; \
+    apt-get purge -y libcap2-bin; \
+    rm -rf /var/lib/apt/lists/*; \
+    find / -xdev -type f -perm /6000 -exec chmod a-s {} +
+USER 1000:1000
+
+# The default image (last stage): user space only.
+FROM app AS runtime

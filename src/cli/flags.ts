@@ -6,7 +6,8 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type HstsOptions, type ProxyOptions, REDIRECT_CODES, type RedirectCode } from '../config/types.js';
-import { L4_MODES, type L4Mode } from '../l4/translate.js';
+import { isKernelMode, L4_MODES, type L4Mode } from '../l4/translate.js';
+import { KNOWN_KINDS } from '../model/objects.js';
 import { cipherList, INGRESS_NGINX_CIPHERS, nginxSize, tlsProtocols } from '../model/settings/tls.js';
 import { type Parsed, boolean as parseBoolean } from '../model/settings/validators.js';
 import type { TranslateOptions } from '../model/translate/translate.js';
@@ -35,6 +36,11 @@ interface FlagSpec {
     | 'Cluster';
 }
 
+/** `a, b and c`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** `FLAGS` is the single definition of every command-line flag. */
@@ -42,7 +48,8 @@ export const FLAGS = {
   manifests: {
     type: 'string',
     value: 'DIR',
-    doc: 'File mode: load Ingress, IngressClass, Service, EndpointSlice, Secret and ConfigMap manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.',
+    // From the store's own list, so the help cannot miss a kind file mode reads.
+    doc: `File mode: load ${listOf(KNOWN_KINDS)} manifests from DIR (*.yaml, *.yml, *.json, recursively) and reload on change; other kinds are skipped. Loopback endpoint addresses are accepted: local use only. Without it Portico runs in cluster mode against the Kubernetes API.`,
     group: 'General',
   },
   'access-log': {
@@ -364,6 +371,11 @@ export const FLAGS = {
     doc: 'Node address kernel L4 modes match and IPVS virtual servers listen on (required for ipvs). Default (iptables, nftables): any local address. Its family picks the family of iptables and IPVS rules.',
     group: 'L4',
   },
+  'redirect-privileged-ports': {
+    type: 'boolean',
+    doc: "Kernel L4 modes, with hostNetwork: send TCP connections to the node's ports 80 and 443 to the --http-port and --https-port listeners (a nat REDIRECT rule in Portico's own chain), so the HTTP data plane listens on unprivileged ports without root or NET_BIND_SERVICE. Matches --node-ip, else any local address but loopback. A pair is skipped when its listener already is on that port, or on 0. Off by default; needs --l4-mode iptables, ipvs or nftables.",
+    group: 'L4',
+  },
   'cleanup-on-exit': {
     type: 'boolean',
     doc: 'Kernel L4 modes: remove every rule Portico owns (PORTICO-* chains, table inet portico, its IPVS virtual servers) when it stops. Off by default, as kube-proxy: the kernel keeps forwarding across a restart or rolling update.',
@@ -478,6 +490,8 @@ export interface L4Config {
   readonly mode: L4Mode;
   /** `--cleanup-on-exit`: kernel modes remove their rules when the process stops. */
   readonly cleanupOnExit: boolean;
+  /** `--redirect-privileged-ports`: node ports 80/443 redirected to the HTTP/HTTPS listeners (kernel modes only). */
+  readonly redirectPrivilegedPorts?: boolean;
   /** `--l4-full-sync-period`. */
   readonly fullSyncPeriodMs: number;
   readonly tcpServicesConfigMap?: ObjectName;
@@ -630,9 +644,16 @@ export function parseFlags(argv: readonly string[]): Command {
   const tcpServicesConfigMap = optional('tcp-services-configmap', parseObjectName);
   const udpServicesConfigMap = optional('udp-services-configmap', parseObjectName);
   const nodeIp = optional('node-ip', parseNodeIp);
+  const l4Mode = at('l4-mode', parseL4Mode);
+  const redirectPrivilegedPorts = values['redirect-privileged-ports'] === true;
+  if (redirectPrivilegedPorts && !isKernelMode(l4Mode))
+    throw new FlagError(
+      `--redirect-privileged-ports needs a kernel --l4-mode (iptables, ipvs or nftables): the redirect is a kernel nat rule, and --l4-mode ${l4Mode} installs no rules`,
+    );
   const l4: L4Config = {
-    mode: at('l4-mode', parseL4Mode),
+    mode: l4Mode,
     cleanupOnExit: values['cleanup-on-exit'] === true,
+    redirectPrivilegedPorts,
     fullSyncPeriodMs: at('l4-full-sync-period', positiveDuration),
     ...(tcpServicesConfigMap !== undefined ? { tcpServicesConfigMap } : {}),
     ...(udpServicesConfigMap !== undefined ? { udpServicesConfigMap } : {}),

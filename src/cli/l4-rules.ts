@@ -28,12 +28,13 @@ import { EXIT_USAGE } from './run-files.js';
 
 export const L4_RULES_HELP = `Usage: portico l4-rules --manifests DIR --mode iptables|ipvs|nftables [--node-ip A]
                         [--tcp-services-configmap NS/NAME] [--udp-services-configmap NS/NAME]
+                        [--redirect-privileged-ports [--http-port P] [--https-port P]]
 
 Prints the rules a kernel --l4-mode would apply for the TCP/UDP services of a manifests folder
 (ConfigMaps in ingress-nginx's format and L4Routes), and exits. Nothing is applied.
 
   --mode MODE   iptables (iptables-restore payload), nftables (nft script) or ipvs
-                (ipvsadm-restore payload, then its companion iptables-restore payload).
+                (ipvsadm -R payload, then its companion iptables-restore payload).
 
 Diagnostics go to stderr. Exit 0 when everything was rendered, 1 when something was rejected
 (the rest is still printed), 2 on bad usage.
@@ -69,7 +70,8 @@ export function renderPayload(
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `# sysctl ${k}=${v}`);
   const text = [
-    '# ipvsadm-restore',
+    // Not `ipvsadm-restore`: Debian's wrapper clears the whole table (`ipvsadm -C`) first.
+    '# ipvsadm -R',
     formatIpvsTable(render.virtualServers).trimEnd(),
     '# iptables-restore --noflush (companion rules)',
     formatIptablesForAudit({ payload: render.companionPayload, jumps: render.companionJumps }).trimEnd(),
@@ -99,7 +101,9 @@ export async function runL4Rules(argv: readonly string[], logger: Logger): Promi
   let command: ReturnType<typeof parseFlags>;
   try {
     mode = parseArgs({ args: mine, options: { mode: { type: 'string' } }, strict: true }).values.mode;
-    command = parseFlags(rest);
+    // --mode is the process's --l4-mode here, so flags that need a kernel mode are accepted.
+    const kernelModeGiven = mode !== undefined && (KERNEL_MODES as readonly string[]).includes(mode);
+    command = parseFlags(kernelModeGiven ? ['--l4-mode', mode as string, ...rest] : rest);
   } catch (err) {
     if (!(err instanceof FlagError) && !(err instanceof TypeError)) throw err;
     return usage(err.message);

@@ -64,7 +64,8 @@ export async function runCluster(config: PorticoConfig, deps: RunClusterDeps): P
       void l4.syncNow();
     },
   });
-  const l4 = l4RuntimeFor(config, source.store, log);
+  const l4 = l4RuntimeFor(config, source.store, log, metrics);
+  dataPlane.setL4Report?.(() => l4.report());
   const reporting = createClusterReporting({
     kubeConfig,
     store: source.store,

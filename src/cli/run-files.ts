@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import type { ProxyOptions } from '../config/types.js';
 import { Controller, type RouteSink } from '../controller/loop.js';
 import { FileSource } from '../files/source.js';
+import type { L4Report } from '../l4/runtime.js';
 import type { Logger } from '../log/logger.js';
 import { PorticoMetrics } from '../metrics/registry.js';
 import { controllerOptionsFor } from './controller-options.js';
@@ -18,6 +19,8 @@ export interface FileModeDataPlane extends RouteSink {
   shutdown(): Promise<void>;
   /** Live count of ready replicas for shared rate limits (cluster mode, `--publish-service`). */
   setReplicaCounter?(count: () => number | undefined): void;
+  /** The L4 path's report, shown under `l4` in the admin `/routes`. */
+  setL4Report?(report: () => L4Report): void;
 }
 
 export type DataPlaneFactory = (
@@ -71,7 +74,8 @@ export async function runFiles(
       l4.notify();
     },
   });
-  const l4 = l4RuntimeFor(config, source.store, log);
+  const l4 = l4RuntimeFor(config, source.store, log, metrics);
+  dataPlane.setL4Report?.(() => l4.report());
   // --configmap and --default-ssl-certificate name objects in the folder (namespace "default"
   // when a manifest leaves it out, as kubectl apply would).
   const loop = new Controller({

@@ -66,6 +66,14 @@ export function buildEndpointTable(
       );
       continue;
     }
+    if (target.kind === 'cluster-ip') {
+      // kube-proxy balances the ClusterIP; EndpointSlice changes never touch this backend.
+      table.set(
+        backend.key,
+        Object.freeze([Object.freeze({ address: target.address, port: target.port, kind: 'ip' })]),
+      );
+      continue;
+    }
     const unique = new Map<string, UpstreamEndpoint>();
     for (const slice of byService.get(`${backend.namespace}/${backend.service}`) ?? []) {
       const port = slice.ports?.find((p) => (p.name ?? '') === target.servicePortName)?.port;

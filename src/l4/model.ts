@@ -220,6 +220,34 @@ export function nodeIpProblem(state: L4State, family: L4IpFamily | undefined): L
   return undefined;
 }
 
+/**
+ * The port redirects a renderer can express, sorted by port, and the rest with the field at fault:
+ * both ports valid, not onto itself, one redirect per node port.
+ */
+export function checkPortRedirects(state: L4State): {
+  readonly redirects: readonly L4PortRedirect[];
+  readonly rejected: readonly L4Rejection[];
+} {
+  const redirects: L4PortRedirect[] = [];
+  const rejected: L4Rejection[] = [];
+  const seen = new Set<number>();
+  for (const [i, redirect] of (state.portRedirects ?? []).entries()) {
+    const reject = (field: string, reason: string): void => {
+      rejected.push({ service: '*', field: `portRedirects[${i}].${field}`, reason });
+    };
+    if (!validPort(redirect.port)) reject('port', `${redirect.port} is not a port (1-65535)`);
+    else if (!validPort(redirect.toPort)) reject('toPort', `${redirect.toPort} is not a port (1-65535)`);
+    else if (redirect.toPort === redirect.port)
+      reject('toPort', `redirects port ${redirect.port} onto itself`);
+    else if (seen.has(redirect.port)) reject('port', `port ${redirect.port} is redirected twice`);
+    else {
+      seen.add(redirect.port);
+      redirects.push({ port: redirect.port, toPort: redirect.toPort });
+    }
+  }
+  return { redirects: redirects.sort((a, b) => a.port - b.port), rejected };
+}
+
 function serviceKey(service: L4Service): string {
   const endpoints = sortEndpoints(service.endpoints).map(
     (e) => `${hostPort(e.address, e.port)}${e.nodeLocal ? '+local' : ''}`,

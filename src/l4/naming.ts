@@ -23,6 +23,8 @@ export const servicesChain = 'PORTICO-SERVICES';
 export const nodePortsChain = 'PORTICO-NODEPORTS';
 export const markMasqueradeChain = 'PORTICO-MARK-MASQ';
 export const postroutingChain = 'PORTICO-POSTROUTING';
+/** `--redirect-privileged-ports`: node ports 80/443 sent to Portico's own HTTP listeners. */
+export const redirectsChain = 'PORTICO-REDIRECTS';
 export const serviceChainPrefix = 'PORTICO-SVC-';
 export const endpointChainPrefix = 'PORTICO-SEP-';
 

@@ -6,11 +6,24 @@
  * kube-proxy's `--proxy-mode`.
  */
 import type { Logger } from '../log/logger.js';
+import type { PorticoMetrics } from '../metrics/registry.js';
 import { type Diagnostic, describeDiagnostic } from '../model/diagnostics.js';
 import type { ObjectStore } from '../store/object-store.js';
-import type { L4State } from './model.js';
-import { createKernelL4, type KernelL4Loop, type KernelMode, startKernelL4Loop } from './sync.js';
-import { isKernelMode, type L4TranslateOptions, translateL4 } from './translate.js';
+import { hostPort, type L4Rejection, type L4State } from './model.js';
+import {
+  createKernelL4,
+  type KernelL4Loop,
+  type KernelMode,
+  type SyncOutcome,
+  startKernelL4Loop,
+} from './sync.js';
+import {
+  isKernelMode,
+  type L4Mode,
+  type L4RouteVerdict,
+  type L4TranslateOptions,
+  translateL4,
+} from './translate.js';
 import { UserspaceL4 } from './userspace/manager.js';
 
 export interface L4RuntimeOptions {
@@ -25,6 +38,35 @@ export interface L4RuntimeOptions {
   readonly fullSyncPeriodMs?: number;
   /** Store changes are gathered this long before a translation (default 100 ms). */
   readonly holdoffMs?: number;
+  /** Rejected L4Routes and services ConfigMap entries are counted in `portico_config_rejected_objects`. */
+  readonly metrics?: Pick<PorticoMetrics, 'rejectedObjects'>;
+}
+
+/**
+ * `portico_config_rejected_objects` kinds of the L4 path: L4Routes whose Accepted condition is
+ * False, and entries of the --tcp/--udp-services-configmap ConfigMaps that were rejected (an entry
+ * is the unit rejected there, not its ConfigMap: the other entries keep working).
+ */
+export const L4_REJECTED_KINDS = { route: 'L4Route', entry: 'ServicesConfigMapEntry' } as const;
+
+/** What the L4 path serves and why some of it is not served: the `l4` part of the admin `/routes`. */
+export interface L4Report {
+  readonly mode: L4Mode;
+  readonly services: readonly {
+    readonly name: string;
+    readonly listenPort: number;
+    readonly protocol: string;
+    readonly endpoints: readonly string[];
+  }[];
+  readonly portRedirects: NonNullable<L4State['portRedirects']>;
+  /** Per L4Route (`"namespace/name"`): what its Accepted condition says. */
+  readonly routes: Readonly<Record<string, L4RouteVerdict>>;
+  /** Translation problems: rejected entries and routes (errors), services without endpoints (warnings). */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Services the mode could not serve (renderer or listener), with the field at fault. */
+  readonly notServed: readonly L4Rejection[];
+  /** Kernel modes: the last sync, and its error when it failed (the next one is then full). */
+  readonly lastSync?: { readonly kind: SyncOutcome['kind']; readonly error?: string };
 }
 
 const EMPTY: L4State = { services: [] };
@@ -35,6 +77,10 @@ export class L4Runtime {
   readonly #log: Logger;
   #state: L4State = EMPTY;
   #reported = new Set<string>();
+  #diagnostics: readonly Diagnostic[] = [];
+  #routeStatus: ReadonlyMap<string, L4RouteVerdict> = new Map();
+  #notServed: readonly L4Rejection[] = [];
+  #lastSync: L4Report['lastSync'];
   #timer: NodeJS.Timeout | undefined;
   #userspace: UserspaceL4 | undefined;
   #kernel: KernelL4Loop | undefined;
@@ -55,6 +101,11 @@ export class L4Runtime {
         state: () => this.#state,
         ...(options.cleanupOnExit !== undefined ? { cleanupOnExit: options.cleanupOnExit } : {}),
         onSync: (outcome) => {
+          this.#notServed = outcome.rejected;
+          this.#lastSync = {
+            kind: outcome.kind,
+            ...(outcome.error !== undefined ? { error: outcome.error.message } : {}),
+          };
           if (outcome.error !== undefined) {
             this.#log.error(
               { err: outcome.error.message },
@@ -111,13 +162,49 @@ export class L4Runtime {
       this.#o.translate,
     );
     this.#report(translation.diagnostics);
+    this.#observe(translation.diagnostics);
+    this.#diagnostics = translation.diagnostics;
+    this.#routeStatus = translation.routeStatus;
     this.#state = translation.state;
     if (this.#kernel !== undefined) {
       this.#kernel.request();
       return;
     }
     const result = await this.#userspace?.apply(translation.state);
+    this.#notServed = result?.rejected ?? [];
     for (const r of result?.rejected ?? []) this.#log.warn(r, 'L4 service not served');
+  }
+
+  /** Both kinds are set on every translation, so a fixed object brings its count back to 0. */
+  #observe(diagnostics: readonly Diagnostic[]): void {
+    const m = this.#o.metrics;
+    if (m === undefined) return;
+    const routes = new Set<string>();
+    const entries = new Set<string>();
+    for (const d of diagnostics) {
+      if (d.code === 'PORTICO_ERR_L4_ROUTE_INVALID') routes.add(d.object);
+      else if (d.code === 'PORTICO_ERR_L4_ENTRY_INVALID') entries.add(`${d.object}\u0000${d.field}`);
+    }
+    m.rejectedObjects.set({ kind: L4_REJECTED_KINDS.route }, routes.size);
+    m.rejectedObjects.set({ kind: L4_REJECTED_KINDS.entry }, entries.size);
+  }
+
+  /** `report` is what the admin `/routes` shows of the L4 path. */
+  report(): L4Report {
+    return {
+      mode: this.#o.translate.mode,
+      services: this.#state.services.map((s) => ({
+        name: s.name,
+        listenPort: s.listenPort,
+        protocol: s.protocol,
+        endpoints: s.endpoints.map((e) => hostPort(e.address, e.port)),
+      })),
+      portRedirects: this.#state.portRedirects ?? [],
+      routes: Object.fromEntries(this.#routeStatus),
+      diagnostics: this.#diagnostics,
+      notServed: this.#notServed,
+      ...(this.#lastSync !== undefined ? { lastSync: this.#lastSync } : {}),
+    };
   }
 
   #report(diagnostics: readonly Diagnostic[]): void {

@@ -27,7 +27,14 @@ import {
   setSysctls,
   spawnExec,
 } from './apply/restore.js';
-import { changedServices, type L4IpFamily, type L4Rejection, type L4State } from './model.js';
+import {
+  changedServices,
+  hostPort,
+  type L4IpFamily,
+  type L4Rejection,
+  type L4State,
+  nodeSettingsChanged,
+} from './model.js';
 import { iptablesJumps, renderIptables } from './render/iptables.js';
 import { diffIpvs, ipvsJumps, parseIpvsSave, renderIpvs } from './render/ipvs.js';
 import { renderNftables } from './render/nftables.js';
@@ -81,8 +88,17 @@ class SyncBook {
     private readonly periodMs: number,
     private readonly now: () => number,
   ) {}
-  fullDue(): boolean {
-    return this.needFull || this.now() - this.lastFullAt >= this.periodMs;
+  /**
+   * A node-wide setting (node address, family, masquerade mark, port redirects) is written into
+   * rules no partial sync rewrites (the top-level match, the MARK rules, the redirect chain), so a
+   * change there is a full sync like a failure.
+   */
+  fullDue(state: L4State): boolean {
+    return (
+      this.needFull ||
+      this.now() - this.lastFullAt >= this.periodMs ||
+      (this.applied !== undefined && nodeSettingsChanged(this.applied, state))
+    );
   }
   succeeded(state: L4State, full: boolean): void {
     this.applied = state;
@@ -128,7 +144,7 @@ function iptablesKernel(exec: Exec, book: SyncBook, cleanupFamily: L4IpFamily): 
     mode: 'iptables',
     async sync(state) {
       family = state.ipFamily ?? 'IPv4';
-      const full = book.fullDue();
+      const full = book.fullDue(state);
       try {
         if (full) existing = await listPorticoChains(exec, family, 'nat');
         const render = renderIptables(state, {
@@ -172,7 +188,7 @@ function nftablesKernel(exec: Exec, book: SyncBook): KernelL4 {
   return {
     mode: 'nftables',
     async sync(state) {
-      const full = book.fullDue();
+      const full = book.fullDue(state);
       try {
         // A full script replaces the table in one transaction; partial ones need the live chain list only after a failure.
         if (full) existing = (await nftListChains(exec)) ?? new Set();
@@ -219,13 +235,22 @@ function ipvsKernel(exec: Exec, book: SyncBook, cleanupFamily: L4IpFamily): Kern
   return {
     mode: 'ipvs',
     async sync(state) {
-      const full = book.fullDue();
+      const full = book.fullDue(state);
+      // Virtual servers on an address Portico used before are still ours to delete.
+      const previousNodeIp = book.applied?.nodeIp ?? nodeIp;
       nodeIp = state.nodeIp;
       family = state.ipFamily ?? 'IPv4';
       try {
-        const render = renderIpvs(state);
+        // A full sync re-reads our nat chains, so a redirects chain no longer wanted is deleted.
+        const existing = full ? await listPorticoChains(exec, family, 'nat') : undefined;
+        const render = renderIpvs(state, existing ? { existingChains: existing } : {});
         const live = parseIpvsSave(await ipvsSave(exec)).virtualServers;
-        const commands = diffIpvs(live, render.virtualServers, nodeIp !== undefined ? { nodeIp } : {});
+        const owned = [previousNodeIp, nodeIp].filter((ip) => ip !== undefined);
+        const commands = diffIpvs(
+          live,
+          render.virtualServers,
+          owned.length > 0 ? { owns: (vs) => owned.some((ip) => onAddress(vs.address, ip)) } : {},
+        );
         const companionUnchanged = !full && render.companionPayload === book.lastCompanion;
         if (commands.length === 0 && companionUnchanged) {
           book.succeeded(state, false);
@@ -314,6 +339,11 @@ export function startKernelL4Loop(options: KernelL4LoopOptions): KernelL4Loop {
       if (options.cleanupOnExit) await options.kernel.cleanup();
     },
   };
+}
+
+/** `ip:port` (IPv6 bracketed, as ipvsadm prints it) is on `ip`. */
+function onAddress(address: string, ip: string): boolean {
+  return address.startsWith(hostPort(ip, 1).slice(0, -1));
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   familyOf,
   type L4Endpoint,
   type L4IpFamily,
+  type L4PortRedirect,
   type L4Protocol,
   type L4ProxyProtocol,
   type L4Scheduler,
@@ -69,6 +70,8 @@ export interface L4TranslateOptions {
   readonly nodeIp?: string;
   /** Keep only endpoints of this family; undefined keeps both (nftables `inet`, user space). */
   readonly ipFamily?: L4IpFamily;
+  /** Copied into the state: node ports redirected to Portico's HTTP listeners (`--redirect-privileged-ports`). */
+  readonly portRedirects?: readonly L4PortRedirect[];
   /** Ports Portico's own listeners hold, and which flag holds them (e.g. 80 → "--http-port"). */
   readonly reservedPorts?: ReadonlyMap<number, string>;
 }
@@ -238,6 +241,9 @@ export function translateL4(input: L4TranslateInput, options: L4TranslateOptions
     services,
     ...(options.nodeIp !== undefined ? { nodeIp: options.nodeIp } : {}),
     ...(options.ipFamily !== undefined ? { ipFamily: options.ipFamily } : {}),
+    ...(options.portRedirects !== undefined && options.portRedirects.length > 0
+      ? { portRedirects: options.portRedirects }
+      : {}),
   };
   return { state, diagnostics, routeStatus };
 }

@@ -10,7 +10,9 @@ export type BackendTarget =
   /** Ready endpoints from EndpointSlices whose port name equals the Service port's name ('' if unnamed). */
   | { readonly kind: 'endpoints'; readonly servicePortName: string; readonly servicePort: number }
   /** An ExternalName Service: connect to this DNS name on the Service port. */
-  | { readonly kind: 'external-name'; readonly hostname: string; readonly port: number };
+  | { readonly kind: 'external-name'; readonly hostname: string; readonly port: number }
+  /** `service-upstream: "true"`: the Service's ClusterIP and port, as kube-proxy balances it. */
+  | { readonly kind: 'cluster-ip'; readonly address: string; readonly port: number };
 
 /** `BackendRef` is a Service port an Ingress points at. */
 export interface BackendRef {
@@ -72,6 +74,152 @@ export interface RoutePolicy {
   readonly basicAuth?: BasicAuthPolicy;
   /** Step (4b): external authentication. */
   readonly externalAuth?: ExternalAuthPolicy;
+
+  // ---- ingress-nginx compatibility (issue 8). One annotation family module per group. ----
+
+  /** `rewrite` family: `rewrite-target`, `x-forwarded-prefix`, `app-root` (regex paths: `Route.regex`). */
+  readonly rewrite?: RewritePolicy;
+  /** `redirect` family: the route answers with a redirect and never proxies. */
+  readonly redirect?: RouteRedirect;
+  /** `cors` family: preflights answered by Portico before auth; headers added to actual responses. */
+  readonly cors?: CorsPolicy;
+  /** `upstream` family: timeouts, body size, retries, upstream Host, ClusterIP instead of endpoints. */
+  readonly upstream?: UpstreamPolicy;
+  /** `affinity` family: cookie session affinity. */
+  readonly affinity?: AffinityPolicy;
+  /** `load-balance` / `upstream-hash-by`: how the first endpoint is chosen (absent: round robin). */
+  readonly loadBalance?: LoadBalancePolicy;
+  /** `custom-http-errors` (+ `default-backend`): upstream error statuses answered by another backend. */
+  readonly customErrors?: CustomErrorsPolicy;
+  /** `custom-headers` (a ConfigMap of response headers), resolved at translation: `[name, value]` pairs. */
+  readonly responseHeaders?: readonly (readonly [string, string])[];
+}
+
+/** `RewritePolicy`: what goes upstream instead of the request path. */
+export interface RewritePolicy {
+  /** `rewrite-target`: the upstream path; `$1`…`$9` are the capture groups of the route's `regex`. */
+  readonly target?: string;
+  /** `x-forwarded-prefix`: value of the X-Forwarded-Prefix request header sent upstream. */
+  readonly forwardedPrefix?: string;
+  /** `app-root`: a request for exactly `/` is redirected (302) to this path. */
+  readonly appRoot?: string;
+}
+
+/** `RouteRedirect`: `permanent-redirect` (+`-code`, default 301) or `temporal-redirect` (+`-code`, default 302). */
+export interface RouteRedirect {
+  readonly location: string;
+  readonly status: number;
+}
+
+/** `CorsPolicy` is `enable-cors` and its `cors-*` companions, parsed. */
+export interface CorsPolicy {
+  /** `*`, exact origins (`https://a.example`), or wildcard subdomains (`https://*.example.com`). */
+  readonly allowOrigins: readonly string[];
+  readonly allowMethods: string;
+  readonly allowHeaders: string;
+  readonly exposeHeaders?: string;
+  readonly allowCredentials: boolean;
+  readonly maxAgeSeconds: number;
+}
+
+/** `NextUpstreamCondition` is one word of `proxy-next-upstream` (nginx's `proxy_next_upstream`). */
+export type NextUpstreamCondition =
+  | 'error'
+  | 'timeout'
+  | 'invalid_header'
+  | 'http_500'
+  | 'http_502'
+  | 'http_503'
+  | 'http_504'
+  | 'http_403'
+  | 'http_404'
+  | 'http_429'
+  | 'non_idempotent'
+  | 'off';
+
+/** `UpstreamPolicy`: per-route upstream behaviour; absent fields follow the ConfigMap / flags. */
+export interface UpstreamPolicy {
+  readonly connectTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  readonly sendTimeoutMs?: number;
+  /** `proxy-body-size` in bytes; 0 = unlimited. Above it: 413, checked while streaming. */
+  readonly maxBodyBytes?: number;
+  readonly nextUpstream?: readonly NextUpstreamCondition[];
+  /** `proxy-next-upstream-tries`: attempts in all (0 = unlimited, as nginx). */
+  readonly nextUpstreamTries?: number;
+  readonly nextUpstreamTimeoutMs?: number;
+  /** `upstream-vhost`: the Host header sent upstream. */
+  readonly vhost?: string;
+  /** `service-upstream: "true"`: connect to the Service's ClusterIP instead of its endpoints. */
+  readonly serviceUpstream?: boolean;
+}
+
+/** `AffinityPolicy` is `affinity: cookie` with its `session-cookie-*` settings. */
+export interface AffinityPolicy {
+  /** `session-cookie-name`, default `INGRESSCOOKIE`. */
+  readonly cookieName: string;
+  readonly path?: string;
+  readonly domain?: string;
+  readonly maxAgeSeconds?: number;
+  readonly expiresSeconds?: number;
+  readonly sameSite?: 'None' | 'Lax' | 'Strict';
+  readonly conditionalSameSiteNone: boolean;
+  readonly secure?: boolean;
+  /** `affinity-mode`: `balanced` (default) may move sessions when endpoints are added; `persistent` never. */
+  readonly mode: 'balanced' | 'persistent';
+  /** `session-cookie-change-on-failure`. */
+  readonly changeOnFailure: boolean;
+  /** `affinity-canary-behavior`: `sticky` (default) keeps canary-served clients on the canary. */
+  readonly canaryBehavior: 'sticky' | 'legacy';
+}
+
+/** `LoadBalancePolicy` is `load-balance` and `upstream-hash-by`. */
+export type LoadBalancePolicy =
+  | { readonly kind: 'round_robin' }
+  | { readonly kind: 'ewma' }
+  /** `upstream-hash-by`: consistent hashing of this template (`$request_uri`, `$remote_addr`, …). */
+  | { readonly kind: 'hash'; readonly key: string; readonly subset?: { readonly size: number } };
+
+/** `CustomErrorsPolicy`: these upstream statuses are answered by `backend` (else the built-in page). */
+export interface CustomErrorsPolicy {
+  readonly codes: readonly number[];
+  /** `default-backend` annotation (else `--default-backend-service`). */
+  readonly backend?: BackendRef;
+}
+
+/**
+ * `CanaryRule` is a canary Ingress attached to the main route of the same host and path
+ * (ingress-nginx: at most one canary per rule). Precedence: header, then cookie, then weight;
+ * `always` / `never` in the header or cookie decide alone; a header value beats a pattern.
+ */
+export interface CanaryRule {
+  readonly backend: BackendRef;
+  /** `"namespace/name"` of the canary Ingress. */
+  readonly ingress: string;
+  readonly byHeader?: string;
+  readonly byHeaderValue?: string;
+  /** An RE2 source, compile-checked at translation. */
+  readonly byHeaderPattern?: string;
+  readonly byCookie?: string;
+  /** `canary-weight`, 0…`weightTotal`. */
+  readonly weight: number;
+  /** `canary-weight-total`, default 100. */
+  readonly weightTotal: number;
+  /**
+   * The canary's own policy: ingress-nginx applies only its affinity, `load-balance` and
+   * `upstream-hash-by`; every other annotation is inherited from the main Ingress.
+   */
+  readonly policy?: RoutePolicy;
+}
+
+/** `HostSettings` are host-scoped annotations, taken from the oldest Ingress of the host that sets them. */
+export interface HostSettings {
+  /** `server-alias`: more host names served exactly like this host. */
+  readonly aliases?: readonly string[];
+  /** `from-to-www-redirect`: `www.<host>` ⇄ `<host>` redirect (308). */
+  readonly fromToWwwRedirect?: boolean;
+  /** `"namespace/name"` of the Ingress each setting came from, by annotation name. */
+  readonly sources: Readonly<Record<string, string>>;
 }
 
 /**
@@ -216,6 +364,13 @@ export interface Route {
   readonly field: string;
   /** The Ingress's location policy; absent means `DEFAULT_ROUTE_POLICY`. */
   readonly policy?: RoutePolicy;
+  /**
+   * `use-regex` (or `rewrite-target`) on a Prefix or ImplementationSpecific path: the RE2 source
+   * the path is matched with, anchored at the start, case-insensitive (compiled once per snapshot).
+   */
+  readonly regex?: string;
+  /** A canary Ingress for this host and path, if one is attached. */
+  readonly canary?: CanaryRule;
 }
 
 /** `DefaultBackendBinding` is a `spec.defaultBackend` in force for a host or for everything. */
@@ -276,5 +431,7 @@ export interface RoutingModel {
   readonly tlsHosts?: readonly string[];
   /** Host (as in `ruleHosts`) → client-certificate authentication. Absent when no host uses it. */
   readonly clientAuth?: ReadonlyMap<string, ClientAuthPolicy>;
+  /** Host (as in `ruleHosts`) → host-scoped annotation settings. Absent when no host has any. */
+  readonly hostSettings?: ReadonlyMap<string, HostSettings>;
   readonly diagnostics: readonly Diagnostic[];
 }

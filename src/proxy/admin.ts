@@ -2,7 +2,8 @@
  * `admin` serves the operator endpoints on their own port, apart from the proxy listener so a
  * flood of proxied traffic (or a route for `/healthz`) can never shadow them: `/healthz` (the
  * process is alive), `/readyz` (200 once the first configuration is live and until shutdown
- * starts), `/routes` (what the data plane serves right now, as JSON), `/metrics` and `/explain`
+ * starts), `/routes` (what the data plane serves right now, as JSON, with the TCP/UDP services
+ * under `l4`), `/metrics` and `/explain`
  * (what one request would meet, `explain.ts`).
  *
  * Plain node:http: three fixed paths do not need a router, and the admin server must keep
@@ -10,6 +11,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { RouteSnapshot } from '../compile/types.js';
+import type { L4Report } from '../l4/runtime.js';
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { BackendRef } from '../model/types.js';
 import type { ExplainQuery, ExplainReport } from './explain.js';
@@ -26,6 +28,8 @@ export interface AdminSources {
   readonly metrics?: { render(): Promise<string>; readonly contentType: string };
   /** `/explain`: what a request would meet. */
   readonly explain?: (query: ExplainQuery) => Promise<ExplainReport>;
+  /** The L4 path (TCP/UDP services), when the process runs one: shown under `l4` in `/routes`. */
+  readonly l4?: () => L4Report | undefined;
 }
 
 /** `explainQuery` reads `/explain?host=H&path=P[&client=IP][&scheme=https][&header=name:value…]`. */
@@ -78,6 +82,8 @@ export interface RoutesReport {
   readonly upstreams: UpstreamStats;
   /** The global settings in force, when the data plane has them. */
   readonly settings?: GlobalSettings;
+  /** TCP/UDP services: what is served, rejected entries and routes with the reason, the last kernel sync. */
+  readonly l4?: L4Report;
 }
 
 /** `describeRoutes` builds the `/routes` report from a snapshot and the live endpoint sets. */
@@ -85,6 +91,7 @@ export function describeRoutes(
   snapshot: RouteSnapshot,
   upstreams: UpstreamRegistry,
   settings?: GlobalSettings,
+  l4?: L4Report,
 ): RoutesReport {
   const model = snapshot.model;
   return {
@@ -110,6 +117,7 @@ export function describeRoutes(
     diagnostics: model.diagnostics,
     upstreams: upstreams.stats(),
     ...(settings !== undefined ? { settings } : {}),
+    ...(l4 !== undefined ? { l4 } : {}),
   };
 }
 
@@ -143,7 +151,7 @@ export function createAdminServer(sources: AdminSources): Server {
           200,
           'application/json',
           JSON.stringify(
-            describeRoutes(sources.snapshot(), sources.upstreams, sources.settings?.()),
+            describeRoutes(sources.snapshot(), sources.upstreams, sources.settings?.(), sources.l4?.()),
             null,
             2,
           ) + '\n',

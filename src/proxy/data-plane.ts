@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { ProxyOptions } from '../config/types.js';
 import type { EndpointTable } from '../endpoints/types.js';
+import type { L4Report } from '../l4/runtime.js';
 import type { Logger } from '../log/logger.js';
 import type { PolicyDenial, PorticoMetrics } from '../metrics/registry.js';
 import type { RequestMetrics } from '../metrics/requests.js';
@@ -115,6 +116,7 @@ export class PorticoDataPlane implements DataPlane {
   readonly #externalAuth: ExternalAuthClient;
   /** Ready Portico replicas, for the in-memory share of a shared limit while Redis is away. */
   #replicas: () => number;
+  #l4Report: (() => L4Report) | undefined;
   readonly #proxyProtocol: ProxyProtocolGate;
   /** Some host checks client certificates: the HTTPS listener asks every client for one. */
   #requestCert = false;
@@ -191,7 +193,13 @@ export class PorticoDataPlane implements DataPlane {
       settings: () => this.#settings,
       ...(metrics !== undefined ? { metrics } : {}),
       explain: (query) => this.explain(query),
+      l4: () => this.#l4Report?.(),
     });
+  }
+
+  /** `setL4Report` shows the L4 path (TCP/UDP services and their rejections) under `l4` in `/routes`. */
+  setL4Report(report: () => L4Report): void {
+    this.#l4Report = report;
   }
 
   /**

@@ -22,8 +22,10 @@ export interface TracePacket {
 }
 
 export interface TracePath {
-  /** `ip:port` the packet is DNATed to; undefined when no rule rewrote it. */
+  /** `ip:port` the packet is DNATed (or REDIRECTed) to; undefined when no rule rewrote it. */
   readonly endpoint: string | undefined;
+  /** A REDIRECT rewrote it: delivered to a local socket on the endpoint's port (absent: no REDIRECT). */
+  readonly redirected?: true;
   readonly probability: number;
   readonly masquerade: boolean;
   readonly rejected: boolean;
@@ -44,7 +46,17 @@ const builtinChains: Readonly<Record<string, readonly string[]>> = {
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
 };
 
-const builtinTargets = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'MARK']);
+const builtinTargets = new Set([
+  'ACCEPT',
+  'DROP',
+  'RETURN',
+  'REJECT',
+  'DNAT',
+  'SNAT',
+  'MASQUERADE',
+  'MARK',
+  'REDIRECT',
+]);
 
 export interface ParsedRule {
   readonly chain: string;
@@ -199,13 +211,21 @@ export class SimulatedIptables {
   trace(packet: TracePacket, localAddresses: readonly string[]): TraceResult {
     const local = new Set(localAddresses.map((a) => ipaddr.process(a).toString()));
     const fromNode = local.has(ipaddr.process(packet.src).toString());
-    const start: PacketState = { ...packet, mark: 0, probability: 1, endpoint: undefined };
-    const natOut = this.walk('nat', fromNode ? 'OUTPUT' : 'PREROUTING', start, local);
+    const hook = fromNode ? 'OUTPUT' : 'PREROUTING';
+    const start: PacketState = {
+      ...packet,
+      mark: 0,
+      probability: 1,
+      endpoint: undefined,
+      redirected: false,
+      hook,
+    };
+    const natOut = this.walk('nat', hook, start, local);
     const paths: TracePath[] = [];
     for (const afterNat of natOut) {
       if (afterNat.verdict === 'REJECT') throw new Error('REJECT in the nat table');
       const state = afterNat.state;
-      const toNode = local.has(ipaddr.process(state.dst).toString());
+      const toNode = state.redirected || local.has(ipaddr.process(state.dst).toString());
       const filterChain = fromNode ? 'OUTPUT' : toNode ? 'INPUT' : 'FORWARD';
       for (const afterFilter of this.walk('filter', filterChain, state, local)) {
         const rejected = afterFilter.verdict === 'REJECT' || afterFilter.verdict === 'DROP';
@@ -219,6 +239,7 @@ export class SimulatedIptables {
         }
         paths.push({
           endpoint: state.endpoint,
+          ...(state.redirected ? { redirected: true as const } : {}),
           probability: afterFilter.state.probability,
           masquerade,
           rejected,
@@ -320,6 +341,19 @@ export class SimulatedIptables {
           { state: { ...state, dst: m[1]!, dport: Number(m[2]), endpoint: destination }, verdict: 'DNAT' },
         ];
       }
+      case 'REDIRECT': {
+        // The kernel's REDIRECT is a DNAT to the node itself: loopback for locally generated
+        // packets, else the primary address of the receiving interface, which the model does not
+        // know; the destination the packet already had (a local address: the rule matched it) stands for it.
+        const ports = arg('--to-ports');
+        if (!/^\d+$/.test(ports)) throw new Error(`${rule.text}: port ranges are not modelled`);
+        if (state.hook !== 'PREROUTING' && state.hook !== 'OUTPUT')
+          throw new Error(`${rule.text}: REDIRECT outside PREROUTING and OUTPUT`);
+        const dst = state.hook === 'OUTPUT' ? (state.dst.includes(':') ? '::1' : '127.0.0.1') : state.dst;
+        const dport = Number(ports);
+        const endpoint = dst.includes(':') ? `[${dst}]:${dport}` : `${dst}:${dport}`;
+        return [{ state: { ...state, dst, dport, endpoint, redirected: true }, verdict: 'REDIRECT' }];
+      }
       default: {
         // A user chain: a RETURN (or falling off its end) resumes after the jump.
         return this.walk(table, target, state, local, depth + 1).map((outcome) =>
@@ -340,11 +374,14 @@ interface PacketState {
   readonly mark: number;
   readonly probability: number;
   readonly endpoint: string | undefined;
+  readonly redirected: boolean;
+  /** The nat hook the packet entered by (REDIRECT's address depends on it). */
+  readonly hook: 'PREROUTING' | 'OUTPUT';
 }
 
 interface Outcome {
   readonly state: PacketState;
-  readonly verdict: 'RETURN' | 'ACCEPT' | 'DROP' | 'REJECT' | 'MASQUERADE' | 'DNAT' | undefined;
+  readonly verdict: 'RETURN' | 'ACCEPT' | 'DROP' | 'REJECT' | 'MASQUERADE' | 'DNAT' | 'REDIRECT' | undefined;
 }
 
 function inNet(address: string, spec: string): boolean {

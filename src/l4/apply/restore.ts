@@ -1,7 +1,7 @@
 /**
  * The one place the L4 kernel modes shell out (DESIGN §6): `iptables-restore --noflush`,
  * `ip6tables-restore`, `iptables -C/-I/-D` for the jumps from built-in chains, `nft -f -`,
- * `ipvsadm-restore` and `ipvsadm-save -n`. Every tool is spawned with an argument vector (never a
+ * `ipvsadm -R` and `ipvsadm-save -n`. Every tool is spawned with an argument vector (never a
  * shell), payloads go on stdin, and every run has a timeout. A failing tool's stderr is reported
  * verbatim; for the restore tools the line number it names is mapped back to the payload line, so
  * an error reads "line 12 (-A PORTICO-SVC-… …): iptables-restore: …".
@@ -216,10 +216,14 @@ export async function ipvsSave(exec: Exec): Promise<string> {
   return (await run(exec, ['ipvsadm-save', '-n'], { timeoutMs: bulkTimeoutMs })).stdout;
 }
 
-/** Applies ipvsadm commands (`-A`, `-a`, `-D`, …, one per line) in one `ipvsadm-restore` run. */
+/**
+ * Applies ipvsadm commands (`-A`, `-a`, `-D`, …, one per line) in one `ipvsadm -R` run. Not the
+ * `ipvsadm-restore` wrapper: Debian's runs `ipvsadm -C` first, which would wipe every virtual
+ * server on the node (kube-proxy's included) and leave only the diff.
+ */
 export async function ipvsRestore(exec: Exec, commands: readonly string[]): Promise<void> {
   if (commands.length === 0) return;
-  await run(exec, ['ipvsadm-restore'], { input: `${commands.join('\n')}\n`, timeoutMs: bulkTimeoutMs });
+  await run(exec, ['ipvsadm', '-R'], { input: `${commands.join('\n')}\n`, timeoutMs: bulkTimeoutMs });
 }
 
 /** `sysctl -w name=value` for the settings a mode depends on. */

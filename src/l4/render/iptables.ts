@@ -7,6 +7,11 @@
  *          POSTROUTING ─▶ PORTICO-POSTROUTING: MASQUERADE what PORTICO-MARK-MASQ marked
  *   filter INPUT, OUTPUT ─▶ PORTICO-SERVICES: REJECT new flows to services without endpoints
  *
+ * With port redirects (`--redirect-privileged-ports`), PORTICO-SERVICES first sends node-address
+ * traffic to PORTICO-REDIRECTS, which REDIRECTs TCP 80/443 to Portico's own listeners (a nat
+ * REDIRECT is a DNAT to the receiving address: PREROUTING for traffic from outside, OUTPUT for the
+ * node's own). The chain exists only while there are redirects; a full sync deletes a stale one.
+ *
  * The payload declares only PORTICO-* chains, so `--noflush` leaves every other chain alone. The
  * jumps from the built-in chains cannot be expressed idempotently in a restore payload (an `-A`
  * would add a duplicate on every sync), so, as kube-proxy does with `EnsureRule`, they are returned
@@ -20,11 +25,13 @@
  * PURE: no I/O imports.
  */
 import {
+  checkPortRedirects,
   checkServices,
   compareStrings,
   hostPort,
   type L4Endpoint,
   type L4IpFamily,
+  type L4PortRedirect,
   type L4Rejection,
   type L4Service,
   type L4State,
@@ -38,6 +45,7 @@ import {
   markMasqueradeChain,
   nodePortsChain,
   postroutingChain,
+  redirectsChain,
   serviceChainName,
   servicesChain,
 } from '../naming.js';
@@ -146,6 +154,28 @@ export function protocolMatch(service: L4Service): string {
   return `-m ${proto} -p ${proto}`;
 }
 
+/**
+ * The nat rules of the port redirects: the jump from PORTICO-SERVICES (node address only, so
+ * loopback and forwarded traffic keep their ports) and PORTICO-REDIRECTS itself. Empty without
+ * redirects. Shared by the iptables mode and the IPVS companion rules.
+ */
+export function redirectRules(
+  state: L4State,
+  family: L4IpFamily,
+  redirects: readonly L4PortRedirect[],
+): { jump: string[]; rules: string[] } {
+  if (redirects.length === 0) return { jump: [], rules: [] };
+  return {
+    jump: [
+      `-A ${servicesChain} -m comment --comment ${quote('portico privileged port redirects')} ${nodeAddressMatch(state, family)} -j ${redirectsChain}`,
+    ],
+    rules: redirects.map(
+      (r) =>
+        `-A ${redirectsChain} -m comment --comment ${quote(`node port ${r.port} -> portico ${r.toPort}`)} -m tcp -p tcp --dport ${r.port} -j REDIRECT --to-ports ${r.toPort}`,
+    ),
+  };
+}
+
 function endpointLabel(service: L4Service, endpoint: L4Endpoint): string {
   return `${serviceDisplayName(service.name)} -> ${hostPort(endpoint.address, endpoint.port)}`;
 }
@@ -197,9 +227,11 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
   const family = state.ipFamily ?? 'IPv4';
   const nodeProblem = nodeIpProblem(state, family);
   const checked = checkServices(state, family);
-  const rejected = nodeProblem ? [nodeProblem, ...checked.rejected] : checked.rejected;
+  const checkedRedirects = checkPortRedirects(state);
+  const rejected = [...(nodeProblem ? [nodeProblem] : []), ...checked.rejected, ...checkedRedirects.rejected];
   // A wrong node address would make every rule wrong: render nothing new rather than something unsafe.
   const services = nodeProblem ? [] : checked.services;
+  const redirect = redirectRules(state, family, nodeProblem ? [] : checkedRedirects.redirects);
   const mark = masqueradeMark(state);
   const changed = options.changedServices;
   const isChanged = (service: L4Service): boolean => changed === undefined || changed.has(service.name);
@@ -214,7 +246,8 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
     markMasqueradeChain,
     postroutingChain,
   ]);
-  let natRulesTotal = natFixedRules;
+  if (redirect.rules.length > 0) activeChains.add(redirectsChain);
+  let natRulesTotal = natFixedRules + redirect.jump.length + redirect.rules.length;
 
   for (const service of services) {
     const display = serviceDisplayName(service.name);
@@ -241,7 +274,7 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
   }
 
   const staleChains = [...(options.existingChains ?? [])]
-    .filter((chain) => isServiceChain(chain) && !activeChains.has(chain))
+    .filter((chain) => (isServiceChain(chain) || chain === redirectsChain) && !activeChains.has(chain))
     .sort(compareStrings);
 
   const stats: IptablesStats = {
@@ -259,6 +292,8 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
     ...masqueradeRules(mark),
     ...natTopRules,
     ...natServiceRules,
+    ...redirect.rules,
+    ...redirect.jump,
     `-A ${servicesChain} -m comment --comment ${quote('portico service nodeports; NOTE: this must be the last rule in this chain')} ${nodeAddressMatch(state, family)} -j ${nodePortsChain}`,
   ];
   const lines = [
@@ -271,6 +306,7 @@ export function renderIptables(state: L4State, options: IptablesRenderOptions = 
     `:${nodePortsChain} - [0:0]`,
     `:${postroutingChain} - [0:0]`,
     `:${markMasqueradeChain} - [0:0]`,
+    ...(redirect.rules.length > 0 ? [`:${redirectsChain} - [0:0]`] : []),
     ...natServiceChains.map((chain) => `:${chain} - [0:0]`),
     // Declaring a stale chain flushes it, so the `-X` below cannot fail on a non-empty chain.
     ...staleChains.map((chain) => `:${chain} - [0:0]`),

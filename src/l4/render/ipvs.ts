@@ -8,11 +8,14 @@
  * IPVS does not masquerade or filter by itself; like kube-proxy, the mode needs a few iptables
  * rules beside it: mark node-port traffic for masquerade (with `net.ipv4.vs.conntrack=1` so the
  * nat table sees IPVS-forwarded packets), accept the node ports in INPUT for hosts whose policy
- * drops, and reject new flows to services without endpoints (they get no virtual server).
+ * drops, and reject new flows to services without endpoints (they get no virtual server). Port
+ * redirects (`--redirect-privileged-ports`) are plain nat rules, the same as in the iptables mode:
+ * nat PREROUTING runs before IPVS sees the packet, so a redirected port never meets a virtual server.
  *
  * PURE: no I/O imports.
  */
 import {
+  checkPortRedirects,
   checkServices,
   compareStrings,
   hostPort,
@@ -23,7 +26,13 @@ import {
   nodeIpProblem,
   serviceDisplayName,
 } from '../model.js';
-import { markMasqueradeChain, nodePortsChain, postroutingChain, servicesChain } from '../naming.js';
+import {
+  markMasqueradeChain,
+  nodePortsChain,
+  postroutingChain,
+  redirectsChain,
+  servicesChain,
+} from '../naming.js';
 import {
   hostMask,
   type IptablesJump,
@@ -31,6 +40,7 @@ import {
   nodeAddressMatch,
   protocolMatch,
   quote,
+  redirectRules,
 } from './iptables.js';
 
 export type IpvsProtocolFlag = '-t' | '-u';
@@ -106,7 +116,15 @@ export function ipvsJumps(): readonly IptablesJump[] {
   ];
 }
 
-export function renderIpvs(state: L4State): IpvsRender {
+export interface IpvsRenderOptions {
+  /**
+   * nat chains present now (`iptables-save -t nat`): a PORTICO-REDIRECTS left from when redirects
+   * were on is deleted. Absent: nothing is deleted.
+   */
+  readonly existingChains?: ReadonlySet<string>;
+}
+
+export function renderIpvs(state: L4State, options: IpvsRenderOptions = {}): IpvsRender {
   const family = state.ipFamily ?? 'IPv4';
   const missingNode: L4Rejection | undefined =
     state.nodeIp === undefined
@@ -117,8 +135,11 @@ export function renderIpvs(state: L4State): IpvsRender {
         }
       : nodeIpProblem(state, family);
   const checked = checkServices(state, family);
-  const rejected = missingNode ? [missingNode, ...checked.rejected] : checked.rejected;
+  const checkedRedirects = checkPortRedirects(state);
+  const rejected = [...(missingNode ? [missingNode] : []), ...checked.rejected, ...checkedRedirects.rejected];
   const services = missingNode ? [] : checked.services;
+  const redirect = redirectRules(state, family, missingNode ? [] : checkedRedirects.redirects);
+  const staleRedirects = redirect.rules.length === 0 && options.existingChains?.has(redirectsChain) === true;
   const nodeIp = state.nodeIp ?? '';
   const mark = masqueradeMark(state);
 
@@ -155,6 +176,8 @@ export function renderIpvs(state: L4State): IpvsRender {
   const natAll = [
     ...masqueradeRules(mark),
     ...natRules,
+    ...redirect.rules,
+    ...redirect.jump,
     `-A ${servicesChain} -m comment --comment ${quote('portico ipvs node ports')} ${nodeAddressMatch(state, family)} -j ${nodePortsChain}`,
   ];
   const companion = [
@@ -167,7 +190,9 @@ export function renderIpvs(state: L4State): IpvsRender {
     `:${nodePortsChain} - [0:0]`,
     `:${postroutingChain} - [0:0]`,
     `:${markMasqueradeChain} - [0:0]`,
+    ...(redirect.rules.length > 0 || staleRedirects ? [`:${redirectsChain} - [0:0]`] : []),
     ...natAll,
+    ...(staleRedirects ? [`-X ${redirectsChain}`] : []),
     'COMMIT',
   ];
   const forwardSysctl = family === 'IPv6' ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward';

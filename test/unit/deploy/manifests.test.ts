@@ -1,5 +1,5 @@
 /**
- * deploy/ is checked, not trusted: every object against the Kubernetes OpenAPI schemas
+ * deploy/base/ (what `kubectl apply -k deploy/` installs) is checked, not trusted: every object against the Kubernetes OpenAPI schemas
  * (kubernetes-models), RBAC against src/k8s/permissions.ts (exactly, both ways), the Deployment's
  * arguments through Portico's own flag parser, and every cross-reference (selectors, named ports,
  * Secret, webhook Service and path) against its target.
@@ -39,7 +39,8 @@ import { REVIEW_PATHS } from '../../../src/admission/server.js';
 import { FLAGS, parseDuration, parseFlags } from '../../../src/cli/flags.js';
 import { REQUIRED_PERMISSIONS } from '../../../src/k8s/permissions.js';
 
-const deployDir = fileURLToPath(new URL('../../../deploy/', import.meta.url));
+const deployRoot = fileURLToPath(new URL('../../../deploy/', import.meta.url));
+const deployDir = join(deployRoot, 'base');
 
 /** `Obj` is any manifest as parsed; `only` casts to the kubernetes-models type once it is validated. */
 interface Obj {
@@ -161,7 +162,7 @@ function runConfig() {
   return command.config;
 }
 
-describe('deploy/ objects', () => {
+describe('deploy/base/ objects', () => {
   test('the folder holds manifests (the scan works)', () => {
     assert.ok(yamlFiles.length >= 8);
     assert.ok(objects.length >= 12);
@@ -203,16 +204,23 @@ describe('deploy/ objects', () => {
   });
 });
 
-describe('deploy/kustomization.yaml', () => {
-  const kustomization = parseAllDocuments(
-    readFileSync(join(deployDir, 'kustomization.yaml'), 'utf8'),
-  )[0]?.toJS() as {
-    apiVersion?: string;
-    kind?: string;
-    resources?: string[];
-  };
+describe('deploy/kustomization.yaml and deploy/base/kustomization.yaml', () => {
+  const readKustomization = (dir: string) =>
+    parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]?.toJS() as {
+      apiVersion?: string;
+      kind?: string;
+      resources?: string[];
+    };
+  const kustomization = readKustomization(deployDir);
 
-  test('lists exactly the manifests present, each once', () => {
+  test('deploy/ installs the base as it is', () => {
+    const top = readKustomization(deployRoot);
+    assert.equal(top.kind, 'Kustomization');
+    assert.deepEqual(Object.keys(top).sort(), ['apiVersion', 'kind', 'resources']);
+    assert.deepEqual(top.resources, ['base']);
+  });
+
+  test('the base lists exactly the manifests present, each once', () => {
     assert.equal(kustomization.apiVersion, 'kustomize.config.k8s.io/v1beta1');
     assert.equal(kustomization.kind, 'Kustomization');
     const resources = kustomization.resources ?? [];
@@ -220,10 +228,10 @@ describe('deploy/kustomization.yaml', () => {
     assert.deepEqual([...resources].sort(), yamlFiles);
   });
 
-  test('kubectl kustomize renders every object', (t) => {
+  test('kubectl kustomize deploy/ renders every object', (t) => {
     let rendered: string;
     try {
-      rendered = execFileSync('kubectl', ['kustomize', deployDir], {
+      rendered = execFileSync('kubectl', ['kustomize', deployRoot], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       });

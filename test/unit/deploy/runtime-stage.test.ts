@@ -114,10 +114,14 @@ describe('Dockerfile', () => {
     assert.match(dockerfile, /^ARG NODE_IMAGE=node:22-bookworm-slim$/m);
     assert.deepEqual(
       stages.map((s) => s.name),
-      ['build', 'deps', 'runtime'],
+      ['build', 'deps', 'app', 'runtime-kernel', 'runtime'],
     );
-    // The Dockerfile's own ARG syntax, not a template literal.
-    for (const s of stages) assert.equal(s.image, '$' + '{NODE_IMAGE}');
+    // The Dockerfile's own ARG syntax, not a template literal; the two final images build on app.
+    for (const s of stages)
+      assert.equal(
+        s.image,
+        ['runtime-kernel', 'runtime'].includes(s.name ?? '') ? 'app' : '$' + '{NODE_IMAGE}',
+      );
   });
 
   test('the runtime takes node_modules from a production-only npm ci and dist from the build', () => {
@@ -134,7 +138,7 @@ describe('Dockerfile', () => {
 
   test('EXPOSEs the ports the Deployment uses', () => {
     const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(/\s+/).map(Number).sort();
-    const deployment = readFileSync(join(root, 'deploy/deployment.yaml'), 'utf8');
+    const deployment = readFileSync(join(root, 'deploy/base/deployment.yaml'), 'utf8');
     const ports = [...deployment.matchAll(/containerPort: (\d+)/g)].map((m) => Number(m[1])).sort();
     assert.deepEqual(exposed, ports);
   });

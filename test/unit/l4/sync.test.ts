@@ -179,7 +179,8 @@ test('ipvs: a sync diffs against ipvsadm-save and writes only the difference', a
   const kernel = createKernelL4('ipvs', { exec });
   const result = await kernel.sync(state(pg('10.0.0.1', '10.0.0.2')));
   assert.equal(result.error, undefined);
-  const restore = calls.find((c) => c.argv[0] === 'ipvsadm-restore');
+  const restore = calls.find((c) => c.argv[0] === 'ipvsadm' && c.argv[1] === '-R');
+  assert.ok(!calls.some((c) => c.argv[0] === 'ipvsadm-restore'), 'never the wrapper that clears the table');
   assert.equal(restore?.input, '-a -t 192.168.50.10:5432 -r 10.0.0.2:5432 -m -w 1\n');
   assert.ok(
     calls.some((c) => c.argv[0] === 'sysctl'),
