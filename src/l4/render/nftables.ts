@@ -25,6 +25,7 @@
  * PURE: no I/O imports.
  */
 import {
+  checkPortRedirects,
   checkServices,
   compareStrings,
   familyOf,
@@ -108,7 +109,7 @@ function skeleton(state: L4State, redirects: readonly L4PortRedirect[]): string[
     `add rule ${t} filter-input ct state new jump nodeport-endpoints-check`,
     `add rule ${t} filter-output ct state new jump nodeport-endpoints-check`,
     ...nodeMatch.exclusions.map((rule) => `add rule ${t} services ${rule}`),
-    // Before the service map: checked redirects never share a port with a TCP service (see checkedRedirects).
+    // Before the service map: checked redirects never share a port with a TCP service (see checkState).
     ...redirects.map(
       (r) =>
         `add rule ${t} services ${nodeMatch.match} tcp dport ${r.port} redirect to :${r.toPort} comment "node port ${r.port} -> portico ${r.toPort}"`,
@@ -222,36 +223,6 @@ interface MapElement {
   readonly verdict: string;
 }
 
-function validPort(port: number): boolean {
-  return Number.isInteger(port) && port >= 1 && port <= 65535;
-}
-
-/**
- * The redirects the renderer can express, sorted by port, and the rest with the field at fault:
- * both ports valid, not onto itself, one redirect per node port (the same rules and wording as
- * the iptables mode's check).
- */
-function checkedRedirects(state: L4State): { redirects: L4PortRedirect[]; rejected: L4Rejection[] } {
-  const redirects: L4PortRedirect[] = [];
-  const rejected: L4Rejection[] = [];
-  const seen = new Set<number>();
-  for (const [i, redirect] of (state.portRedirects ?? []).entries()) {
-    const reject = (field: string, reason: string): void => {
-      rejected.push({ service: '*', field: `portRedirects[${i}].${field}`, reason });
-    };
-    if (!validPort(redirect.port)) reject('port', `${redirect.port} is not a port (1-65535)`);
-    else if (!validPort(redirect.toPort)) reject('toPort', `${redirect.toPort} is not a port (1-65535)`);
-    else if (redirect.toPort === redirect.port)
-      reject('toPort', `redirects port ${redirect.port} onto itself`);
-    else if (seen.has(redirect.port)) reject('port', `port ${redirect.port} is redirected twice`);
-    else {
-      seen.add(redirect.port);
-      redirects.push({ port: redirect.port, toPort: redirect.toPort });
-    }
-  }
-  return { redirects: redirects.sort((a, b) => a.port - b.port), rejected };
-}
-
 interface Checked {
   readonly services: readonly L4Service[];
   readonly redirects: readonly L4PortRedirect[];
@@ -284,7 +255,7 @@ function checkState(state: L4State): {
 } {
   const nodeProblem = nodeIpProblem(state, undefined);
   const checked = checkServices(state, undefined);
-  const { redirects, rejected: badRedirects } = checkedRedirects(state);
+  const { redirects, rejected: badRedirects } = checkPortRedirects(state);
   if (nodeProblem) return { services: [], redirects: [], rejected: [nodeProblem, ...checked.rejected] };
   // A redirected port is the HTTP listener's: a TCP service on it would never see a packet.
   const redirected = new Map(redirects.map((r) => [r.port, r]));

@@ -88,6 +88,21 @@ function stateWith(redirects: L4State['portRedirects']): L4State {
   return { nodeIp: labNodeIp, services: [], ...(redirects ? { portRedirects: redirects } : {}) };
 }
 
+/** The redirect rules still in the node's ruleset (iptables: the PORTICO-REDIRECTS chain; nftables: a redirect rule). */
+async function redirectRulesLeft(mode: KernelMode, lab: Lab): Promise<boolean> {
+  if (mode === 'nftables') return /redirect to/.test(await lab.inNode(['nft', 'list', 'ruleset']));
+  return /PORTICO-REDIRECTS/.test(await lab.inNode(['iptables-save', '-t', 'nat']));
+}
+
+/** What Portico left behind: PORTICO-* chains, or the `portico` table. */
+async function porticoLeftovers(mode: KernelMode, lab: Lab): Promise<string[]> {
+  const [listing, mark] =
+    mode === 'nftables'
+      ? [await lab.inNode(['nft', 'list', 'tables']), 'portico']
+      : [await lab.inNode(['iptables-save']), 'PORTICO-'];
+  return listing.split('\n').filter((line) => line.includes(mark));
+}
+
 async function scenario(mode: KernelMode, lab: Lab): Promise<void> {
   const exec = prefixedExec(spawnExec, ['ip', 'netns', 'exec', lab.node]);
   const kernel = createKernelL4(mode, { exec });
@@ -110,15 +125,11 @@ async function scenario(mode: KernelMode, lab: Lab): Promise<void> {
     const off = await kernel.sync(stateWith(undefined));
     assert.equal(off.error, undefined, `sync without redirects: ${off.error?.message}`);
     assert.equal(off.kind, 'full', 'switching redirects off is a node-wide change: a full sync');
-    const chains = await lab.inNode(['iptables-save', '-t', 'nat']);
-    assert.doesNotMatch(chains, /PORTICO-REDIRECTS/, 'the redirects chain is gone');
+    assert.equal(await redirectRulesLeft(mode, lab), false, 'the redirect rules are gone');
     assert.deepEqual(await lab.load('tcp', 80, 3), { error: 3 }, 'port 80 answers nothing again');
 
     await kernel.cleanup();
-    const leftovers = (await lab.inNode(['iptables-save']))
-      .split('\n')
-      .filter((line) => line.includes('PORTICO-'));
-    assert.deepEqual(leftovers, [], 'nothing of Portico remains after cleanup');
+    assert.deepEqual(await porticoLeftovers(mode, lab), [], 'nothing of Portico remains after cleanup');
   } finally {
     await stopListener(listener);
   }
@@ -133,14 +144,16 @@ async function withLab(fn: (lab: Lab) => Promise<void>): Promise<void> {
   }
 }
 
-test(
-  'iptables: node port 80 reaches a listener on an unprivileged port, from outside and from the node, until switched off',
-  {
-    skip,
-    timeout: 120_000,
-  },
-  () => withLab((lab) => scenario('iptables', lab)),
-);
+for (const mode of ['iptables', 'nftables'] as const) {
+  test(
+    `${mode}: node port 80 reaches a listener on an unprivileged port, from outside and from the node, until switched off`,
+    {
+      skip,
+      timeout: 120_000,
+    },
+    () => withLab((lab) => scenario(mode, lab)),
+  );
+}
 
 // The redirect is plain nat, so the IPVS companion payload can be checked on this kernel even
 // without ip_vs: restored by the real iptables-restore, it must redirect, then delete its chain.
