@@ -393,8 +393,9 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
     ...chainLines,
     ...elementAdds,
     // Flushing first empties the vmaps that point to endpoint chains, so the deletes cannot fail on references.
-    ...stale.map((chain) => `flush chain ${t} ${chain}`),
-    ...stale.map((chain) => `delete chain ${t} ${chain}`),
+    // A full sync replaced the table: stale chains went with it, and naming them would fail the script.
+    ...(changed === undefined ? [] : stale.map((chain) => `flush chain ${t} ${chain}`)),
+    ...(changed === undefined ? [] : stale.map((chain) => `delete chain ${t} ${chain}`)),
   ];
   const serviceChainsWritten = chainLines.filter((line) => line.startsWith('add chain ')).length;
   return {

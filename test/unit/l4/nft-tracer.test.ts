@@ -490,3 +490,40 @@ for (const c of transitionCases) {
     assert.equal(h.kernel.ruleCount(), render.stats.rulesTotal);
   });
 }
+
+// The layout before one chain per service: an endpoint chain for every endpoint (kube-proxy's), as
+// a table left by an older Portico holds it when the new one starts and adopts it.
+const oldLayoutTable = `add table inet portico
+add chain inet portico services
+add chain inet portico endpoint-QHZS2P36-db/postgres/tcp/5432__10.244.1.5/5432
+add rule inet portico endpoint-QHZS2P36-db/postgres/tcp/5432__10.244.1.5/5432 meta l4proto tcp dnat ip to 10.244.1.5:5432
+add chain inet portico service-ZYQBXTSL-db/postgres/tcp/5432
+add rule inet portico service-ZYQBXTSL-db/postgres/tcp/5432 numgen random mod 1 vmap { 0 : goto endpoint-QHZS2P36-db/postgres/tcp/5432__10.244.1.5/5432 }
+`;
+
+const adoptionCases: Array<{ name: string; live: () => SimulatedNftables; next: L4State }> = [
+  {
+    name: 'a service removed while Portico was down',
+    live: () => loaded({ nodeIp, services: [pg('10.244.1.5'), redis] }),
+    next: { nodeIp, services: [pg('10.244.1.5')] },
+  },
+  {
+    name: 'the per-endpoint layout of an older Portico',
+    live: () => {
+      const table = new SimulatedNftables();
+      table.apply(oldLayoutTable);
+      return table;
+    },
+    next: { nodeIp, services: [pg('10.244.1.5')] },
+  },
+];
+
+for (const c of adoptionCases) {
+  test(`nftables: a full sync replaces a table holding chains it no longer needs (${c.name}) without naming them`, () => {
+    const live = c.live();
+    const render = renderNftables(c.next, { existingChains: new Set(live.chainNames()) });
+    assert.doesNotMatch(render.script, /^delete chain /m);
+    live.apply(render.script);
+    assert.equal(live.dump(), loaded(c.next).dump());
+  });
+}
