@@ -38,6 +38,7 @@ import {
   type L4State,
   masqueradeMark,
   nodeIpProblem,
+  nodeSettingsChanged,
   serviceDisplayName,
 } from '../model.js';
 import { nftEndpointChainName, nftServiceChainName, nftTable } from '../naming.js';
@@ -224,54 +225,136 @@ interface MapElement {
 }
 
 interface Checked {
+  /** Valid services, sorted by name. */
   readonly services: readonly L4Service[];
   readonly redirects: readonly L4PortRedirect[];
+  /** `checkServices`' rejections (in name order), bad redirects, services on a redirected port (name order). */
+  readonly serviceRejections: readonly L4Rejection[];
+  readonly redirectRejections: readonly L4Rejection[];
+  readonly collisionRejections: readonly L4Rejection[];
   readonly rejected: readonly L4Rejection[];
-  /** The verdict-map elements of `services`, computed once: a partial sync diffs against the previous state's. */
-  readonly elements: readonly MapElement[];
+  /** `services` by name, built when a partial sync first diffs against this state. */
+  byName?: Map<string, L4Service>;
 }
 
 /**
  * States are immutable, and the state a partial sync diffs against is the one the previous sync
- * rendered: remembering its checked form by identity halves the work of a partial render at 5,000
- * services (validation and element keys dominate it, not the one service's rules).
+ * rendered: its checked form is remembered by identity, and a partial render re-checks only the
+ * changed services against it (at 5,000 services checking them all cost more than the rest of
+ * the render together).
  */
 const checkedMemo = new WeakMap<L4State, Checked>();
 
 function checkedServices(state: L4State): Checked {
   let checked = checkedMemo.get(state);
   if (checked === undefined) {
-    const { services, redirects, rejected } = checkState(state);
-    checked = { services, redirects, rejected, elements: services.map(mapElementOf) };
+    checked = checkState(state);
     checkedMemo.set(state, checked);
   }
   return checked;
 }
 
-function checkState(state: L4State): {
-  services: readonly L4Service[];
-  redirects: readonly L4PortRedirect[];
-  rejected: readonly L4Rejection[];
-} {
+function assemble(
+  services: readonly L4Service[],
+  redirects: readonly L4PortRedirect[],
+  serviceRejections: readonly L4Rejection[],
+  redirectRejections: readonly L4Rejection[],
+  collisionRejections: readonly L4Rejection[],
+): Checked {
+  const rejected = [...serviceRejections, ...redirectRejections, ...collisionRejections];
+  return { services, redirects, serviceRejections, redirectRejections, collisionRejections, rejected };
+}
+
+function checkState(state: L4State): Checked {
   const nodeProblem = nodeIpProblem(state, undefined);
   const checked = checkServices(state, undefined);
   const { redirects, rejected: badRedirects } = checkPortRedirects(state);
-  if (nodeProblem) return { services: [], redirects: [], rejected: [nodeProblem, ...checked.rejected] };
-  // A redirected port is the HTTP listener's: a TCP service on it would never see a packet.
+  // A wrong node address would make every rule wrong: render nothing new rather than something unsafe.
+  if (nodeProblem) return assemble([], [], [nodeProblem, ...checked.rejected], [], []);
+  const { services, collisions } = withoutRedirected(checked.services, redirects);
+  return assemble(services, redirects, checked.rejected, badRedirects, collisions);
+}
+
+/** A redirected port is the HTTP listener's: a TCP service on it would never see a packet. */
+function withoutRedirected(
+  checked: readonly L4Service[],
+  redirects: readonly L4PortRedirect[],
+): { services: L4Service[]; collisions: L4Rejection[] } {
   const redirected = new Map(redirects.map((r) => [r.port, r]));
   const services: L4Service[] = [];
-  const rejected: L4Rejection[] = [...checked.rejected, ...badRedirects];
-  for (const service of checked.services) {
+  const collisions: L4Rejection[] = [];
+  for (const service of checked) {
     const redirect = service.protocol === 'TCP' ? redirected.get(service.listenPort) : undefined;
     if (redirect === undefined) services.push(service);
     else
-      rejected.push({
+      collisions.push({
         service: service.name,
         field: 'listenPort',
         reason: `TCP ${service.listenPort} is redirected to Portico's own listener on ${redirect.toPort} (portRedirects)`,
       });
   }
-  return { services, redirects, rejected };
+  return { services, collisions };
+}
+
+function listenerOf(service: L4Service): string {
+  return `${service.protocol}/${service.listenPort}`;
+}
+
+/** Two lists sorted by name merged into one, `a` first among equals (the lists never share a name here). */
+function mergeByName<T>(a: readonly T[], b: readonly T[], name: (item: T) => string): T[] {
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && compareStrings(name(a[i]!), name(b[j]!)) <= 0)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
+/**
+ * `checkState(state)` computed from the previous state's checked form and the changed services
+ * only, when that is sure to give the same answer: the node settings are the same, and no changed
+ * service shares its name or its listener (before or after) with another service, so no verdict on
+ * an unchanged service can differ. Otherwise undefined, and the caller checks the whole state.
+ */
+function recheck(
+  state: L4State,
+  previous: L4State,
+  before: Checked,
+  changed: ReadonlySet<string>,
+): Checked | undefined {
+  if (nodeSettingsChanged(previous, state) || nodeIpProblem(state, undefined)) return undefined;
+  const listeners = new Map<string, number>();
+  const count = (services: readonly L4Service[]) => {
+    for (const service of services)
+      listeners.set(listenerOf(service), (listeners.get(listenerOf(service)) ?? 0) + 1);
+  };
+  const now = state.services.filter((service) => changed.has(service.name));
+  const then = previous.services.filter((service) => changed.has(service.name));
+  if (new Set(now.map((service) => service.name)).size !== now.length) return undefined;
+  count(state.services);
+  if (now.some((service) => listeners.get(listenerOf(service)) !== 1)) return undefined;
+  listeners.clear();
+  count(previous.services);
+  if (then.some((service) => listeners.get(listenerOf(service)) !== 1)) return undefined;
+
+  const checked = checkServices({ services: now }, undefined);
+  const { services, collisions } = withoutRedirected(checked.services, before.redirects);
+  const kept = <T>(items: readonly T[], name: (item: T) => string) =>
+    items.filter((item) => !changed.has(name(item)));
+  const byService = (r: L4Rejection) => r.service;
+  return assemble(
+    mergeByName(
+      kept(before.services, (s) => s.name),
+      services,
+      (s) => s.name,
+    ),
+    before.redirects,
+    mergeByName(kept(before.serviceRejections, byService), checked.rejected, byService),
+    before.redirectRejections,
+    mergeByName(kept(before.collisionRejections, byService), collisions, byService),
+  );
 }
 
 function mapElementOf(service: L4Service): MapElement {
@@ -325,8 +408,55 @@ function serviceRuleCount(service: L4Service): number {
   return count;
 }
 
+/** The valid services of `checked` among `names`, by name. */
+function servicesNamed(checked: Checked, names: ReadonlySet<string>): L4Service[] {
+  checked.byName ??= new Map(checked.services.map((service) => [service.name, service]));
+  const byName = checked.byName;
+  return [...names].flatMap((name) => byName.get(name) ?? []);
+}
+
+/**
+ * The checked form of `state`, and the map elements a partial script must delete and add: with
+ * the previous state and a re-check of the changed services only, the elements of those services
+ * (no other element can differ); otherwise every element of both states compared.
+ */
+function checkAndDiff(
+  state: L4State,
+  options: NftablesRenderOptions,
+): {
+  checked: Checked;
+  diff?: { deleted: MapElement[]; added: MapElement[] };
+  /** Unchanged services valid now but not before (a conflict with a changed one went away): their chains are missing. */
+  revived?: ReadonlySet<string>;
+} {
+  const { changedServices: changed, previous } = options;
+  const remembered = checkedMemo.get(state);
+  if (changed === undefined || previous === undefined)
+    return { checked: remembered ?? checkedServices(state) };
+  const before = checkedServices(previous);
+  const rechecked = remembered === undefined ? recheck(state, previous, before, changed) : undefined;
+  if (rechecked !== undefined) {
+    checkedMemo.set(state, rechecked);
+    const diff = diffElements(
+      servicesNamed(before, changed).map(mapElementOf),
+      servicesNamed(rechecked, changed).map(mapElementOf),
+    );
+    return { checked: rechecked, diff };
+  }
+  const checked = checkedServices(state);
+  before.byName ??= new Map(before.services.map((service) => [service.name, service]));
+  const valid = before.byName;
+  const revived = new Set(checked.services.filter((s) => !valid.has(s.name)).map((s) => s.name));
+  return {
+    checked,
+    diff: diffElements(before.services.map(mapElementOf), checked.services.map(mapElementOf)),
+    revived,
+  };
+}
+
 export function renderNftables(state: L4State, options: NftablesRenderOptions = {}): NftablesRender {
-  const { services, redirects, rejected, elements } = checkedServices(state);
+  const { checked, diff, revived } = checkAndDiff(state, options);
+  const { services, redirects, rejected } = checked;
   const changed = options.changedServices;
 
   const activeChains = new Set<string>();
@@ -338,7 +468,7 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
     activeChains.add(nftServiceChainName(service));
     for (const endpoint of service.endpoints)
       if (endpoint.nodeLocal) activeChains.add(nftEndpointChainName(service, endpoint));
-    if (changed === undefined || changed.has(service.name)) {
+    if (changed === undefined || changed.has(service.name) || revived?.has(service.name)) {
       const rendered = serviceRules(service);
       chainLines.push(...rendered.lines);
       rulesTotal += rendered.rules;
@@ -355,15 +485,14 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
   // Full sync: every element. Partial with the previous state: the elements that differ. Partial without it: a refill.
   let elementDeletes: string[] = [];
   let elementAdds: string[];
-  let mapElementsWritten = elements.length;
+  let mapElementsWritten = services.length;
   let mapHead: string[] = [];
-  if (changed !== undefined && options.previous !== undefined) {
-    const diff = diffElements(checkedServices(options.previous).elements, elements);
+  if (diff !== undefined) {
     elementDeletes = elementCommands('delete', diff.deleted);
     elementAdds = elementCommands('add', diff.added);
     mapElementsWritten = diff.deleted.length + diff.added.length;
   } else {
-    elementAdds = elementCommands('add', elements);
+    elementAdds = elementCommands('add', services.map(mapElementOf));
     if (changed !== undefined)
       mapHead = [`flush map ${t} ${nftServiceMap}`, `flush map ${t} ${nftNoEndpointMap}`];
   }
@@ -372,13 +501,13 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
     changed !== undefined &&
     chainLines.length === 0 &&
     stale.length === 0 &&
-    (options.previous === undefined || mapElementsWritten === 0)
+    (diff === undefined || mapElementsWritten === 0)
   ) {
     const stats = {
       rulesWritten: 0,
       serviceChainsWritten: 0,
       chainsDeleted: 0,
-      mapElements: elements.length,
+      mapElements: services.length,
       mapElementsWritten: 0,
       rulesTotal,
     };
@@ -405,7 +534,7 @@ export function renderNftables(state: L4State, options: NftablesRenderOptions = 
       rulesWritten: lines.filter(isRule).length,
       serviceChainsWritten,
       chainsDeleted: stale.length,
-      mapElements: elements.length,
+      mapElements: services.length,
       mapElementsWritten,
       rulesTotal,
     },

@@ -527,3 +527,73 @@ for (const c of adoptionCases) {
     assert.equal(live.dump(), loaded(c.next).dump());
   });
 }
+
+// A partial render re-checks only the changed services; whatever the change, its verdicts (and
+// their order) must be those of checking the whole state.
+const mq = (port: number, address = '10.244.2.2') => svc('iot/mqtt:1883/TCP', port, [ep(address, 1883)]);
+const web = svc('web/app:http/TCP', 8080, [ep('10.244.1.1', 80)]);
+const withRedirect = (services: L4State['services']): L4State => ({
+  nodeIp,
+  services,
+  portRedirects: [{ port: 80, toPort: 18080 }],
+});
+const recheckCases: Array<{ name: string; from: L4State; to: L4State }> = [
+  {
+    name: 'a service moving onto another one’s port',
+    from: withRedirect([redis, mq(1883), web]),
+    to: withRedirect([redis, mq(8080), web]),
+  },
+  {
+    name: 'a service leaving a shared port frees the one it blocked',
+    from: withRedirect([redis, mq(8080), web]),
+    to: withRedirect([redis, mq(1883), web]),
+  },
+  {
+    name: 'an invalid endpoint fixed',
+    from: withRedirect([redis, mq(1883, 'not-an-ip'), web]),
+    to: withRedirect([redis, mq(1883), web]),
+  },
+  {
+    name: 'a valid service broken',
+    from: withRedirect([redis, mq(1883), web]),
+    to: withRedirect([redis, mq(1883, '10.244.2.2.9'), web]),
+  },
+  {
+    name: 'a TCP service moving onto a redirected port',
+    from: withRedirect([redis, mq(1883), web]),
+    to: withRedirect([redis, mq(80), web]),
+  },
+  {
+    name: 'a second service of the same name',
+    from: withRedirect([redis, mq(1883), web]),
+    to: withRedirect([redis, mq(1883), web, mq(1884)]),
+  },
+  {
+    name: 'several rejected services, one of them changed',
+    from: withRedirect([
+      redis,
+      mq(1883, 'bad'),
+      svc('a/a:1/TCP', 1, [ep('x', 1)]),
+      svc('z/z:1/TCP', 2, [ep('y', 1)]),
+      web,
+    ]),
+    to: withRedirect([
+      redis,
+      mq(1883, 'worse'),
+      svc('a/a:1/TCP', 1, [ep('x', 1)]),
+      svc('z/z:1/TCP', 2, [ep('y', 1)]),
+      web,
+    ]),
+  },
+];
+
+for (const c of recheckCases) {
+  test(`nftables partial sync re-checks like a full check: ${c.name}`, () => {
+    const h = new Harness();
+    h.sync(c.from);
+    const partial = h.sync(c.to);
+    const full = renderNftables({ ...c.to });
+    assert.deepEqual(partial.rejected, full.rejected);
+    assert.equal(h.kernel.dump(), loaded({ ...c.to }).dump());
+  });
+}
