@@ -261,8 +261,8 @@ of a one-rule script (parse and check, no commit) takes ${ms(nft5000.nftFloorMs)
 nft (this version) loads every chain of the table into its cache before it evaluates an \`add rule\`.
 That is why the layout changed: kube-proxy's has one chain per endpoint (${(5_000 * (ENDPOINTS + 1)).toLocaleString('en')}
 per-service chains at 5,000 × 10), for which the same check took 211 ms and one endpoint change
-398 ms (2026-12-02, main at b791d77; 601 ms before partial syncs stopped refilling the verdict
-maps). Portico's layout keeps one chain per service: off-node endpoints are DNATed by one
+398 ms (2026-12-02, main at b791d77, load average 1.1; 601 ms before partial syncs stopped
+refilling the verdict maps). Portico's layout keeps one chain per service: off-node endpoints are DNATed by one
 \`dnat ip to numgen random mod N map { i : address . port }\` rule after the masquerade mark, and
 only node-local endpoints keep a chain of their own (their hairpin check depends on the endpoint
 picked), so 5,000 × 10 off-node endpoints are 5,000 chains and 10,000 rules.`;
