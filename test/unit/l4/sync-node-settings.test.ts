@@ -95,7 +95,7 @@ test('ipvs: a new node address deletes the virtual servers on the old one and ad
   host.nowLive(base);
   host.calls.length = 0;
   await kernel.sync({ ...base, nodeIp: '192.168.50.11' });
-  const restore = host.calls.find((c) => c.argv[0] === 'ipvsadm-restore')?.input ?? '';
+  const restore = host.calls.find((c) => c.argv[0] === 'ipvsadm' && c.argv[1] === '-R')?.input ?? '';
   assert.match(restore, /^-D -t 192\.168\.50\.10:5432$/m);
   assert.match(restore, /^-A -t 192\.168\.50\.11:5432 -s rr$/m);
 });
