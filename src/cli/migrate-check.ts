@@ -49,6 +49,10 @@ async function clusterIngresses(kubeconfig: string): Promise<StoredObject<Ingres
     for (const item of list.items) {
       const converted = fromApiObject('Ingress', item);
       if (converted.ok) out.push({ object: converted.object as Ingress });
+      else
+        process.stderr.write(
+          `portico migrate-check: skipping an Ingress: ${converted.field}: ${converted.message}\n`,
+        );
     }
     token = list.continue;
     if (token === undefined || token === '') break;
