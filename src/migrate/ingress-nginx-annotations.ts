@@ -6,17 +6,20 @@
  *         `nginx.ingress.kubernetes.io/<name>` the body text names)
  *
  * How the list was established (the tagged blob itself could not be fetched by tag here):
- * - Base: annotations.md at commit c8cb9167d3bfe6a2ed50796e179b3aec648a7e16, the newest stored
- *   version of the page (it has denylist-source-range, auth-tls-match-cn, auth-keepalive*,
- *   enable-opentelemetry, mirror-host, session-cookie-domain): its whole table and body were read.
+ * - Base: annotations.md at commit c8cb9167d3bfe6a2ed50796e179b3aec648a7e16, the version of the
+ *   page the source index addresses (it has denylist-source-range, auth-tls-match-cn,
+ *   auth-keepalive*, enable-opentelemetry, mirror-host, session-cookie-domain; the tagged blob was
+ *   not retrievable by tag): its whole table and body were read.
  * - changelog/controller-1.15.0.md and controller-1.15.1.md (v1.14.0 → v1.15.1) add or remove no
  *   annotation; their doc changes only reword existing sections (regex paths #14336,
  *   `proxy-request-buffering` values #14532, `proxy-cookie-domain` validation #14536).
- * - The published page for that line lists `auth-keepalive-share-vars` in its table (after the base
- *   commit), and docs/user-guide/nginx-configuration/annotations-risk.md (commit 03c5ce57, generated
- *   from the v1.1x parsers) names the annotations the controller reads that the page mentions only
- *   in examples or not at all. Those are kept too (`source: 'controller'`): a migration report that
- *   called them "unknown to ingress-nginx" would be wrong, and the extra rows cost nothing.
+ * - The base predates the tag: the published page of the v1.1x line lists
+ *   `auth-keepalive-share-vars` in its table (added after the base commit), so it is added here.
+ * - docs/user-guide/nginx-configuration/annotations-risk.md (commit 03c5ce57, generated from the
+ *   v1.1x parsers) names the annotations the controller reads that the base page mentions only in
+ *   examples or not at all (session-cookie-max-age, temporal-redirect-code, custom-headers, …).
+ *   They are kept too (`source: 'controller'`): the tagged page may name some of them, a report
+ *   calling them unknown to ingress-nginx would be wrong, and extra rows cost nothing.
  * Removed modules (InfluxDB, OpenTracing) stay: the page still names them, and Ingresses still carry them.
  *
  * `section` is the page's heading the annotation belongs to (for controller-only rows, the
