@@ -11,6 +11,7 @@ import { opensslCipherCheck } from '../proxy/tls-settings.js';
 import { runExplain } from './explain.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { runL4Rules } from './l4-rules.js';
+import { runMigrateCheck } from './migrate-check.js';
 import { runCluster } from './run-cluster.js';
 import { EXIT_USAGE, runFiles } from './run-files.js';
 
@@ -41,6 +42,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     // stdout carries the payload; logs and diagnostics go to stderr.
     const logger = options.logger ?? createLogger({ level: 'warn', destination: 2 });
     const code = await runL4Rules(argv.slice(1), logger);
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    return code;
+  }
+  if (argv[0] === 'migrate-check') {
+    // stdout carries the report; logs go to stderr.
+    const logger = options.logger ?? createLogger({ level: 'warn', destination: 2 });
+    const code = await runMigrateCheck(argv.slice(1), logger);
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     return code;
   }
@@ -79,8 +87,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 export function runMain(argv: readonly string[]): void {
   const serves = (() => {
     try {
-      // `explain` loads sources whose sockets and timers would keep the process alive.
-      if (argv[0] === 'explain') return true;
+      // `explain` and `migrate-check` load sources whose sockets and timers would keep the process alive.
+      if (argv[0] === 'explain' || argv[0] === 'migrate-check') return true;
       const c = parseFlags(argv);
       return c.kind === 'run';
     } catch {
