@@ -123,6 +123,14 @@ async function preconditions(): Promise<void> {
   if (!existsSync(PORTICO_MAIN)) throw new Error(`${PORTICO_MAIN} is missing: run \`npm run build\` first`);
 }
 
+function version(argv: readonly string[]): string {
+  try {
+    return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 function nsExec(ns: string, argv: readonly string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, ...argv], {
     encoding: 'utf8',
@@ -434,10 +442,12 @@ function ruleSyncFigures(results: string): string | undefined {
   const ipt = row('iptables');
   const nft = row('nftables');
   if (ipt === null || nft === null) return undefined;
+  // Cells are numbers in ms, or words ("n/a", "> 90,000 (killed at the cap)").
+  const ms = (cell: string) => cell.trim().replace(/^(>?\s*[\d,.]+)(?=\s|$)/, '$1 ms');
   return (
-    `at 5,000 services × 10 endpoints, a full sync took ${ipt[3]!.trim()} ms with iptables ` +
-    `(${ipt[1]!.trim()} rules) and ${nft[3]!.trim()} ms with nftables (${nft[1]!.trim()} rules); one ` +
-    `endpoint change ${ipt[4]!.trim()} ms vs ${nft[4]!.trim()} ms`
+    `at 5,000 services × 10 endpoints, a full sync took ${ms(ipt[3]!)} with iptables ` +
+    `(${ipt[1]!.trim()} rules) and ${ms(nft[3]!)} with nftables (${nft[1]!.trim()} rules); one ` +
+    `endpoint change ${ms(ipt[4]!)} with iptables, ${ms(nft[4]!)} with nftables`
   );
 }
 
@@ -543,6 +553,7 @@ async function main(): Promise<number> {
       connects: spread(ms.map((m) => m.connectsPerSecond)),
       connectRatio: spread(ms.map((m, i) => m.connectsPerSecond / direct[i]!.connectsPerSecond)),
       errors: ms.reduce((sum, m) => sum + m.errors, 0),
+      synRetransmits: ms.reduce((sum, m) => sum + m.synRetransmits, 0),
       busy: spread(ms.flatMap((m) => [m.busyBulkPct, m.busyConnectPct])),
     };
   });
@@ -555,56 +566,72 @@ async function main(): Promise<number> {
   const sync = ruleSyncFigures(existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '');
 
   const table = [
-    '| path | bulk MB/s, median (min–max) | × direct | connects/s, median (min–max) | × direct | errors | cores busy % |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| path | bulk MB/s, median (min–max) | × direct | connects/s, median (min–max) | × direct | SYN retransmits in the connect runs | errors | cores busy % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.path} | ${range(r.bulk)} | ${ratio(r.bulkRatio)} | ${range(r.connects)} | ${ratio(r.connectRatio)} | ${r.errors} | ${fmt(r.busy.median)} |`,
+        `| ${r.path} | ${range(r.bulk)} | ${ratio(r.bulkRatio)} | ${range(r.connects)} | ${ratio(r.connectRatio)} | ${r.synRetransmits} | ${r.errors} | ${fmt(r.busy.median)} |`,
     ),
   ];
+  const x = (s: Spread) => `${s.median.toFixed(2)}×`;
+  const ipt = by('iptables');
+  const nft = by('nftables');
   const section = `## L4 data path throughput (issue 7)
 
 Command: \`sudo npx tsx bench/l4-throughput.ts${command().slice('npx tsx bench/l4-throughput.ts'.length)}\`
-(after \`npm run build\`). ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, the order of the paths rotated each round; each
-round and path: bulk = \`wrk -t2 -c${STREAMS} -d${SECONDS}s\` downloading a 32 MiB file (MB = 10⁶ bytes),
-connects = \`wrk -t2 -c${CONNECTIONS} -d${SECONDS}s -H 'Connection: close'\` against a ${BODY.length}-byte
-\`return 200\` (one TCP connection per request/response). ${BACKENDS} backend namespace${BACKENDS > 1 ? 's' : ''}
-(nginx, one worker; direct goes to backend 0). Ratios are medians of the per-round ratios to
-direct in the same round. Machine: ${os.cpus()[0]?.model.trim() ?? 'unknown'} × ${os.cpus().length}, ${os.type()} ${os.release()},
-node ${process.version}, ${nginxVersion()}; **shared with other sessions when this ran** (load
-average ${loadStart.map((v) => v.toFixed(1)).join(', ')} at the start), so the figures are
-indicative: the lead re-runs them on a quiet machine. Measured ${new Date().toISOString().slice(0, 10)}.
+(after \`npm run build\`). ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, the order of the paths rotated each round. Each round and
+path: bulk = \`wrk -t2 -c${STREAMS} -d${SECONDS}s\` downloading a 32 MiB file over and over (${STREAMS} parallel
+streams; MB = 10⁶ bytes); connects = \`wrk -t2 -c${CONNECTIONS} -d${SECONDS}s -H 'Connection: close'\` against a
+${BODY.length}-byte \`return 200\` (one TCP connection per short request/response, ${CONNECTIONS} at a time). ${BACKENDS}
+backend namespace${BACKENDS > 1 ? 's' : ''} (nginx, one worker; direct asks backend 0). Ratios are medians of the
+per-round ratios to direct in the same round. Machine: ${os.cpus()[0]?.model.trim() ?? 'unknown'} × ${os.cpus().length},
+${os.type()} ${os.release()}, node ${process.version}, ${nginxVersion()}, ${version(['iptables', '--version'])},
+${version(['nft', '--version'])}. **Shared with other sessions when this ran** (load average
+${loadStart.map((v) => v.toFixed(1)).join(', ')} at the start): the figures are indicative, the lead re-runs
+them on a quiet machine. Measured ${new Date().toISOString().slice(0, 10)}.
 
 Set-up (test/support/l4-lab.ts): client ns ─veth─ node ns ─veth─ backend ns. Every path crosses
 the node namespace, so what differs is the proxy alone: **direct** is the client asking the
 backend's address, routed by the node (no rule, no NAT, no conntrack); **userspace** is the real
 Portico (\`dist/cli/main.js --l4-mode userspace\`, file mode, a tcp-services ConfigMap entry
-\`"${LISTEN_PORT}": "bench/backend:${SERVICE_PORT}"\`) running in the node namespace; **iptables** and
-**nftables** are \`KernelL4\` applying the same service in the node namespace (DNAT to the
-backend, Portico out of the data path), removed with \`cleanup()\` before the next path. The
-node's conntrack table is flushed before each measurement. Everything runs on the same
-${os.cpus().length} cores (client, node kernel, Portico, backends), so every path is CPU-bound and the
-ratios read as CPU cost per byte and per connection.
+\`"${LISTEN_PORT}": "bench/backend:${SERVICE_PORT}"\`) in the node namespace; **iptables** and **nftables** are
+\`KernelL4\` applying the same service in the node namespace (DNAT to the backend plus the
+masquerade kube-proxy applies to node-port traffic; Portico out of the data path), removed with
+\`cleanup()\` and an \`nft flush ruleset\` of the node namespace before the next path. The node's
+conntrack table is flushed before each run, and each run asks the backends on a port of its
+own, so no run inherits another's conntrack entries or TIME_WAIT sockets. Client, node kernel,
+Portico and backends share the same ${os.cpus().length} cores, so every path is CPU-bound and the ratios read
+as CPU cost per byte and per connection.
 
 ${table.join('\n')}
 
 Portico's own CPU in user-space mode: ${fmt(porticoBulk.median)} % of a core during the bulk runs,
-${fmt(porticoConnect.median)} % during the connect runs (medians). ${errors === 0 ? 'No errors in any run.' : `**${errors} errors** (socket errors, timeouts or non-2xx): the affected figures are not to be trusted.`}
+${fmt(porticoConnect.median)} % during the connect runs (medians). ${errors === 0 ? 'No errors (socket errors, timeouts, non-2xx) in any run.' : `**${errors} errors** (socket errors, timeouts or non-2xx): the affected figures are not to be trusted.`}
 Host iptables/ip6tables/nft rulesets byte-identical before and after: ${hostUnchanged ? 'yes' : '**NO**'}.
 
-kube-proxy's lesson, with these figures: in **user space** every byte goes up into Portico and
+kube-proxy's lesson, with these figures. In **user space** every byte goes up into Portico and
 back down (two socket copies and an event-loop turn per chunk) and every client connection costs
-Portico an accept and a second connect to the backend, so bulk runs at ${userspace.bulkRatio.median.toFixed(2)}× direct and
-connections at ${userspace.connectRatio.median.toFixed(2)}× direct. In **iptables** and **nftables** mode Portico is out of the
-data path: the kernel DNATs the first packet of a flow and conntrack does the rest, so bulk
-stays near direct (${by('iptables').bulkRatio.median.toFixed(2)}× and ${by('nftables').bulkRatio.median.toFixed(2)}×) and the per-connection cost is a conntrack
-entry plus one rule walk (${by('iptables').connectRatio.median.toFixed(2)}× and ${by('nftables').connectRatio.median.toFixed(2)}× direct). With one
-service the two kernel modes are alike per packet; where they part is at scale: iptables walks a
-linear chain of services × endpoints per new flow and rewrites whole chains through
-\`iptables-restore\`, while nftables finds the service with one verdict-map lookup and applies a
-change as a small transaction (see "L4 rule sync (issue 7)": ${sync ?? 'its table'}). IPVS, the
-hash-based mode kube-proxy built for large clusters, is only rendered here: this kernel has no
-\`ip_vs\`. So: user space < iptables < IPVS/nftables at scale, as kube-proxy found.
+Portico an accept plus a second connection to the backend: bulk ${x(userspace.bulkRatio)} and connections
+${x(userspace.connectRatio)} of direct. In **iptables** and **nftables** mode Portico is out of the data path: the
+kernel NATs the first packet of a flow and conntrack rewrites the rest, which costs a conntrack
+entry per connection and a NAT lookup per packet but no copy to user space: bulk ${x(ipt.bulkRatio)} and
+${x(nft.bulkRatio)}, connections ${x(ipt.connectRatio)} and ${x(nft.connectRatio)} of direct. With one service the two kernel modes
+do the same per-packet work (one DNAT, one masquerade), so differences between them here are
+noise or the masquerade flavour (next paragraph), not the rule lookup; where they part is at
+scale: iptables walks a linear chain of services × endpoints for every new flow and rewrites
+whole chains through \`iptables-restore\`, while nftables finds the service with one verdict-map
+lookup and applies a change as a small transaction (see "L4 rule sync (issue 7)": ${sync ?? 'its table'}).
+IPVS, kube-proxy's hash-based mode for large clusters, is only rendered here: this kernel has no
+\`ip_vs\`. So, as kube-proxy found: user space < iptables < IPVS/nftables at scale.
+
+SYN retransmits: the nftables rendering masquerades with \`fully-random\` (a random source port
+per flow, as kube-proxy's nftables mode), the iptables rendering with a plain \`MASQUERADE\` (the
+client's port kept when free; kube-proxy adds \`--random-fully\` where iptables supports it). At
+thousands of connections per second from one client to one backend port, a random port soon
+lands on a 4-tuple the backend still holds in TIME_WAIT; the backend refuses that SYN (PAWS,
+counted as \`PAWSTimewait\` in the backend namespace) and the client retransmits it after 1 s.
+The column above counts these (client \`TCPSynRetrans\`); every retransmit is a connection that
+waited a second, so they pull the connects/s of that path down.
 `;
   console.log(`\n${section}`);
   if (WRITE) {
