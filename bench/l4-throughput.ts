@@ -18,11 +18,13 @@
  * Every path crosses the node namespace, so the differences are the proxy's cost alone. Measured
  * per path and round: bulk MB/s (`wrk -c<streams>` downloading a 32 MiB file) and connects/s
  * (`wrk -c<C>` with `Connection: close`: one TCP connection per short request/response). The node
- * namespace's conntrack table is flushed before each measurement; the client and node namespaces
- * get `tcp_tw_reuse=1` and a wide port range (their own sysctls, not the host's).
+ * namespace's conntrack table is flushed before each measurement and each measurement uses a
+ * backend port of its own (see `backendPort`); the client and node namespaces get
+ * `tcp_tw_reuse=1` and a wide port range (their own sysctls, not the host's).
  *
  * Run (root, after `npm run build`): `npx tsx bench/l4-throughput.ts [--quick] [--rounds N]
- * [--duration S] [--streams N] [--connections C] [--backends N] [--no-write]`. Bounded: every wrk
+ * [--duration S] [--streams N] [--connections C] [--backends N] [--paths userspace,nftables]
+ * [--no-write]` (a subset of paths prints and writes nothing; direct always runs). Bounded: every wrk
  * run has a hard deadline and the whole run stops after 15 minutes. Writes the
  * `## L4 data path throughput (issue 7)` section of bench/RESULTS.md.
  */
@@ -37,6 +39,7 @@ import { createKernelL4, type KernelMode } from '../src/l4/sync.js';
 import { ep, svc } from '../test/support/l4-fixtures.js';
 import { createLab, hostRuleset, type Lab, labNodeIp, labUnavailable } from '../test/support/l4-lab.js';
 import { cpuBetween, sampleCpu } from './lib/cpu.js';
+import { parseTcpCounters, parseWrkSummary, type WrkSummary } from './lib/l4-load.js';
 import { NGINX_BIN, nginxVersion } from './lib/nginx.js';
 import { onExit, type Proc, runToEnd, spawnProc } from './lib/procs.js';
 import { writeSection } from './lib/results.js';
@@ -169,16 +172,7 @@ ${Array.from({ length: ROUNDS * ALL_PATHS.length }, (_, i) => `    listen 0.0.0.
 
 /** The kernel's TCP counters of one namespace (`TcpExt:PAWSTimewait` → n), from /proc/net. */
 function tcpCounters(ns: string): Map<string, number> {
-  const counters = new Map<string, number>();
-  const lines = nsExec(ns, ['cat', '/proc/net/netstat', '/proc/net/snmp']).split('\n');
-  for (let i = 0; i + 1 < lines.length; i++) {
-    const names = lines[i]!.split(' ');
-    const values = lines[i + 1]!.split(' ');
-    if (names[0] !== values[0] || !/^\w+:$/.test(names[0] ?? '') || !/^\d/.test(values[1] ?? '')) continue;
-    for (let j = 1; j < names.length; j++) counters.set(`${names[0]}${names[j]}`, Number(values[j]));
-    i++;
-  }
-  return counters;
+  return parseTcpCounters(nsExec(ns, ['cat', '/proc/net/netstat', '/proc/net/snmp']));
 }
 
 function counterSum(namespaces: readonly string[], name: string): number {
@@ -233,41 +227,11 @@ ${backendIps.map((ip) => `  - addresses: [${ip}]`).join('\n')}
 `;
 }
 
-const BINARY_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-
-interface WrkRun {
-  readonly requests: number;
-  readonly seconds: number;
-  readonly bytes: number;
-  readonly rps: number;
-  readonly errors: number;
-}
-
-/** Reads wrk's summary: requests, duration and bytes read, socket errors, timeouts and non-2xx. */
-function parseWrkSummary(out: string): WrkRun {
-  const total = /^\s*(\d+) requests in ([\d.]+)(ms|s|m), ([\d.]+)([KMGT]?)B read/m.exec(out);
-  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(out);
-  if (total === null || rps === null) throw new Error(`cannot parse wrk output:\n${out}`);
-  const unit = { ms: 0.001, s: 1, m: 60 }[total[3] as 'ms' | 's' | 'm'];
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  const errors =
-    (sock === null ? 0 : sock.slice(1, 5).reduce((sum, n) => sum + Number(n), 0)) +
-    (non2xx === null ? 0 : Number(non2xx[1]));
-  return {
-    requests: Number(total[1]),
-    seconds: Number(total[2]) * unit,
-    bytes: Number(total[4]) * (BINARY_UNITS[total[5]!] ?? 1),
-    rps: Number(rps[1]),
-    errors,
-  };
-}
-
 async function wrk(
   lab: Lab,
   args: readonly string[],
   watch?: Proc,
-): Promise<WrkRun & { busy: number; proc?: number }> {
+): Promise<WrkSummary & { busy: number; proc?: number }> {
   if (Date.now() > deadline) throw new Error(`past the ${BUDGET_MS / 60_000} minute budget`);
   const before = sampleCpu(watch?.pid);
   const r = await runToEnd('wrk', 'ip', ['netns', 'exec', lab.client, 'wrk', ...args], {
@@ -467,9 +431,21 @@ async function main(): Promise<number> {
   let lab: Lab | undefined;
   const nginxes: Proc[] = [];
   onExit(() => {
-    // SIGINT or a crash: processes left in our namespaces (the lab's echo servers) go by pid,
-    // then the namespaces (and the rules inside them) go with `ip netns delete`.
-    for (const ns of lab ? [lab.node, lab.client, ...lab.backends.map((b) => b.name)] : []) {
+    // SIGINT or a crash, possibly while createLab is still building: the lab's namespaces are
+    // named pl4-<our pid in base 36><4 hex>-…, so they are found by name even before `lab` is
+    // set. Processes left in them (the lab's echo servers) go by pid, then the namespaces (and
+    // the rules inside them) with `ip netns delete`.
+    const ours = new RegExp(`^pl4-${process.pid.toString(36)}[0-9a-f]{4}-\\w+$`);
+    let names: string[] = [];
+    try {
+      names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+        .split('\n')
+        .map((line) => line.split(' ')[0] ?? '')
+        .filter((name) => ours.test(name));
+    } catch {
+      // No ip netns: nothing of ours can exist.
+    }
+    for (const ns of names) {
       try {
         const pids = execFileSync('ip', ['netns', 'pids', ns], {
           encoding: 'utf8',
@@ -478,7 +454,7 @@ async function main(): Promise<number> {
         for (const pid of pids.filter((p) => /^\d+$/.test(p))) process.kill(Number(pid), 'SIGKILL');
         execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
       } catch {
-        // Already deleted by lab.destroy().
+        // Deleted meanwhile.
       }
     }
     rmSync(dir, { recursive: true, force: true });
