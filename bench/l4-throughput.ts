@@ -14,7 +14,8 @@
  *   (as test/e2e/l4/kernel-modes.test.ts does); the kernel DNATs, Portico is not in the data path.
  *   After each, `cleanup()` and an `nft flush ruleset` of the node namespace, so no NAT hook or
  *   conntrack is left behind for the next path.
- * - `nftables-plain-masq`: a control, the nftables rules with a plain masquerade (see ALL_PATHS).
+ * - `nftables-plain-masq` (with `--keep-time-wait` only): a control, the nftables rules with a
+ *   plain masquerade (see ALL_PATHS and KEEP_TIME_WAIT).
  *
  * Every path crosses the node namespace, so the differences are the proxy's cost alone. Measured
  * per path and round: bulk MB/s (`wrk -c<streams>` downloading a 32 MiB file) and connects/s
@@ -25,7 +26,7 @@
  *
  * Run (root, after `npm run build`): `npx tsx bench/l4-throughput.ts [--quick] [--rounds N]
  * [--duration S] [--streams N] [--connections C] [--backends N] [--paths userspace,nftables]
- * [--no-write]` (a subset of paths prints and writes nothing; direct always runs). Bounded: every wrk
+ * [--keep-time-wait] [--no-write]` (a subset of paths prints and writes nothing; direct always runs). Bounded: every wrk
  * run has a hard deadline and the whole run stops after 15 minutes. Writes the
  * `## L4 data path throughput (issue 7)` section of bench/RESULTS.md.
  */
@@ -69,12 +70,25 @@ const SECONDS = numberFlag('--duration', quick ? 2 : 5, 1, 30);
 const STREAMS = numberFlag('--streams', 4, 1, 64);
 const CONNECTIONS = numberFlag('--connections', 20, 1, 256);
 const BACKENDS = numberFlag('--backends', 1, 1, 3);
+/**
+ * By default the backends keep no TIME_WAIT sockets (`tcp_max_tw_buckets=0` in their namespaces):
+ * the table's limit (131,072) fills within seconds at these rates, so whether a run's sockets were
+ * kept would depend on what ran in the minute before it. `--keep-time-wait` keeps the kernel's
+ * default and adds the control path, to see what `masquerade fully-random` costs then.
+ */
+const KEEP_TIME_WAIT = process.argv.includes('--keep-time-wait');
+const DEFAULT_PATHS: readonly PathName[] = KEEP_TIME_WAIT
+  ? ALL_PATHS
+  : ALL_PATHS.filter((p) => p !== 'nftables-plain-masq');
 const pathsFlag = process.argv.indexOf('--paths');
 // Direct is always measured: every ratio is to the direct run of the same round.
-const PATHS = ALL_PATHS.filter(
-  (p) => pathsFlag === -1 || p === 'direct' || (process.argv[pathsFlag + 1] ?? '').split(',').includes(p),
+const PATHS = ALL_PATHS.filter((p) =>
+  pathsFlag === -1
+    ? DEFAULT_PATHS.includes(p)
+    : p === 'direct' || (process.argv[pathsFlag + 1] ?? '').split(',').includes(p),
 );
-const WRITE = !process.argv.includes('--no-write') && PATHS.length === ALL_PATHS.length;
+const SUBSET = !DEFAULT_PATHS.every((p) => PATHS.includes(p));
+const WRITE = !process.argv.includes('--no-write') && !SUBSET;
 const PORTICO_MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const BUDGET_MS = 15 * 60_000;
 const deadline = Date.now() + BUDGET_MS;
@@ -504,6 +518,8 @@ async function main(): Promise<number> {
         'net.ipv4.ip_local_port_range=1024 65000',
       ]);
     }
+    if (!KEEP_TIME_WAIT)
+      for (const b of lab.backends) nsExec(b.name, ['sysctl', '-q', '-w', 'net.ipv4.tcp_max_tw_buckets=0']);
     mkdirSync(join(dir, 'manifests'));
     for (const [i, b] of lab.backends.entries()) {
       const nginxDir = join(dir, `nginx-${i}`);
@@ -559,6 +575,7 @@ async function main(): Promise<number> {
       connectRatio: spread(ms.map((m, i) => m.connectsPerSecond / direct[i]!.connectsPerSecond)),
       errors: ms.reduce((sum, m) => sum + m.errors, 0),
       synRetransmits: ms.reduce((sum, m) => sum + m.synRetransmits, 0),
+      synRetransmitsPerRound: ms.map((m) => m.synRetransmits).join(', '),
       busy: spread(ms.flatMap((m) => [m.busyBulkPct, m.busyConnectPct])),
     };
   });
@@ -571,21 +588,46 @@ async function main(): Promise<number> {
   const sync = ruleSyncFigures(existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '');
 
   const table = [
-    '| path | bulk MB/s, median (min–max) | × direct | connects/s, median (min–max) | × direct | SYN retransmits in the connect runs | errors | cores busy % |',
+    '| path | bulk MB/s, median (min–max) | × direct | connects/s, median (min–max) | × direct | SYN retransmits in the connect runs, per round | errors | cores busy % |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.path} | ${range(r.bulk)} | ${ratio(r.bulkRatio)} | ${range(r.connects)} | ${ratio(r.connectRatio)} | ${r.synRetransmits} | ${r.errors} | ${fmt(r.busy.median)} |`,
+        `| ${r.path} | ${range(r.bulk)} | ${ratio(r.bulkRatio)} | ${range(r.connects)} | ${ratio(r.connectRatio)} | ${r.synRetransmitsPerRound} | ${r.errors} | ${fmt(r.busy.median)} |`,
     ),
   ];
-  if (PATHS.length < ALL_PATHS.length) {
+  if (SUBSET) {
     console.log(`\n${table.join('\n')}\n\na subset of paths: bench/RESULTS.md not written`);
     return hostUnchanged && errors === 0 ? 0 : 1;
   }
   const x = (s: Spread) => `${s.median.toFixed(2)}×`;
   const ipt = by('iptables');
   const nft = by('nftables');
-  const control = by('nftables-plain-masq');
+  const control = rows.find((r) => r.path === 'nftables-plain-masq');
+  const masquerades = `The nftables rendering masquerades with \`fully-random\` (a random source port per
+flow, as kube-proxy's nftables mode does), the iptables rendering with a plain \`MASQUERADE\` (the
+client's port kept when free; kube-proxy adds \`--random-fully\` where iptables supports it).`;
+  const noTimeWait = `TIME_WAIT: the backends keep none in this run (\`net.ipv4.tcp_max_tw_buckets=0\` in their
+namespaces). At these rates the default table (131,072 sockets) fills within seconds, so whether
+a run's own TIME_WAIT sockets were kept would depend on what ran in the minute before it. ${masquerades}
+With backends that keep TIME_WAIT (\`--keep-time-wait\`, which adds the control path
+\`nftables-plain-masq\`: the nftables rules with a plain \`masquerade\`), random source ports land on
+4-tuples a backend still holds in TIME_WAIT; the backend refuses those SYNs (PAWS) and the client
+resends them, which costs the nftables path connections per second from one client to one backend
+port; the SYN-retransmit column counts them.`;
+  const timeWait = (
+    c: (typeof rows)[number],
+  ) => `SYN retransmits, and the control row. The backends keep TIME_WAIT sockets (\`--keep-time-wait\`, the
+kernel's default limit of 131,072). ${masquerades} At thousands of connections per second from one
+client to one backend port, a random source port soon lands on a 4-tuple the backend still holds
+in TIME_WAIT: the backend refuses that SYN (PAWS, its \`PAWSTimewait\` counter) and answers with an
+ACK, the client resets and resends the SYN within milliseconds (Linux re-arms the SYN timer at its
+minimum after such an ACK), so each collision costs a round trip and a few packets, not a 1 s
+timeout. **nftables-plain-masq** is a control, not a Portico mode: the same nftables rules with
+that one rule replaced by a plain \`masquerade\` (\`nft replace rule\` in the node namespace after
+the sync): ${x(c.connectRatio)} of direct for connections with ${c.synRetransmits} SYN retransmits, against
+${x(nft.connectRatio)} and ${nft.synRetransmits} with \`fully-random\` and ${x(ipt.connectRatio)} for iptables. Whether a run's
+sockets stay in TIME_WAIT also depends on the table's limit, which the runs before it may have
+filled: rounds without retransmits are those.`;
   const section = `## L4 data path throughput (issue 7)
 
 Command: \`sudo npx tsx bench/l4-throughput.ts${command().slice('npx tsx bench/l4-throughput.ts'.length)}\`
@@ -634,20 +676,7 @@ lookup and applies a change as a small transaction (see "L4 rule sync (issue 7)"
 IPVS, kube-proxy's hash-based mode for large clusters, is only rendered here: this kernel has no
 \`ip_vs\`. So, as kube-proxy found: user space < iptables < IPVS/nftables at scale.
 
-SYN retransmits, and the control row. The nftables rendering masquerades with \`fully-random\`
-(a random source port per flow, as kube-proxy's nftables mode does), the iptables rendering with a
-plain \`MASQUERADE\` (the client's port kept when free; kube-proxy adds \`--random-fully\` where
-iptables supports it). At thousands of connections per second from one client to one backend
-port, a random source port soon lands on a 4-tuple the backend still holds in TIME_WAIT: the
-backend refuses that SYN (PAWS; its \`PAWSTimewait\` counter rose with the column above) and
-answers with an ACK, the client resets and resends the SYN within milliseconds (Linux re-arms the
-SYN timer at its minimum after such an ACK), so each collision costs a round trip and a few
-packets, not a 1 s timeout. **nftables-plain-masq** is a control, not a Portico mode: the same
-nftables rules with that one rule replaced by a plain \`masquerade\` (\`nft replace rule\` in the
-node namespace after the sync). It ran at ${x(control.connectRatio)} of direct for connections with
-${control.synRetransmits} SYN retransmits, against ${x(nft.connectRatio)} and ${nft.synRetransmits} with \`fully-random\` and
-${x(ipt.connectRatio)} for iptables: the difference between the last two rows is what the random source
-port costs on this set-up, the rest of any gap to iptables is the nftables path itself.
+${control === undefined ? noTimeWait : timeWait(control)}
 `;
   console.log(`\n${section}`);
   if (WRITE) {
