@@ -94,10 +94,11 @@ const BUDGET_MS = 15 * 60_000;
 const deadline = Date.now() + BUDGET_MS;
 
 /**
- * Each measurement (round × path) asks the backends on a port of its own, 9000 + its index: the
- * backends keep a TIME_WAIT socket per closed connection for 60 s, keyed by the 4-tuple, and
- * user space, iptables and nftables all reach them from the node's address, so on a shared port
- * one path's leftovers would refuse the next path's SYNs (PAWS) and cost it 1 s retransmits.
+ * Each measurement (round × path) asks the backends on a port of its own, 9000 + its index: with
+ * `--keep-time-wait` the backends keep a TIME_WAIT socket per closed connection for 60 s, keyed by
+ * the 4-tuple, and user space, iptables and nftables all reach them from the node's address, so on
+ * a shared port one path's leftovers would refuse the next path's SYNs (PAWS) and cost it SYN
+ * retransmits.
  */
 const BACKEND_PORT_BASE = 9000;
 const backendPort = (round: number, path: PathName) =>
