@@ -621,9 +621,8 @@ port; the SYN-retransmit column counts them.`;
 kernel's default limit of 131,072). ${masquerades} At thousands of connections per second from one
 client to one backend port, a random source port soon lands on a 4-tuple the backend still holds
 in TIME_WAIT: the backend refuses that SYN (PAWS, its \`PAWSTimewait\` counter) and answers with an
-ACK, the client resets and resends the SYN within milliseconds (Linux re-arms the SYN timer at its
-minimum after such an ACK), so each collision costs a round trip and a few packets, not a 1 s
-timeout. **nftables-plain-masq** is a control, not a Portico mode: the same nftables rules with
+ACK, the client resets it and resends the SYN (Linux re-arms the SYN timer at its minimum after
+such an ACK rather than waiting the usual 1 s). **nftables-plain-masq** is a control, not a Portico mode: the same nftables rules with
 that one rule replaced by a plain \`masquerade\` (\`nft replace rule\` in the node namespace after
 the sync): ${x(c.connectRatio)} of direct for connections with ${c.synRetransmits} SYN retransmits, against
 ${x(nft.connectRatio)} and ${nft.synRetransmits} with \`fully-random\` and ${x(ipt.connectRatio)} for iptables. Whether a run's
