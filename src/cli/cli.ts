@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { useCipherCheck } from '../model/settings/tls.js';
 import { createDataPlane } from '../proxy/data-plane.js';
 import { opensslCipherCheck } from '../proxy/tls-settings.js';
+import { runCleanup } from './cleanup.js';
 import { runExplain } from './explain.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { runL4Rules } from './l4-rules.js';
@@ -51,6 +52,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const code = await runMigrateCheck(argv.slice(1), logger);
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     return code;
+  }
+  if (argv[0] === 'cleanup') {
+    // No logger: the per-part report goes to stdout, tool errors verbatim to stderr.
+    return runCleanup(argv.slice(1));
   }
   let command: ReturnType<typeof parseFlags>;
   try {
