@@ -4,9 +4,11 @@
  * udp-services ConfigMap (and, in user space, PROXY protocol through a ConfigMap entry and an
  * L4Route) name a Service whose EndpointSlice holds the three backend namespaces' addresses; a
  * client namespace sends TCP and UDP to the node's address. Checked per mode: traffic reaches and
- * spreads over the backends; it keeps flowing across a Portico restart (kernel modes); `portico
- * cleanup`, run in the node namespace, leaves no PORTICO-* chain and no portico table. The host's
- * own ruleset is byte-identical before and after.
+ * spreads over the backends; it keeps flowing across a Portico restart (kernel modes; user space
+ * serves again after one); PROXY v1 and v2 headers carry the client namespace's address to the
+ * backends (user space); `portico cleanup`, run in the node namespace, and `--cleanup-on-exit`
+ * leave no PORTICO-* chain and no portico table. The host's own ruleset is byte-identical before
+ * and after.
  *
  * Needs root, ip netns, iptables, nft and conntrack, and `npm run build` (npm run test:e2e does
  * it): under CI=true their absence fails the test.
@@ -243,6 +245,30 @@ for (const mode of ['iptables', 'nftables'] as const) {
     () => withLab(false, (lab, dir) => kernelScenario(mode, lab, dir)),
   );
 }
+
+test(
+  'nftables: with --cleanup-on-exit a stopping Portico removes its rules itself',
+  { skip, timeout: 60_000 },
+  () =>
+    withLab(false, async (lab, dir) => {
+      const portico = await spawnPortico(
+        ['--manifests', dir.dir, ...flags('nftables'), '--cleanup-on-exit'],
+        {
+          netns: lab.node,
+          startTimeoutMs: 20_000,
+        },
+      );
+      try {
+        await rulesApplied(portico);
+        await assertAnswered(lab, 'tcp', tcpPort, 30, 'through the rules');
+        assert.notEqual(await porticoLeftovers(lab), '', 'the rules are in place');
+        assert.equal(await portico.stop('SIGTERM'), 0);
+      } finally {
+        await portico.stop('SIGKILL');
+      }
+      assert.equal(await porticoLeftovers(lab), '', 'nothing of Portico remains after it stopped');
+    }),
+);
 
 const ipvsMissing = existsSync('/proc/net/ip_vs')
   ? undefined
