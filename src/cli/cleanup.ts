@@ -154,13 +154,15 @@ function toolMissing(err: unknown): boolean {
   );
 }
 
-/** The kernel (or the iptables build) has no such table for this family. */
+/**
+ * The kernel (or the iptables build) has no such table for this family. Not a lack of privilege:
+ * legacy iptables words both as "can't initialize … table", and only the first is a skip.
+ */
 function tableMissing(err: unknown): boolean {
   return (
     err instanceof L4ApplyError &&
-    /table does not exist|can't initialize|Address family not supported|Protocol not supported/i.test(
-      err.stderr,
-    )
+    !/Permission denied|Operation not permitted/i.test(err.stderr) &&
+    /table does not exist|Address family not supported|Protocol not supported/i.test(err.stderr)
   );
 }
 

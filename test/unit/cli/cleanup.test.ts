@@ -246,6 +246,15 @@ describe('cleanupKernelL4', () => {
     );
   });
 
+  test('a lack of privilege is an error, not a missing table', async () => {
+    const words =
+      "iptables v1.8.9 (legacy): can't initialize iptables table `nat': Permission denied (you must be root)";
+    const kernel = fakeKernel({ broken: { 'iptables-save': words } });
+    const steps = await cleanupKernelL4({ mode: 'iptables' }, { exec: kernel.exec });
+    assert.equal(steps[0]?.outcome, 'failed');
+    assert.ok(steps[0]?.detail.includes(words));
+  });
+
   test('a named mode touches only its own tools', async () => {
     const kernel = fakeKernel({ nft: ourNft, iptables: { IPv4: { nat: ourNat, filter: ourFilter } } });
     await cleanupKernelL4({ mode: 'nftables' }, { exec: kernel.exec });
