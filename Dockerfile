@@ -52,7 +52,7 @@ CMD ["--http-port", "8080", "--https-port", "8443", "--admin-port", "10254"]
 # why). setcap refuses symlinks: iptables, ip6tables and their -restore/-save are Debian
 # alternatives pointing at xtables-nft-multi (the default) or xtables-legacy-multi, so both multi-call
 # binaries get the capabilities and `update-alternatives --set iptables /usr/sbin/iptables-legacy`
-# keeps working. ipvsadm-restore and ipvsadm-save are shell scripts that run ipvsadm. setuid and
+# keeps working. ipvsadm-save is a shell script that runs ipvsadm. setuid and
 # setgid bits are stripped: with privilege escalation allowed, these four tools are then the only
 # way up, and only to NET_ADMIN + NET_RAW.
 FROM app AS runtime-kernel

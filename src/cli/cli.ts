@@ -8,9 +8,11 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { useCipherCheck } from '../model/settings/tls.js';
 import { createDataPlane } from '../proxy/data-plane.js';
 import { opensslCipherCheck } from '../proxy/tls-settings.js';
+import { runCleanup } from './cleanup.js';
 import { runExplain } from './explain.js';
 import { FlagError, helpText, parseFlags } from './flags.js';
 import { runL4Rules } from './l4-rules.js';
+import { runMigrateCheck } from './migrate-check.js';
 import { runCluster } from './run-cluster.js';
 import { EXIT_USAGE, runFiles } from './run-files.js';
 
@@ -43,6 +45,17 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const code = await runL4Rules(argv.slice(1), logger);
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     return code;
+  }
+  if (argv[0] === 'migrate-check') {
+    // stdout carries the report; logs go to stderr.
+    const logger = options.logger ?? createLogger({ level: 'warn', destination: 2 });
+    const code = await runMigrateCheck(argv.slice(1), logger);
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    return code;
+  }
+  if (argv[0] === 'cleanup') {
+    // No logger: the per-part report goes to stdout, tool errors verbatim to stderr.
+    return runCleanup(argv.slice(1));
   }
   let command: ReturnType<typeof parseFlags>;
   try {
@@ -79,8 +92,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 export function runMain(argv: readonly string[]): void {
   const serves = (() => {
     try {
-      // `explain` loads sources whose sockets and timers would keep the process alive.
-      if (argv[0] === 'explain') return true;
+      // `explain` and `migrate-check` load sources whose sockets and timers would keep the process alive.
+      if (argv[0] === 'explain' || argv[0] === 'migrate-check') return true;
       const c = parseFlags(argv);
       return c.kind === 'run';
     } catch {

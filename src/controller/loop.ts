@@ -142,6 +142,8 @@ export class Controller {
   #policiesGood: LastGoodPolicies = new Map();
   /** Settings problems already logged, so each is logged once per appearance. */
   #settingsReported: ReadonlySet<string> = new Set();
+  /** Ignored (unknown) annotations already logged, so each is logged once per appearance. */
+  #ignoredReported: ReadonlySet<string> = new Set();
   readonly #tlsBuilder = new TlsTableBuilder();
   #tls: TlsTable | undefined;
   #defaultCertificateProblem: string | undefined;
@@ -369,7 +371,14 @@ export class Controller {
       this.#model = model;
     }
     const endpointsPublished = this.#publishEndpoints(this.#model ?? model);
-    this.#logLoad(previous, model, changed, endpointsPublished, new Set(settings.diagnostics));
+    const ignored = this.#reportIgnoredAnnotations(model.diagnostics);
+    this.#logLoad(
+      previous,
+      model,
+      changed,
+      endpointsPublished,
+      new Set([...settings.diagnostics, ...ignored]),
+    );
     this.#record('full', changed, endpointsPublished);
     this.#observe(model, (performance.now() - started) / 1_000);
     try {
@@ -432,6 +441,24 @@ export class Controller {
       this.#log.warn(describeDiagnostic(d), d.severity === 'error' ? 'setting invalid' : 'setting ignored');
     }
     this.#settingsReported = seen;
+  }
+
+  /**
+   * `#reportIgnoredAnnotations` logs each unknown annotation once per appearance (an Ingress that
+   * carries it from creation to deletion is logged once, not on every reload; removing and adding
+   * it back logs it again) and returns those diagnostics, so the load line does not repeat them.
+   * `/routes` and Events always have them.
+   */
+  #reportIgnoredAnnotations(diagnostics: readonly Diagnostic[]): readonly Diagnostic[] {
+    const ignored = diagnostics.filter((d) => d.code === 'PORTICO_WARN_ANNOTATION_UNKNOWN');
+    const seen = new Set<string>();
+    for (const d of ignored) {
+      const id = `${d.object}\u0000${d.field}\u0000${d.message}`;
+      seen.add(id);
+      if (!this.#ignoredReported.has(id)) this.#log.warn(describeDiagnostic(d), 'annotation ignored');
+    }
+    this.#ignoredReported = seen;
+    return ignored;
   }
 
   #publishTls(table: TlsTable, defaultProblem: string | undefined): void {

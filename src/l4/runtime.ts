@@ -9,9 +9,11 @@ import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
 import { type Diagnostic, describeDiagnostic } from '../model/diagnostics.js';
 import type { ObjectStore } from '../store/object-store.js';
+import type { Exec } from './apply/restore.js';
 import { hostPort, type L4Rejection, type L4State } from './model.js';
 import {
   createKernelL4,
+  type KernelL4,
   type KernelL4Loop,
   type KernelMode,
   type SyncOutcome,
@@ -40,6 +42,8 @@ export interface L4RuntimeOptions {
   readonly holdoffMs?: number;
   /** Rejected L4Routes and services ConfigMap entries are counted in `portico_config_rejected_objects`. */
   readonly metrics?: Pick<PorticoMetrics, 'rejectedObjects'>;
+  /** Kernel modes: how the tools are run (default: spawned in this namespace); injectable for tests. */
+  readonly exec?: Exec;
 }
 
 /**
@@ -83,9 +87,18 @@ export class L4Runtime {
   #lastSync: L4Report['lastSync'];
   #timer: NodeJS.Timeout | undefined;
   #userspace: UserspaceL4 | undefined;
+  /** Kernel modes: starts the sync loop, at the first translation (see `#sync`). */
+  #startKernel: (() => KernelL4Loop) | undefined;
+  #kernelL4: KernelL4 | undefined;
   #kernel: KernelL4Loop | undefined;
   #applying: Promise<void> = Promise.resolve();
   #stopped = false;
+  /**
+   * Set by the first `syncNow` (the caller's complete first picture: file mode after the first
+   * load, cluster mode once every informer has listed). Changes before it are not translated: a
+   * partial store would become the state a kernel mode adopts, deleting the services not yet seen.
+   */
+  #primed = false;
 
   constructor(options: L4RuntimeOptions) {
     this.#o = options;
@@ -95,31 +108,34 @@ export class L4Runtime {
       const kernel = createKernelL4(mode as KernelMode, {
         ...(options.fullSyncPeriodMs !== undefined ? { fullSyncPeriodMs: options.fullSyncPeriodMs } : {}),
         ...(options.translate.ipFamily !== undefined ? { ipFamily: options.translate.ipFamily } : {}),
+        ...(options.exec !== undefined ? { exec: options.exec } : {}),
       });
-      this.#kernel = startKernelL4Loop({
-        kernel,
-        state: () => this.#state,
-        ...(options.cleanupOnExit !== undefined ? { cleanupOnExit: options.cleanupOnExit } : {}),
-        onSync: (outcome) => {
-          this.#notServed = outcome.rejected;
-          this.#lastSync = {
-            kind: outcome.kind,
-            ...(outcome.error !== undefined ? { error: outcome.error.message } : {}),
-          };
-          if (outcome.error !== undefined) {
-            this.#log.error(
-              { err: outcome.error.message },
-              'L4 rules could not be applied; the next sync is full',
-            );
-          } else if (outcome.kind !== 'skipped') {
-            this.#log.info(
-              { sync: outcome.kind, bytes: outcome.payloadBytes, rejected: outcome.rejected.length },
-              'L4 rules applied',
-            );
-          }
-          for (const r of outcome.rejected) this.#log.warn(r, 'L4 service not rendered');
-        },
-      });
+      this.#kernelL4 = kernel;
+      this.#startKernel = () =>
+        startKernelL4Loop({
+          kernel,
+          state: () => this.#state,
+          ...(options.cleanupOnExit !== undefined ? { cleanupOnExit: options.cleanupOnExit } : {}),
+          onSync: (outcome) => {
+            this.#notServed = outcome.rejected;
+            this.#lastSync = {
+              kind: outcome.kind,
+              ...(outcome.error !== undefined ? { error: outcome.error.message } : {}),
+            };
+            if (outcome.error !== undefined) {
+              this.#log.error(
+                { err: outcome.error.message },
+                'L4 rules could not be applied; the next sync is full',
+              );
+            } else if (outcome.kind !== 'skipped') {
+              this.#log.info(
+                { sync: outcome.kind, bytes: outcome.payloadBytes, rejected: outcome.rejected.length },
+                'L4 rules applied',
+              );
+            }
+            for (const r of outcome.rejected) this.#log.warn(r, 'L4 service not rendered');
+          },
+        });
     } else {
       this.#userspace = new UserspaceL4({
         bindAddress: options.bindAddress,
@@ -133,9 +149,9 @@ export class L4Runtime {
     return this.#state;
   }
 
-  /** `notify` is called on every store change; a translation follows after the holdoff. */
+  /** `notify` is called on every store change; a translation follows after the holdoff (once primed by `syncNow`). */
   notify(): void {
-    if (this.#stopped || this.#timer !== undefined) return;
+    if (this.#stopped || !this.#primed || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.syncNow();
@@ -145,6 +161,7 @@ export class L4Runtime {
 
   /** `syncNow` translates the store and applies the result; resolves when the mode took it. */
   syncNow(): Promise<void> {
+    this.#primed = true;
     this.#applying = this.#applying.then(() => this.#sync());
     return this.#applying;
   }
@@ -166,8 +183,12 @@ export class L4Runtime {
     this.#diagnostics = translation.diagnostics;
     this.#routeStatus = translation.routeStatus;
     this.#state = translation.state;
-    if (this.#kernel !== undefined) {
-      this.#kernel.request();
+    if (this.#startKernel !== undefined) {
+      // The loop starts with the first translated state, not before: its first run is the full
+      // sync that adopts the rules a previous process left, and adopting an empty state would
+      // delete every service until the next run (a black hole across each restart).
+      if (this.#kernel === undefined) this.#kernel = this.#startKernel();
+      else this.#kernel.request();
       return;
     }
     const result = await this.#userspace?.apply(translation.state);
@@ -223,6 +244,7 @@ export class L4Runtime {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     await this.#applying.catch(() => undefined);
     await this.#userspace?.close();
-    await this.#kernel?.stop();
+    if (this.#kernel !== undefined) await this.#kernel.stop();
+    else if (this.#o.cleanupOnExit === true) await this.#kernelL4?.cleanup();
   }
 }

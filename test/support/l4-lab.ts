@@ -4,8 +4,8 @@
  *   client 10.77.0.2 ──veth── 10.77.0.1 node 10.77.1x.1 ──veth── 10.77.1x.2 backend x (x = 0, 1, 2)
  *
  * The node forwards (ip_forward=1 in its namespace only) and is where the rules are applied; each
- * backend runs a TCP+UDP echo server answering with its name; the client runs bounded load
- * scripts. Names are unique per run; `destroy()` kills what it started and deletes every
+ * backend runs a TCP+UDP echo server answering with its name (and, on a third port, with the client
+ * address a PROXY protocol header names); the client runs bounded load scripts. Names are unique per run; `destroy()` kills what it started and deletes every
  * namespace (veths go with them), also after a failure.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -21,18 +21,49 @@ export const labNodeIp = '10.77.0.1';
 const clientIp = '10.77.0.2';
 export const backendTcpPort = 8000;
 export const backendUdpPort = 8001;
+/** TCP; expects a PROXY protocol v1 or v2 header and answers `<name> v<version> <source address>`. */
+export const backendProxyProtocolPort = 8002;
 
 const echoServer = `
 import net from 'node:net';
 import dgram from 'node:dgram';
-const [name, tcpPort, udpPort] = process.argv.slice(2);
+const [name, tcpPort, udpPort, proxyPort] = process.argv.slice(2);
 const tcp = net.createServer((s) => { s.on('error', () => {}); s.end(name + '\\n'); });
 const udp = dgram.createSocket('udp4');
 udp.on('message', (_m, r) => udp.send(name, r.port, r.address));
+const V2 = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
+// The source address a PROXY header carries (HAProxy's proxy-protocol.txt), or why there is none.
+function proxySource(b) {
+  if (b.length >= 16 && b.subarray(0, 12).equals(V2)) {
+    const len = b.readUInt16BE(14);
+    if (b.length < 16 + len) return undefined;
+    const fam = b[13];
+    if (fam === 0x11) return 'v2 ' + [...b.subarray(16, 20)].join('.');
+    if (fam === 0x21) return 'v2 ' + b.subarray(16, 32).toString('hex').replace(/(.{4})(?!$)/g, '$1:');
+    return 'v2 unknown';
+  }
+  const end = b.indexOf('\\r\\n');
+  if (end < 0) return b.length > 107 ? 'no-proxy-header' : undefined;
+  const f = b.subarray(0, end).toString().split(' ');
+  return f[0] === 'PROXY' ? 'v1 ' + (f[2] ?? 'unknown') : 'no-proxy-header';
+}
+const proxy = net.createServer((s) => {
+  s.on('error', () => {});
+  let got = Buffer.alloc(0);
+  s.on('data', (d) => {
+    if (got === undefined) return;
+    got = Buffer.concat([got, d]);
+    const source = proxySource(got);
+    if (source === undefined) return;
+    got = undefined;
+    s.end(name + ' ' + source + '\\n');
+  });
+});
 let ready = 0;
-const up = () => { if (++ready === 2) process.stdout.write('ready\\n'); };
+const up = () => { if (++ready === 3) process.stdout.write('ready\\n'); };
 tcp.listen(Number(tcpPort), '0.0.0.0', up);
 udp.bind(Number(udpPort), '0.0.0.0', up);
+proxy.listen(Number(proxyPort), '0.0.0.0', up);
 setTimeout(() => process.exit(0), 600_000).unref();
 `;
 
@@ -146,6 +177,7 @@ export async function createLab(backendCount = 3): Promise<Lab> {
           b.name,
           String(backendTcpPort),
           String(backendUdpPort),
+          String(backendProxyProtocolPort),
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );

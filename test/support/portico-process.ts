@@ -60,6 +60,11 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly bindAddress?: string;
   readonly startTimeoutMs?: number;
+  /**
+   * Run inside this network namespace (`ip netns exec`, which execs: the child's pid is Portico's,
+   * so signals reach it directly).
+   */
+  readonly netns?: string;
 }
 
 /**
@@ -83,7 +88,8 @@ export async function spawnPortico(
     options.bindAddress ?? '127.0.0.1',
     ...modeArgs,
   ];
-  const child = spawn(process.execPath, args, {
+  const [command, ...argv] = inNetns(options.netns, [process.execPath, ...args]);
+  const child = spawn(command as string, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.env !== undefined ? { env: { ...process.env, ...options.env } } : {}),
   });
@@ -287,13 +293,22 @@ export async function manifestDir(files: Record<string, string> = {}): Promise<M
   };
 }
 
-/** `runPortico` runs the CLI to completion (for --help, --version, usage errors). */
+function inNetns(netns: string | undefined, argv: readonly string[]): readonly string[] {
+  return netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
+}
+
+/**
+ * `runPortico` runs the CLI to completion (for --help, --version, usage errors, `portico cleanup`),
+ * inside network namespace `netns` when given.
+ */
 export function runPortico(
   args: readonly string[],
   timeoutMs = 10_000,
+  netns?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PORTICO_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...argv] = inNetns(netns, [process.execPath, PORTICO_BIN, ...args]);
+    const child = spawn(command as string, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {

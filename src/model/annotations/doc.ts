@@ -31,6 +31,8 @@ export function renderAnnotationsDoc(): string {
     '- **Invalid values** reject the Ingress (`PORTICO_ERR_ANNOTATION_INVALID`, naming the field',
     '  `metadata.annotations["…"]`); its last good version keeps serving.',
     '- **Unknown keys** under either prefix are reported (`PORTICO_WARN_ANNOTATION_UNKNOWN`) and ignored.',
+    '- **Refused keys** (`*-snippet` under either prefix: configuration code, never run) reject the Ingress',
+    '  like invalid values; [ingress-nginx-migration.md](ingress-nginx-migration.md) lists every ingress-nginx annotation.',
     '- **Denied values** are well-formed but must not be served (e.g. a Secret in another namespace):',
     '  the routes they cover fail closed with 503 (`PORTICO_WARN_ANNOTATION_DENIED`); everything else',
     '  keeps serving.',

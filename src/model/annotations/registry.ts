@@ -17,6 +17,7 @@ import {
   rateLimitAnnotations,
   readRateLimit,
 } from './rate-limit.js';
+import { refusedAnnotations } from './refused.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
@@ -74,9 +75,12 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const externalAuth = parseExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
+  // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
+  const refused = refusedAnnotations(annotations);
+  for (const r of refused) reader.problem(r.field, r.message);
   const unknown = reader
     .ownKeys()
-    .filter((key) => !reader.consumed(key))
+    .filter((key) => !reader.consumed(key) && !refused.some((r) => r.key === key))
     .sort()
     .map((key) => ({ key, field: annotationField(key) }));
 

@@ -332,7 +332,7 @@ function reportAnnotations(
         'warning',
         'PORTICO_WARN_ANNOTATION_UNKNOWN',
         unknown.field,
-        `annotation ${unknown.key} is not supported by Portico (docs/annotations.md lists what is); ignored`,
+        `annotation ${unknown.key} is ignored: Portico does not implement it (docs/ingress-nginx-migration.md lists every ingress-nginx annotation and its status)`,
       ),
     );
   }

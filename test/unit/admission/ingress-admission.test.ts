@@ -102,6 +102,34 @@ interface Case {
 
 const cases: readonly Case[] = [
   {
+    name: 'a *-snippet annotation is denied as invalid (400) naming the annotation, as ingress-nginx does with snippets disabled',
+    review: {
+      object: fresh('new')
+        .annotate('nginx.ingress.kubernetes.io/configuration-snippet', 'return 200;')
+        .host('c.example')
+        .prefix('/', svc('web', 80))
+        .build(),
+    },
+    allowed: false,
+    code: 400,
+    message: [
+      /Ingress default\/new is invalid/,
+      /metadata\.annotations\["nginx\.ingress\.kubernetes\.io\/configuration-snippet"\]: .*snippets are configuration code; Portico never runs them/,
+    ],
+  },
+  {
+    name: 'an annotation Portico does not implement is allowed with a warning saying it is ignored',
+    review: {
+      object: fresh('new')
+        .annotate('nginx.ingress.kubernetes.io/enable-influxdb', 'true')
+        .host('c.example')
+        .prefix('/', svc('web', 80))
+        .build(),
+    },
+    allowed: true,
+    warnings: [/enable-influxdb is ignored/],
+  },
+  {
     name: 'a new Ingress with its own paths and an existing Service is allowed without warnings',
     review: { object: fresh('new').host('a.example').prefix('/new', svc('web', 80)).build() },
     allowed: true,

@@ -365,7 +365,7 @@ describe("the Dockerfile's targets", () => {
     'iptables-save',
     'ip6tables-save',
     'nft',
-    'ipvsadm-restore',
+    'ipvsadm',
     'ipvsadm-save',
     'conntrack',
   ];
@@ -391,7 +391,7 @@ describe("the Dockerfile's targets", () => {
       const capped = new Set(loop('setcap').map(which));
       const head = readFileSync(resolved).subarray(0, 2).toString('latin1');
       if (head === '#!') {
-        // ipvsadm-save / ipvsadm-restore: scripts run ipvsadm, which carries the capabilities.
+        // ipvsadm-save: a script that runs ipvsadm, which carries the capabilities.
         assert.match(readFileSync(resolved, 'utf8'), /^[^#\n]*\bipvsadm -[SR]\b/m);
         assert.ok(capped.has(which('ipvsadm')));
       } else assert.ok(capped.has(resolved), `${tool} → ${resolved}`);

@@ -1,7 +1,7 @@
 /**
  * Whole payloads against golden files (kube-proxy's habit), one case per state in
  * test/support/l4-fixtures.ts, for every mode: iptables-restore (with the ensured jumps as comments),
- * nft script, ipvsadm-restore and its companion iptables rules. For the partial-sync case the
+ * nft script, ipvsadm -R and its companion iptables rules. For the partial-sync case the
  * previous state's full render stands for the live kernel, and the golden holds the partial payload.
  */
 import assert from 'node:assert/strict';
@@ -40,7 +40,7 @@ for (const c of goldenCases) {
 
   if (c.state.nodeIp !== undefined) {
     const nodeIp = c.state.nodeIp;
-    test(`${c.name}: the ipvsadm-restore payload (for a re-sync, the diff against the live table) matches its golden file`, () => {
+    test(`${c.name}: the ipvsadm -R payload (for a re-sync, the diff against the live table) matches its golden file`, () => {
       const render = renderIpvs(c.state);
       assert.deepEqual(render.rejected, []);
       const ipvsText = c.previous
