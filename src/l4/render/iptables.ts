@@ -119,7 +119,9 @@ export function masqueradeRules(mark: string): string[] {
     `-A ${postroutingChain} -m mark ! --mark ${mark}/${mark} -j RETURN`,
     // Clear the bit so a packet re-traversing the stack is not masqueraded twice (kube-proxy does the same).
     `-A ${postroutingChain} -j MARK --xor-mark ${mark}`,
-    `-A ${postroutingChain} -m comment --comment ${quote('portico service traffic requiring SNAT')} -j MASQUERADE`,
+    // --random-fully as kube-proxy (and the nft mode's `masquerade fully-random`): without it, SNAT
+    // keeps the client's source port when free, and two clients behind the node can race for it.
+    `-A ${postroutingChain} -m comment --comment ${quote('portico service traffic requiring SNAT')} -j MASQUERADE --random-fully`,
     `-A ${markMasqueradeChain} -j MARK --or-mark ${mark}`,
   ];
 }
