@@ -22,7 +22,6 @@ import {
   listPorticoChains,
   nftApply,
   nftDeleteTable,
-  nftListChains,
   removeJumps,
   setSysctls,
   spawnExec,
@@ -190,13 +189,14 @@ function nftablesKernel(exec: Exec, book: SyncBook): KernelL4 {
     async sync(state) {
       const full = book.fullDue(state);
       try {
-        // A full script replaces the table in one transaction; partial ones need the live chain list only after a failure.
-        if (full) existing = (await nftListChains(exec)) ?? new Set();
+        // A full script replaces the whole table in one transaction, whatever it held: nothing to
+        // read first (listing a 5,000-service table costs more than the partial sync itself).
+        // Partial syncs follow a successful sync, whose chains `existing` remembers.
         const render = renderNftables(state, {
           ...(full || !book.applied
             ? {}
             : { changedServices: changedServices(book.applied, state), previous: book.applied }),
-          ...(existing ? { existingChains: existing } : {}),
+          ...(!full && existing ? { existingChains: existing } : {}),
         });
         if (!full && render.script === '') {
           book.succeeded(state, false);
