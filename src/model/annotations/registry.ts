@@ -17,6 +17,7 @@ import {
   rateLimitAnnotations,
   readRateLimit,
 } from './rate-limit.js';
+import { parseRewrite, rewriteAnnotations } from './rewrite.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
@@ -37,6 +38,7 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   externalAuthAnnotations,
   rateLimitAnnotations,
   nginxRateLimitAnnotations,
+  rewriteAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -55,6 +57,8 @@ export interface IngressAnnotations {
   readonly denials: readonly AnnotationProblem[];
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
+  /** `use-regex` or `rewrite-target`: this Ingress's Prefix and ImplementationSpecific paths are regexes. */
+  readonly useRegex?: boolean;
 }
 
 /** `readIngressAnnotations` parses all families; pure, never throws for bad input. */
@@ -74,6 +78,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const externalAuth = parseExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
+  const rewrite = parseRewrite(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))
@@ -91,7 +96,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ipAccess.deny !== undefined ||
     basicAuth !== undefined ||
     externalAuth !== undefined ||
-    rateLimit.config !== undefined;
+    rateLimit.config !== undefined ||
+    rewrite.policy !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -106,6 +112,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
         ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
+        ...(rewrite.policy !== undefined ? { rewrite: rewrite.policy } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -133,6 +140,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
     denials,
     unknown,
+    ...(rewrite.useRegex ? { useRegex: true } : {}),
   };
 }
 
