@@ -35,16 +35,18 @@ const CONSTRUCTS: readonly { readonly test: RegExp; readonly words: (op: string)
   { test: /^invalid escape sequence: \\k/, words: () => 'named backreference `\\k<…>`' },
   { test: /^bad repetition operator: [*+?}]\+/, words: (op) => `possessive quantifier \`${op}\`` },
   {
-    test: /^bad repetition operator: [*+?}]\?\?|^bad repetition operator/,
+    test: /^bad repetition operator/,
     words: (op) => `repetition \`${op}\``,
   },
-  { test: /^invalid repetition size/, words: (op) => `repetition count \`${op}\` (RE2 allows at most 1000)` },
 ];
 
 /** `describeRe2Error` turns an RE2 compile message into a sentence naming the construct. */
 export function describeRe2Error(message: string): string {
   const colon = message.indexOf(': ');
   const op = colon === -1 ? '' : message.slice(colon + 2);
+  if (message.startsWith('invalid repetition size')) {
+    return `repetition count \`${op}\` is not supported: RE2 allows at most 1000, minimum first`;
+  }
   for (const c of CONSTRUCTS) {
     if (c.test.test(message))
       return `${c.words(op)} is not supported (RE2 syntax: no lookaround, backreferences or possessive quantifiers)`;
