@@ -14,7 +14,7 @@ const HOST_HEADER = /^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])(?::[0-9]
  * `appRootLocation` is where a request for `/` goes when its route sets `app-root`, or undefined
  * when no redirect applies. nginx answers `302 $scheme://$http_host<app-root>`: the Host header as
  * the client sent it, port included. A Host that is not a plain `host[:port]` gets the normalised
- * host instead.
+ * host instead, and without a usable host the Location is relative.
  */
 export function appRootLocation(
   match: RouteMatch,
@@ -26,7 +26,7 @@ export function appRootLocation(
   const appRoot = match.rewrite?.appRoot;
   if (appRoot === undefined || path !== '/') return undefined;
   const authority = rawHost !== undefined && HOST_HEADER.test(rawHost) ? rawHost : host;
-  if (authority === '') return appRoot;
+  if (!HOST_HEADER.test(authority)) return appRoot;
   return `${proto}://${authority}${appRoot}`;
 }
 
