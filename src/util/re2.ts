@@ -58,13 +58,13 @@ export function describeRe2Error(message: string): string {
   return `not a valid RE2 pattern: ${message}`;
 }
 
-function compileOnce(source: string): CompiledRegex {
+function compileOnce(source: string): RE2 {
   // `i`: ingress-nginx's regex locations are `~*` (case-insensitive); `u` is added by the package.
   return new RE2(source, 'i');
 }
 
 /**
- * `checkRegex` compiles the user's pattern alone (so messages are about what they wrote), then the
+ * `compileRegex` compiles the user's pattern alone (so messages are about what they wrote), then the
  * full `source` the caller will match with. Never throws.
  */
 export function compileRegex(userPattern: string, source: string = userPattern): RegexResult {
@@ -86,9 +86,10 @@ export function compileRegex(userPattern: string, source: string = userPattern):
 }
 
 /**
- * `RegexCache` compiles each source once across snapshot builds: `begin` starts a build, `get`
- * returns the compiled pattern (reusing the previous build's), `end` drops what the new build did
- * not use. Bounded by the patterns in force, however often snapshots are rebuilt.
+ * `RegexCache` compiles each source once across snapshot builds: `get` returns the compiled
+ * pattern (reusing the previous build's) and `end` closes a build, dropping what it did not use.
+ * Bounded by the patterns in force, however often snapshots are rebuilt. Single-threaded use only
+ * (a build runs synchronously from its first `get` to `end`).
  */
 export class RegexCache {
   #previous = new Map<string, RegexResult>();
