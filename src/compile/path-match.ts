@@ -176,8 +176,10 @@ export class PathTable<V> {
    */
   #lookupWithRegex(path: string, rules: readonly RegexRule<V>[]): V | undefined {
     let regex: RegexRule<V> | undefined;
+    // One UTF-8 conversion for every pattern tried, instead of one per pattern (RE2 reads UTF-8).
+    const utf8 = Buffer.from(path);
     for (const rule of rules) {
-      if (rule.regex.test(path)) {
+      if (rule.regex.testBytes(utf8)) {
         regex = rule;
         break;
       }

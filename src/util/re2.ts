@@ -15,6 +15,11 @@ export interface CompiledRegex {
   /** The source as given (before any anchoring the caller added). */
   readonly source: string;
   test(text: string): boolean;
+  /**
+   * `testBytes` is `test` on the UTF-8 bytes of a text. RE2 reads UTF-8, so a string argument is
+   * converted on every call; a caller trying several patterns on one text converts it once.
+   */
+  testBytes(utf8: Buffer): boolean;
   /** Capture groups of the first match (`[0]` is the whole match), or null. */
   exec(text: string): RegExpExecArray | null;
 }
@@ -76,6 +81,7 @@ export function compileRegex(userPattern: string, source: string = userPattern):
       regex: Object.freeze({
         source,
         test: (t: string) => regex.test(t),
+        testBytes: (b: Buffer) => regex.test(b),
         exec: (t: string) => regex.exec(t),
       }),
     };

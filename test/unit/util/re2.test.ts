@@ -52,6 +52,15 @@ describe('RE2 wrapper', () => {
     });
   }
 
+  const texts = ['/something/new', '/SOMETHING', '/other', '/something/café', ''];
+  for (const text of texts) {
+    test(`testBytes on the UTF-8 bytes agrees with test on ${JSON.stringify(text)}`, () => {
+      const r = compileRegex('/something(/|$)(.)', '^(?:/something(/|$)(.))');
+      assert.ok(r.ok);
+      assert.equal(r.regex.testBytes(Buffer.from(text)), r.regex.test(text));
+    });
+  }
+
   test('the cache compiles a pattern once across builds and forgets patterns a build did not use', () => {
     const cache = new RegexCache();
     const first = cache.get('^(?:/a)', '/a');
