@@ -78,7 +78,7 @@ export class RouteIndex {
 
   constructor(model: RoutingModel) {
     for (const route of model.routes)
-      this.#owners.set(routeKey(route.host, route.path, route.pathType), route);
+      this.#owners.set(routeKey(route.host, route.path, route.pathType, route.regex), route);
     this.catchAll = model.catchAll?.ingress;
   }
 
@@ -178,7 +178,7 @@ export class IngressAdmission {
     const kept = request.operation === 'UPDATE' ? this.#servedKeys(request.oldObject, request) : new Set();
     const collisions: string[] = [];
     for (const route of result.routes) {
-      const key = routeKey(route.host, route.path, route.pathType);
+      const key = routeKey(route.host, route.path, route.pathType, route.regex);
       const owner = index.owner(key);
       if (owner === undefined || owner.ingress === self) continue;
       const what = `path "${route.path}" (${route.pathType}) on ${describeHost(route.host)}`;
@@ -267,7 +267,7 @@ export class IngressAdmission {
     if (!stored) return new Set();
     const result = this.#translateOne(stored);
     if (result.ingresses[0]?.state !== 'served') return new Set();
-    return new Set(result.routes.map((r) => routeKey(r.host, r.path, r.pathType)));
+    return new Set(result.routes.map((r) => routeKey(r.host, r.path, r.pathType, r.regex)));
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import type { PathType } from '../model/objects.js';
 import { matchClass, prefixKey } from '../model/translate/conflicts.js';
+import type { CompiledRegex } from '../util/re2.js';
 
 const SLASH = 47;
 /** `HASH_SEED` starts every substring hash; the hash of the empty string. */
@@ -83,6 +84,13 @@ export class SubstringTable<V> {
   }
 }
 
+/** `RegexRule` is a regex path (`use-regex`) with the length of its pattern as written. */
+interface RegexRule<V> {
+  readonly regex: CompiledRegex;
+  readonly length: number;
+  readonly value: V;
+}
+
 /**
  * `PathTable` holds one host's path rules and the answer when none matches (`fallback`). `lookup`
  * costs one Map lookup for Exact plus one per `/` in the request path (up to the longest Prefix
@@ -94,6 +102,8 @@ export class PathTable<V> {
   readonly #prefix: Chains<V> = new Map();
   #prefixCount = 0;
   #maxPrefixLength = -1;
+  /** Regex paths, longest pattern first; undefined on hosts without any (the common case). */
+  #regex: RegexRule<V>[] | undefined;
   /** `fallback` is what the owner answers when `lookup` finds nothing. */
   readonly fallback: V;
 
@@ -115,9 +125,21 @@ export class PathTable<V> {
     return true;
   }
 
+  /**
+   * `addRegex` stores a regex path. `length` is the pattern's length as written: regex paths are
+   * tried longest first, as ingress-nginx sorts its locations; equal lengths keep insertion order.
+   */
+  addRegex(regex: CompiledRegex, length: number, value: V): void {
+    const rules = this.#regex ?? [];
+    this.#regex = rules;
+    let at = rules.length;
+    while (at > 0 && (rules[at - 1] as RegexRule<V>).length < length) at--;
+    rules.splice(at, 0, { regex, length, value });
+  }
+
   /** `size` is the number of rules stored. */
   get size(): number {
-    return this.#exact.size + this.#prefixCount;
+    return this.#exact.size + this.#prefixCount + (this.#regex?.length ?? 0);
   }
 
   /**
@@ -129,6 +151,7 @@ export class PathTable<V> {
   lookup(path: string): V | undefined {
     const exact = this.#exact.get(path);
     if (exact !== undefined) return exact;
+    if (this.#regex !== undefined) return this.#lookupWithRegex(path, this.#regex);
     const max = this.#maxPrefixLength;
     if (max < 0) return undefined;
     const len = path.length;
@@ -144,6 +167,43 @@ export class PathTable<V> {
       h = hashStep(h, code);
     }
     return best;
+  }
+
+  /**
+   * Hosts with regex paths: the first regex that matches (longest pattern first), unless the longest
+   * matching Prefix rule is longer than that pattern. This is ingress-nginx's order — every location
+   * sorted by length, first match wins — with Prefix rules keeping their element-wise meaning.
+   */
+  #lookupWithRegex(path: string, rules: readonly RegexRule<V>[]): V | undefined {
+    let regex: RegexRule<V> | undefined;
+    // One UTF-8 conversion for every pattern tried, instead of one per pattern (RE2 reads UTF-8).
+    const utf8 = Buffer.from(path);
+    for (const rule of rules) {
+      if (rule.regex.testBytes(utf8)) {
+        regex = rule;
+        break;
+      }
+    }
+    const max = this.#maxPrefixLength;
+    if (max < 0) return regex?.value;
+    const len = path.length;
+    const stop = Math.min(len, max);
+    let best: V | undefined;
+    let bestLength = -1;
+    let h = HASH_SEED;
+    for (let i = 0; i <= stop; i++) {
+      const code = i < len ? path.charCodeAt(i) : SLASH;
+      if (code === SLASH) {
+        const hit = chainGet(this.#prefix, path, 0, i, h);
+        if (hit !== undefined) {
+          best = hit;
+          bestLength = i;
+        }
+      }
+      h = hashStep(h, code);
+    }
+    if (best !== undefined && (regex === undefined || bestLength > regex.length)) return best;
+    return regex?.value;
   }
 }
 

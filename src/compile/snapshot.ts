@@ -10,8 +10,10 @@ import {
   type Route,
   type RoutingModel,
 } from '../model/types.js';
+import { RegexCache } from '../util/re2.js';
 import { HostTable, hostMatches } from './host-match.js';
 import { PathTable } from './path-match.js';
+import { prepareRewrite } from './rewrite.js';
 import type { RouteMatch, RouteSnapshot } from './types.js';
 
 /** `NOT_FOUND` is the answer when nothing matches and no default backend exists (the built-in 404). */
@@ -28,6 +30,9 @@ interface HostFacts {
 }
 
 const PLAIN_HOST: HostFacts = Object.freeze({ tlsHost: false });
+
+/** Regex paths compile once per pattern across snapshots, never per request. */
+const regexCache = new RegexCache();
 
 function defaultMatch(
   kind: 'host-default' | 'catch-all',
@@ -69,6 +74,8 @@ function compareRoutes(a: Route, b: Route): number {
  * 1. the host rule the request host belongs to — precise host, else wildcard (`*` = one label),
  *    else the rules without host (`''`); host selection is final;
  * 2. within that host, the Exact rule equal to the path, else the longest element-wise Prefix rule;
+ *    on hosts with regex paths (`use-regex`), the first matching regex, longest pattern first, unless
+ *    the longest matching Prefix rule is longer than that pattern (`PathTable.lookup`);
  * 3. else that host's fallback: its `defaultBackend` binding, else the catch-all, else `not-found`.
  * Cost per lookup: two Map lookups for the host, one for Exact and one per `/` in the path.
  */
@@ -112,17 +119,26 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
   for (const host of model.ruleHosts ?? []) entryFor(host);
   const pathMatches: RouteMatch[] = [];
   for (const route of [...model.routes].sort(compareRoutes)) {
+    const policy = route.policy ?? DEFAULT_ROUTE_POLICY;
+    // Translation compile-checked every regex; one that still fails is left out, never thrown.
+    const compiled = route.regex === undefined ? undefined : regexCache.get(route.regex, route.path);
+    if (compiled !== undefined && !compiled.ok) continue;
+    const regex = compiled?.regex;
+    const rewrite = prepareRewrite(route, policy.rewrite, regex);
     const match: RouteMatch = Object.freeze({
       kind: 'path',
       backend: route.backend,
       route,
       ingress: route.ingress,
-      policy: route.policy ?? DEFAULT_ROUTE_POLICY,
+      policy,
       ...factsOf(route.host),
+      ...(rewrite !== undefined ? { rewrite } : {}),
     });
-    entryFor(route.host).add(route.path, route.pathType, match);
+    if (regex !== undefined) entryFor(route.host).addRegex(regex, route.path.length, match);
+    else entryFor(route.host).add(route.path, route.pathType, match);
     pathMatches.push(match);
   }
+  regexCache.end();
 
   const hosts = new HostTable<PathTable<RouteMatch>>();
   for (const [host, entry] of building) hosts.set(host, entry);

@@ -2,6 +2,7 @@
  * `types` is the contract between the compiled routing snapshot and the data plane.
  */
 import type { BackendRef, ClientAuthPolicy, Route, RoutePolicy, RoutingModel } from '../model/types.js';
+import type { PreparedRewrite } from './rewrite.js';
 
 export type MatchKind = 'path' | 'host-default' | 'catch-all' | 'not-found';
 
@@ -23,6 +24,8 @@ export interface RouteMatch {
   readonly tlsHost: boolean;
   /** Client-certificate authentication of the matched host, if it has any. */
   readonly clientAuth?: ClientAuthPolicy;
+  /** The route's `rewrite` policy prepared at compile (`app-root`, `rewrite-target`); absent: none. */
+  readonly rewrite?: PreparedRewrite;
 }
 
 /** `RouteSnapshot` is the immutable, compiled routing table the data plane swaps atomically. */

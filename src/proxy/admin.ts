@@ -74,6 +74,8 @@ export interface RoutesReport {
     readonly pathType: string;
     readonly ingress: string;
     readonly field: string;
+    /** The RE2 source of a regex path (`use-regex` / `rewrite-target`), matched case-insensitively. */
+    readonly regex?: string;
   })[];
   readonly hostDefaults: readonly (BackendView & { readonly host: string; readonly ingress: string })[];
   readonly catchAll: (BackendView & { readonly ingress: string }) | null;
@@ -102,6 +104,7 @@ export function describeRoutes(
       pathType: r.pathType,
       ingress: r.ingress,
       field: r.field,
+      ...(r.regex !== undefined ? { regex: r.regex } : {}),
       ...backendView(r.backend, upstreams),
     })),
     hostDefaults: [...model.hostDefaults].map(([host, b]) => ({

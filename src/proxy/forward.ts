@@ -80,6 +80,8 @@ export interface ForwardRequest {
   readonly headersForStatus?: ((status: number) => readonly string[]) | undefined;
   /** The access log record to fill, when a line is due. */
   readonly record?: AccessRecord | undefined;
+  /** `rewrite-target`: the upstream request target instead of `req.url` (absent: unchanged). */
+  readonly upstreamTarget?: string | undefined;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -197,7 +199,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#connected = false;
     this.#abort = undefined;
     const options: Dispatcher.DispatchOptions & { servername?: string | undefined } = {
-      path: this.#f.req.url ?? '/',
+      path: this.#f.upstreamTarget ?? this.#f.req.url ?? '/',
       method: this.#method as Dispatcher.HttpMethod,
       headers: this.#f.headers,
       body: this.#body,

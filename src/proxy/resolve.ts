@@ -23,6 +23,7 @@ import { buildUpstreamHeaders, generateRequestId, peerAddress } from './forwarde
 import { http2RequestView } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import { forwardedHttps, httpsLocation, isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
+import { appRootLocation, rewriteUpstream, setForwardedPrefix } from './rewrite.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
@@ -50,6 +51,8 @@ export type Resolution =
       readonly headers: string[];
       readonly peer: string;
       readonly path: string;
+      /** `rewrite-target`: the upstream request target instead of `req.url`; absent: unchanged. */
+      readonly upstreamTarget?: string | undefined;
       /** The settings this request runs with, from start to end. */
       readonly settings: LiveSettings;
       /** The Strict-Transport-Security pair every response carries (HTTPS listener, TLS host). */
@@ -68,7 +71,10 @@ export type Resolution =
       readonly location?: undefined;
     }
   | {
-      /** An HTTP → HTTPS redirect (plain-HTTP listener only); the request body is never read. */
+      /**
+       * A redirect the route itself answers: HTTP → HTTPS (plain-HTTP listener only) or `app-root`
+       * (302); the request body is never read.
+       */
       readonly ok: false;
       readonly requestId: string;
       readonly status: RedirectCode;
@@ -174,6 +180,11 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     }
     clientAuthHeaders = outcome.headers;
   }
+  if (match.rewrite !== undefined) {
+    const rawHost = h2 === undefined ? req.headers.host : h2.host;
+    const location = appRootLocation(match, normalized.path, ctx.proto, rawHost, host);
+    if (location !== undefined) return { ok: false, requestId, status: 302, location, match, host };
+  }
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
     return {
@@ -261,6 +272,8 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     };
   }
   if (clientAuthHeaders !== undefined) built.headers.push(...clientAuthHeaders);
+  const rewritten = match.rewrite === undefined ? undefined : rewriteUpstream(match, normalized.path, target);
+  if (rewritten?.forwardedPrefix !== undefined) setForwardedPrefix(built.headers, rewritten.forwardedPrefix);
   return {
     ok: true,
     requestId,
@@ -270,6 +283,7 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     headers: built.headers,
     peer,
     path: normalized.path,
+    upstreamTarget: rewritten?.target,
     settings,
     hsts,
   };

@@ -242,6 +242,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         extraHeaders: pass?.responseHeaders,
         headersForStatus: pass?.headersForStatus,
         record,
+        upstreamTarget: r.upstreamTarget,
       },
       forward,
       first,

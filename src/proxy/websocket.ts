@@ -139,7 +139,7 @@ function tunnel(
   const count = set.upstreams.length;
   const first = roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path });
   const maxAttempts = Math.max(1, Math.min(upstreamSettings.maxTries, count));
-  let lines = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+  let lines = `${req.method ?? 'GET'} ${r.upstreamTarget ?? req.url ?? '/'} HTTP/1.1\r\n`;
   for (let i = 0; i + 1 < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
   const requestHead = lines + '\r\n';
 

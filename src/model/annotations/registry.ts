@@ -18,6 +18,7 @@ import {
   readRateLimit,
 } from './rate-limit.js';
 import { refusedAnnotations } from './refused.js';
+import { parseRewrite, rewriteAnnotations } from './rewrite.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
@@ -38,6 +39,7 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   externalAuthAnnotations,
   rateLimitAnnotations,
   nginxRateLimitAnnotations,
+  rewriteAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -56,6 +58,8 @@ export interface IngressAnnotations {
   readonly denials: readonly AnnotationProblem[];
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
+  /** `use-regex` or `rewrite-target`: this Ingress's Prefix and ImplementationSpecific paths are regexes. */
+  readonly useRegex?: boolean;
 }
 
 /** `readIngressAnnotations` parses all families; pure, never throws for bad input. */
@@ -78,6 +82,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
+  const rewrite = parseRewrite(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key) && !refused.some((r) => r.key === key))
@@ -95,7 +100,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ipAccess.deny !== undefined ||
     basicAuth !== undefined ||
     externalAuth !== undefined ||
-    rateLimit.config !== undefined;
+    rateLimit.config !== undefined ||
+    rewrite.policy !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -110,6 +116,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
         ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
+        ...(rewrite.policy !== undefined ? { rewrite: rewrite.policy } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -137,6 +144,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
     denials,
     unknown,
+    ...(rewrite.useRegex ? { useRegex: true } : {}),
   };
 }
 

@@ -53,8 +53,11 @@ export function matchClass(pathType: PathType): 'Exact' | 'Prefix' {
 /**
  * `routeKey` identifies what a path rule matches on a host. Two rules with the same key are a
  * conflict: `Prefix /foo`, `Prefix /foo/` and `ImplementationSpecific /foo` all share one key, while
- * `Exact /foo` and `Exact /foo/` differ (Exact compares the whole string).
+ * `Exact /foo` and `Exact /foo/` differ (Exact compares the whole string). Regex paths conflict
+ * only with the same pattern.
  */
-export function routeKey(host: string, path: string, pathType: PathType): string {
+export function routeKey(host: string, path: string, pathType: PathType, regex?: string): string {
+  // A regex path (`use-regex`) is its pattern: `/foo/` and `/foo` are different patterns.
+  if (regex !== undefined) return `${host} ~${regex}`;
   return matchClass(pathType) === 'Exact' ? `${host} =${path}` : `${host} ^${prefixKey(path)}`;
 }

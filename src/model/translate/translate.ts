@@ -24,6 +24,7 @@ import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
+import { routeRegex } from './regex-paths.js';
 import { tlsBindings, tlsHostList } from './tls.js';
 import { validateIngress } from './validate.js';
 
@@ -191,7 +192,8 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
         const field = `spec.rules[${i}].http.paths[${j}]`;
         const pathType = entry.pathType as PathType;
         const path = normalisedPath(entry.path);
-        const key = routeKey(host, path, pathType);
+        const regex = routeRegex(c.annotations.useRegex, path, pathType);
+        const key = routeKey(host, path, pathType, regex);
         const claim = claims.get(key);
         if (claim) {
           const winner =
@@ -210,7 +212,18 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
         }
         claims.set(key, { ingress: c.key, field });
         const backend = resolveReporting(resolver, c, entry.backend, `${field}.backend`, make, diagnostics);
-        routes.push(Object.freeze({ host, path, pathType, backend, ingress: c.key, field, ...withPolicy }));
+        routes.push(
+          Object.freeze({
+            host,
+            path,
+            pathType,
+            backend,
+            ingress: c.key,
+            field,
+            ...withPolicy,
+            ...(regex !== undefined ? { regex } : {}),
+          }),
+        );
       });
     });
   }

@@ -10,6 +10,7 @@ import type { Diagnostic, DiagnosticCode } from '../diagnostics.js';
 import type { Ingress } from '../objects.js';
 import { hostProblem, isDns1035Label, isDns1123Subdomain } from './hosts.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
+import { regexPathProblems } from './regex-paths.js';
 
 /** `PATH_TYPES` lists the supported `pathType` values, in the API server's message order. */
 export const PATH_TYPES = ['Exact', 'ImplementationSpecific', 'Prefix'] as const;
@@ -289,7 +290,8 @@ export function validateIngress(stored: StoredObject<Ingress>): Diagnostic[] {
   }
   const s = spec ?? {};
   // Annotation values are checked with the object: a bad one rejects this version (last good serves).
-  for (const problem of readIngressAnnotations(object as unknown as Ingress).problems) {
+  const annotations = readIngressAnnotations(object as unknown as Ingress);
+  for (const problem of annotations.problems) {
     report('PORTICO_ERR_ANNOTATION_INVALID', problem.field, problem.message);
   }
   const { rules, defaultBackend, tls, ingressClassName } = s;
@@ -300,6 +302,10 @@ export function validateIngress(stored: StoredObject<Ingress>): Diagnostic[] {
   }
   if (hasDefault) validateBackend(defaultBackend, 'spec.defaultBackend', report);
   if (hasRules) validateRules(rules, report);
+  if (hasRules && annotations.useRegex === true) {
+    for (const problem of regexPathProblems(rules))
+      report('PORTICO_ERR_PATH_INVALID', problem.field, problem.message);
+  }
   if (tls !== undefined && tls !== null) validateTls(tls, report);
   if (ingressClassName !== undefined && ingressClassName !== null) {
     if (typeof ingressClassName !== 'string' || !isDns1123Subdomain(ingressClassName)) {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,6 +22,9 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 };
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
 const dockerignore = readFileSync(join(root, '.dockerignore'), 'utf8');
+
+/** The one native addon Portico depends on (issue 8: regex paths run on RE2). */
+const RE2_ADDON = 'node_modules/re2/build/Release/re2.node';
 
 /** Entry points that start something when imported; every other module must import cleanly. */
 const ENTRY_POINTS = new Set(['cli/main.js', 'demo/start.js']);
@@ -60,6 +63,12 @@ describe('Dockerfile runtime stage (reproduced from a production-only install)',
         { cwd: root, maxBuffer: 16 * 1024 * 1024 },
       ),
     ]);
+    // re2 is a native addon: its install script (prebuilt download, else node-gyp) runs in the
+    // build stage, whose full install has scripts and the C++ toolchain; the runtime stage copies
+    // the compiled `re2.node` next to the script-free production install. The repository's own
+    // install plays the build stage here.
+    mkdirSync(join(dir, RE2_ADDON, '..'), { recursive: true });
+    copyFileSync(join(root, RE2_ADDON), join(dir, RE2_ADDON));
   });
 
   after(() => {

@@ -182,13 +182,13 @@ describe('readIngressAnnotations', () => {
       ing({
         'kubernetes.io/ingress.class': 'portico',
         'cert-manager.io/cluster-issuer': 'x',
-        [`${N}rewrite-target`]: '/',
+        [`${N}mirror-target`]: '/',
         [`${P}ssl-redirekt`]: 'false',
         [`${N}ssl-redirect`]: 'false',
       }),
     );
     assert.deepEqual(r.unknown, [
-      { key: `${N}rewrite-target`, field: `metadata.annotations["${N}rewrite-target"]` },
+      { key: `${N}mirror-target`, field: `metadata.annotations["${N}mirror-target"]` },
       { key: `${P}ssl-redirekt`, field: `metadata.annotations["${P}ssl-redirekt"]` },
     ]);
     assert.equal(r.policy.sslRedirect, false);

@@ -37,7 +37,7 @@ describe('diagnostics', () => {
     const m = model(
       ingress('shop')
         .cls('portico')
-        .annotate(`${N}rewrite-target`, '/')
+        .annotate(`${N}mirror-target`, '/')
         .annotate(`${P}nope`, 'x')
         .host('a.test')
         .prefix('/', svc('web', 80))
@@ -46,7 +46,7 @@ describe('diagnostics', () => {
     assert.deepEqual(
       codes(m, 'PORTICO_WARN_ANNOTATION_UNKNOWN').map((d) => [d.severity, d.object, d.field]),
       [
-        ['warning', 'Ingress default/shop', `metadata.annotations["${N}rewrite-target"]`],
+        ['warning', 'Ingress default/shop', `metadata.annotations["${N}mirror-target"]`],
         ['warning', 'Ingress default/shop', `metadata.annotations["${P}nope"]`],
       ],
     );
