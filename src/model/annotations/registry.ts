@@ -6,11 +6,14 @@
 import type { Ingress } from '../objects.js';
 import { DEFAULT_ROUTE_POLICY, type RoutePolicy } from '../types.js';
 import { accessLogAnnotations, parseAccessLog } from './access-log.js';
+import { affinityAnnotations, parseAffinity, parseCanaryBehavior } from './affinity.js';
 import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
+import { type CanaryAnnotations, canaryAnnotations, parseCanary } from './canary.js';
 import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
+import { loadBalanceAnnotations, parseLoadBalance } from './load-balance.js';
 import {
   nginxRateLimitAnnotations,
   type RateLimitPolicyRef,
@@ -37,6 +40,9 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   externalAuthAnnotations,
   rateLimitAnnotations,
   nginxRateLimitAnnotations,
+  canaryAnnotations,
+  affinityAnnotations,
+  loadBalanceAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -53,6 +59,8 @@ export interface IngressAnnotations {
   readonly rateLimitPolicy?: RateLimitPolicyRef;
   /** Well-formed values that fail closed (the `deny` of `policy` or `clientAuth`), with their fields. */
   readonly denials: readonly AnnotationProblem[];
+  /** `canary: "true"`: the Ingress is a canary (translation attaches it to main routes). */
+  readonly canary?: CanaryAnnotations & { readonly affinityBehavior: 'sticky' | 'legacy' };
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
 }
@@ -74,6 +82,11 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const externalAuth = parseExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
+  // Backend selection (issue 8): canary, session affinity, load balancing.
+  const canary = parseCanary(reader);
+  const canaryBehavior = parseCanaryBehavior(reader);
+  const affinity = parseAffinity(reader);
+  const loadBalance = parseLoadBalance(reader);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))
@@ -91,7 +104,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ipAccess.deny !== undefined ||
     basicAuth !== undefined ||
     externalAuth !== undefined ||
-    rateLimit.config !== undefined;
+    rateLimit.config !== undefined ||
+    affinity !== undefined ||
+    loadBalance !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -106,6 +121,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
         ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
+        ...(affinity !== undefined ? { affinity: Object.freeze(affinity) } : {}),
+        ...(loadBalance !== undefined ? { loadBalance: Object.freeze(loadBalance) } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -132,6 +149,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     warnings: reader.warnings,
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
     denials,
+    ...(canary !== undefined
+      ? { canary: Object.freeze({ ...canary, affinityBehavior: canaryBehavior }) }
+      : {}),
     unknown,
   };
 }

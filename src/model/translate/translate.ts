@@ -21,6 +21,7 @@ import {
   type RoutingModel,
 } from '../types.js';
 import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js';
+import { attachCanaries, type CanaryIngress } from './canary.js';
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
@@ -130,10 +131,25 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   const hostDefaults = new Map<string, DefaultBackendBinding>();
   let catchAll: DefaultBackendBinding | undefined;
   const clientAuth = new Map<string, ClientAuthPolicy>();
+  const canaries: CanaryIngress[] = [];
 
   for (const c of candidates) {
     const make = diagnosticsFor(c.stored);
     const spec = c.ingress.spec ?? {};
+    const canary = c.annotations.canary;
+    if (canary !== undefined) {
+      // A canary never claims a path, host or default: it joins main routes once they are known.
+      reportAnnotations(c.annotations, make, diagnostics);
+      canaries.push({
+        key: c.key,
+        spec,
+        canary,
+        policy: c.annotations.policy,
+        make,
+        resolve: (backend, field) => resolveReporting(resolver, c, backend, field, make, diagnostics),
+      });
+      continue;
+    }
     const rules = spec.rules ?? [];
     const policy = withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics);
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.
@@ -214,6 +230,8 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
       });
     });
   }
+
+  attachCanaries(routes, canaries, diagnostics);
 
   if (!catchAll && options.defaultBackendService) {
     const flag = options.defaultBackendService;
