@@ -343,8 +343,8 @@ describe('load-balance family', () => {
     },
     {
       name: 'text, braces and prefixed variables mix',
-      annotations: { [`${N}upstream-hash-by`]: 'u-${cookie_session}-$http_x_user-$arg_id' },
-      value: { kind: 'hash', key: 'u-${cookie_session}-$http_x_user-$arg_id' },
+      annotations: { [`${N}upstream-hash-by`]: 'u-\u0024{cookie_session}-$http_x_user-$arg_id' },
+      value: { kind: 'hash', key: 'u-\u0024{cookie_session}-$http_x_user-$arg_id' },
     },
     {
       name: 'subset with its default size of 3',
@@ -416,9 +416,9 @@ describe('load-balance family', () => {
     },
     {
       name: 'an unclosed brace is refused',
-      annotations: { [`${N}upstream-hash-by`]: '${host' },
+      annotations: { [`${N}upstream-hash-by`]: '\u0024{host' },
       value: undefined,
-      problems: [{ field: field(`${N}upstream-hash-by`), message: '"${host": "${" is not closed by "}"' }],
+      problems: [{ field: field(`${N}upstream-hash-by`), message: '"\u0024{host": "\u0024{" is not closed by "}"' }],
     },
     {
       name: 'a subset size of 0 is invalid',
