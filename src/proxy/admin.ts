@@ -11,7 +11,7 @@
 import { createServer, type Server } from 'node:http';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { GlobalSettings } from '../model/settings/types.js';
-import type { BackendRef } from '../model/types.js';
+import type { BackendRef, CanaryRule } from '../model/types.js';
 import type { ExplainQuery, ExplainReport } from './explain.js';
 import type { UpstreamRegistry, UpstreamStats } from './upstreams.js';
 
@@ -61,6 +61,23 @@ function backendView(backend: BackendRef, upstreams: UpstreamRegistry): BackendV
   };
 }
 
+/** `CanaryView` is a route's canary on `/routes`: its Ingress, backend and traffic rule. */
+type CanaryView = BackendView &
+  Omit<CanaryRule, 'backend' | 'policy'> & {
+    readonly affinity: boolean;
+    readonly loadBalance: string | null;
+  };
+
+function canaryView(rule: CanaryRule, upstreams: UpstreamRegistry): CanaryView {
+  const { backend, policy, ...traffic } = rule;
+  return {
+    ...traffic,
+    ...backendView(backend, upstreams),
+    affinity: policy?.affinity !== undefined,
+    loadBalance: policy?.loadBalance?.kind ?? null,
+  };
+}
+
 /** `RoutesReport` is the JSON body of `/routes`. */
 export interface RoutesReport {
   readonly generation: number;
@@ -70,6 +87,8 @@ export interface RoutesReport {
     readonly pathType: string;
     readonly ingress: string;
     readonly field: string;
+    /** The canary attached to the route, if any. */
+    readonly canary?: CanaryView;
   })[];
   readonly hostDefaults: readonly (BackendView & { readonly host: string; readonly ingress: string })[];
   readonly catchAll: (BackendView & { readonly ingress: string }) | null;
@@ -96,6 +115,7 @@ export function describeRoutes(
       ingress: r.ingress,
       field: r.field,
       ...backendView(r.backend, upstreams),
+      ...(r.canary !== undefined ? { canary: canaryView(r.canary, upstreams) } : {}),
     })),
     hostDefaults: [...model.hostDefaults].map(([host, b]) => ({
       host,

@@ -18,6 +18,7 @@ import type {
   RoutePolicy,
   RoutingModel,
 } from '../../../src/model/types.js';
+import type { RoutesReport } from '../../../src/proxy/admin.js';
 import { type Backend, type Echo, startBackend } from '../../support/backends.js';
 import { ingress, ingressClass, inputFrom, service, svc, TEST_OPTIONS } from '../../support/builders.js';
 import { backendRef } from '../../support/fake-snapshot.js';
@@ -188,6 +189,23 @@ describe('canary', () => {
       }
     });
   }
+
+  test('/routes shows the canary of a route with its rule and endpoints', async () => {
+    publish([route('canary.test', { canary: { byHeader: 'x-canary', weight: 5 } })], main.slice(0, 3));
+    const res = await request(h.ports.admin, { path: '/routes' });
+    const report = res.json<RoutesReport>();
+    assert.deepEqual(report.routes[0]?.canary, {
+      ingress: 'default/canary',
+      byHeader: 'x-canary',
+      weight: 5,
+      weightTotal: 100,
+      backend: canaryRef.key,
+      problem: null,
+      endpoints: [`${canaryBackend.host}:${canaryBackend.port}`],
+      affinity: false,
+      loadBalance: null,
+    });
+  });
 
   test('weight 30 sends about 30 % of 400 requests to the canary', async () => {
     publish([route('canary.test', { canary: { weight: 30 } })], three());
