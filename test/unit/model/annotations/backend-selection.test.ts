@@ -418,7 +418,9 @@ describe('load-balance family', () => {
       name: 'an unclosed brace is refused',
       annotations: { [`${N}upstream-hash-by`]: '\u0024{host' },
       value: undefined,
-      problems: [{ field: field(`${N}upstream-hash-by`), message: '"\u0024{host": "\u0024{" is not closed by "}"' }],
+      problems: [
+        { field: field(`${N}upstream-hash-by`), message: '"\u0024{host": "\u0024{" is not closed by "}"' },
+      ],
     },
     {
       name: 'a subset size of 0 is invalid',
