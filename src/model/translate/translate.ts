@@ -249,7 +249,8 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     catchAll = Object.freeze({ backend: resolution.ref, ingress: DEFAULT_BACKEND_FLAG });
   }
 
-  const served = candidates.map((c) => c.stored);
+  // A canary Ingress configures no server, so neither its spec.tls (ingress-nginx's createServers).
+  const served = candidates.filter((c) => c.annotations.canary === undefined).map((c) => c.stored);
   const tls = tlsBindings(served, diagnostics);
   const tlsHosts = tlsHostList(served);
 

@@ -161,6 +161,16 @@ describe('canary attachment', () => {
     assert.equal(m.routes[0]?.ingress, 'default/main');
   });
 
+  test("a canary Ingress's spec.tls configures nothing: its hosts get no TLS binding", () => {
+    const m = model(
+      main().host('a.test').prefix('/', svc('web', 80)).build(),
+      canary().tls('canary-tls', 'a.test').host('a.test').prefix('/', svc('web-canary', 80)).build(),
+    );
+    assert.equal(m.tls, undefined);
+    assert.equal(m.tlsHosts, undefined);
+    assert.equal(m.routes[0]?.canary?.ingress, 'default/canary');
+  });
+
   test('a canary never claims a path: the route and its answer stay the main backend', () => {
     const snapshot = routeObjects([
       ...base,
