@@ -106,13 +106,13 @@ export interface CookieContext {
 /** `setCookieValue` renders the Set-Cookie value in resty.cookie's attribute order. */
 export function setCookieValue(policy: AffinityPolicy, value: string, ctx: CookieContext): string {
   let out = `${policy.cookieName}=${value}`;
-  if (policy.expiresSeconds !== undefined) {
-    out += `; Expires=${new Date(ctx.now + policy.expiresSeconds * 1000).toUTCString()}`;
-  }
+  if (policy.expiresSeconds !== undefined)
+    out += `; Expires=${cookieTime(ctx.now + policy.expiresSeconds * 1000)}`;
   if (policy.maxAgeSeconds !== undefined) out += `; Max-Age=${policy.maxAgeSeconds}`;
   if (policy.domain !== undefined) out += `; Domain=${policy.domain}`;
   out += `; Path=${policy.path ?? ctx.routePath}`;
-  if (policy.secure ?? ctx.https) out += '; Secure';
+  // ingress-nginx drops a "false" on its way to Lua (omitempty), so HTTPS requests get Secure anyway.
+  if (policy.secure === true || ctx.https) out += '; Secure';
   out += '; HttpOnly';
   let sameSite = policy.sameSite;
   if (sameSite === 'None' && policy.conditionalSameSiteNone && !sameSiteNoneCompatible(ctx.userAgent)) {
@@ -120,6 +120,17 @@ export function setCookieValue(policy: AffinityPolicy, value: string, ctx: Cooki
   }
   if (sameSite !== undefined) out += `; SameSite=${sameSite}`;
   return out;
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number): string => String(n).padStart(2, '0');
+
+/** `cookieTime` is nginx's `ngx_http_cookie_time`: `Thu, 01-Jan-26 00:00:00 GMT` (4-digit year after 2037). */
+export function cookieTime(ms: number): string {
+  const d = new Date(ms);
+  const year = d.getUTCFullYear();
+  return `${DAYS[d.getUTCDay()]}, ${two(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${year > 2037 ? year : two(year % 100)} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} GMT`;
 }
 
 // ingress-nginx tries 20 random keys to find one off the failed endpoints; a key that lands on

@@ -116,7 +116,7 @@ export const affinityAnnotations = defineAnnotations(
       scope: 'location',
       risk: 'low',
       default: 'set on HTTPS requests',
-      doc: '`Secure` attribute: `"true"` always, `"false"` never; absent: on requests that reached Portico over HTTPS.',
+      doc: '`"true"`: the `Secure` attribute on every response; otherwise only on requests that reached Portico over HTTPS (`"false"` does not remove it there, as in ingress-nginx).',
     },
     'session-cookie-change-on-failure': {
       validate: boolean,

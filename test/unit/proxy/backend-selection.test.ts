@@ -9,6 +9,7 @@ import type { AffinityPolicy, CanaryRule } from '../../../src/model/types.js';
 import {
   AffinitySession,
   backendTag,
+  cookieTime,
   cookieValue,
   sameSiteNoneCompatible,
   setCookieValue,
@@ -339,10 +340,16 @@ describe('Set-Cookie attributes', () => {
       want: 'route=v; Path=/app; Secure; HttpOnly',
     },
     {
-      name: 'secure "false" wins over HTTPS',
+      name: 'secure "false" still sets Secure on HTTPS (ingress-nginx e2e: "provided false annotation on https")',
       policy: { secure: false },
       ctx: { https: true },
-      want: 'route=v; Path=/app; HttpOnly',
+      want: 'route=v; Path=/app; Secure; HttpOnly',
+    },
+    {
+      name: 'secure "true" sets Secure on plain HTTP',
+      policy: { secure: true },
+      ctx: {},
+      want: 'route=v; Path=/app; Secure; HttpOnly',
     },
     {
       name: 'every attribute in resty.cookie order',
@@ -355,7 +362,7 @@ describe('Set-Cookie attributes', () => {
         sameSite: 'Lax',
       },
       ctx: {},
-      want: 'route=v; Expires=Thu, 01 Jan 2026 00:01:00 GMT; Max-Age=30; Domain=.a.test; Path=/; Secure; HttpOnly; SameSite=Lax',
+      want: 'route=v; Expires=Thu, 01-Jan-26 00:01:00 GMT; Max-Age=30; Domain=.a.test; Path=/; Secure; HttpOnly; SameSite=Lax',
     },
     {
       name: 'conditional SameSite=None is left out for Chrome 51',
@@ -389,6 +396,18 @@ describe('Set-Cookie attributes', () => {
     test(`SameSite=None compatibility of ${JSON.stringify(a.ua)} is ${a.want}`, () => {
       assert.equal(sameSiteNoneCompatible(a.ua), a.want);
     });
+  }
+});
+
+describe('cookieTime (nginx ngx_http_cookie_time)', () => {
+  const cases = [
+    { ms: Date.UTC(2026, 0, 1, 0, 1, 0), want: 'Thu, 01-Jan-26 00:01:00 GMT' },
+    { ms: Date.UTC(2009, 11, 31, 23, 59, 59), want: 'Thu, 31-Dec-09 23:59:59 GMT' },
+    { ms: Date.UTC(2040, 5, 5, 5, 5, 5), want: 'Tue, 05-Jun-2040 05:05:05 GMT' },
+  ] as const;
+  for (const c of cases) {
+    test(`${new Date(c.ms).toISOString()} is written ${c.want}`, () =>
+      assert.equal(cookieTime(c.ms), c.want));
   }
 });
 
