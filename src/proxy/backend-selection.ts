@@ -258,3 +258,61 @@ function argValue(query: string, name: string): string {
   }
   return '';
 }
+
+/** `SelectionStep` is one `/explain` step about backend selection (a `PolicyExplanation`). */
+export type SelectionStep = { readonly step: string; readonly verdict: string } & Readonly<Record<string, string>>;
+
+/**
+ * `explainSelection` says, for `/explain`, how a route picks its backend and endpoint for a
+ * request with these headers (names lowercase). The canary verdict is exact when a header or
+ * cookie decides; when the weight decides it gives the share.
+ */
+export function explainSelection(
+  match: RouteMatch,
+  headers: Readonly<Record<string, string>>,
+): SelectionStep[] {
+  const steps: SelectionStep[] = [];
+  const rule = match.route?.canary;
+  if (rule !== undefined) {
+    const req = { headers, url: '/', method: 'GET', socket: {} } as unknown as IncomingMessage;
+    const target = `canary ${rule.backend.key} (Ingress ${rule.ingress})`;
+    const main = `main backend ${match.backend?.key ?? '?'}`;
+    const always = routeToCanary(req, rule, affinityOf(match, rule), () => 0);
+    const never = routeToCanary(req, rule, affinityOf(match, rule), () => 0.999_999_999);
+    const verdict =
+      always === never
+        ? always
+          ? target
+          : main
+        : `${target} for ${((100 * rule.weight) / rule.weightTotal).toFixed(1)} % of such requests (weight ${rule.weight} of ${rule.weightTotal}), else ${main}`;
+    steps.push({ step: 'canary', verdict });
+  }
+  const policy = match.policy;
+  if (policy.affinity !== undefined) {
+    const a = policy.affinity;
+    steps.push({
+      step: 'affinity',
+      verdict: `cookie ${a.cookieName} (${a.mode})${cookieValue(headers['cookie'], a.cookieName) === undefined ? ': a new session is pinned and the cookie set' : ': the cookie picks the endpoint while it is ready'}`,
+    });
+  } else if (policy.loadBalance !== undefined) {
+    const lb = policy.loadBalance;
+    steps.push({
+      step: 'load-balance',
+      verdict:
+        lb.kind === 'hash'
+          ? `consistent hash of ${lb.key}${lb.subset !== undefined ? ` over groups of ${lb.subset.size}` : ''}`
+          : lb.kind,
+    });
+  }
+  return steps;
+}
+
+function affinityOf(match: RouteMatch, rule: CanaryRule): Parameters<typeof routeToCanary>[2] {
+  const mainCookie = match.policy.affinity?.cookieName;
+  const canaryCookie = rule.policy?.affinity?.cookieName;
+  return {
+    mainBackendKey: match.backend?.key ?? '',
+    ...(mainCookie !== undefined ? { mainCookie } : {}),
+    ...(canaryCookie !== undefined ? { canaryCookie } : {}),
+  };
+}

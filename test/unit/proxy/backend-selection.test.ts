@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
+import { compileSnapshot } from '../../../src/compile/snapshot.js';
 import type { AffinityPolicy, CanaryRule } from '../../../src/model/types.js';
 import {
   AffinitySession,
@@ -14,7 +15,7 @@ import {
   sameSiteNoneCompatible,
   setCookieValue,
 } from '../../../src/proxy/affinity.js';
-import { expandHashKey } from '../../../src/proxy/backend-selection.js';
+import { expandHashKey, explainSelection } from '../../../src/proxy/backend-selection.js';
 import {
   consistentHash,
   endpointHashes,
@@ -504,6 +505,55 @@ describe('upstream-hash-by expansion', () => {
         expandHashKey(lb(c.key), req, { proto: 'https', host: 'a.test', path: '/shop/items' }),
         c.want,
       );
+    });
+  }
+});
+
+describe('explainSelection (/explain)', () => {
+  const snapshot = compileSnapshot(
+    {
+      routes: [
+        {
+          host: 'a.test',
+          path: '/',
+          pathType: 'Prefix',
+          backend: backendRef('main'),
+          ingress: 'default/main',
+          field: 'spec.rules[0].http.paths[0]',
+          policy: { backendProtocol: 'HTTP', loadBalance: { kind: 'hash', key: '$remote_addr' } },
+          canary: rule({ byHeader: 'x-canary', weight: 25 }),
+        },
+      ],
+      hostDefaults: new Map(),
+      ingresses: [],
+      diagnostics: [],
+    },
+    1,
+  );
+  const match = snapshot.match('a.test', '/');
+  const cases = [
+    {
+      name: 'a deciding header names the canary',
+      headers: { 'x-canary': 'always' },
+      canary: `canary ${canaryKey} (Ingress default/canary)`,
+    },
+    {
+      name: 'a deciding "never" names the main backend',
+      headers: { 'x-canary': 'never' },
+      canary: `main backend ${mainKey}`,
+    },
+    {
+      name: 'when the weight decides, the share is given',
+      headers: {},
+      canary: `canary ${canaryKey} (Ingress default/canary) for 25.0 % of such requests (weight 25 of 100), else main backend ${mainKey}`,
+    },
+  ] as const;
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(explainSelection(match, c.headers), [
+        { step: 'canary', verdict: c.canary },
+        { step: 'load-balance', verdict: 'consistent hash of $remote_addr' },
+      ]);
     });
   }
 });
