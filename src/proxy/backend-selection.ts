@@ -260,7 +260,9 @@ function argValue(query: string, name: string): string {
 }
 
 /** `SelectionStep` is one `/explain` step about backend selection (a `PolicyExplanation`). */
-export type SelectionStep = { readonly step: string; readonly verdict: string } & Readonly<Record<string, string>>;
+export type SelectionStep = { readonly step: string; readonly verdict: string } & Readonly<
+  Record<string, string>
+>;
 
 /**
  * `explainSelection` says, for `/explain`, how a route picks its backend and endpoint for a
