@@ -56,7 +56,7 @@ export const canaryAnnotations = defineAnnotations(
       default: 'false',
       doc: '`"true"`: this Ingress is the canary of the main Ingress with the same host, path and pathType; it never serves a path, host default or catch-all on its own. A canary path without a main route is ignored (diagnostic).',
       differs:
-        'A canary Ingress that claims a host no main Ingress serves is reported and ignored (ingress-nginx logs it). The oldest canary of a path wins; a younger one gets a diagnostic (ingress-nginx silently uses the first it merged). A canary `spec.defaultBackend` attaches to the rules without host, as ingress-nginx merges it into its default server.',
+        "A canary Ingress that claims a host no main Ingress serves is reported and ignored (ingress-nginx logs it). The oldest canary of a path wins; a younger one gets a diagnostic (ingress-nginx silently uses the first it merged). A canary `spec.defaultBackend` attaches to the main routes of rules without host (ingress-nginx merges it into its default server, whose catch-all location Portico does not give a canary). A canary Ingress's `spec.tls` and host-scoped annotations configure nothing, as in ingress-nginx.",
     },
     'canary-by-header': {
       validate: headerName,
