@@ -197,6 +197,12 @@ export class AffinitySession {
     return key === undefined ? undefined : this.#render(key);
   }
 
+  /** `responseHeaders` is `Balancing.responseHeaders`: the Set-Cookie pair, if one is due. */
+  responseHeaders(set: BackendUpstreams, upstream: Upstream): readonly string[] | undefined {
+    const cookie = this.setCookie(set, upstream);
+    return cookie === undefined ? undefined : ['set-cookie', cookie];
+  }
+
   #pin(index: number, newKey: string | undefined): number {
     this.#pinned = index;
     this.#newKey = newKey;

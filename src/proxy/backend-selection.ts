@@ -11,7 +11,7 @@ import { parseHashTemplate } from '../model/annotations/load-balance.js';
 import type { BackendRef, CanaryRule, LoadBalancePolicy, RoutePolicy } from '../model/types.js';
 import { AffinitySession, cookieValue } from './affinity.js';
 import { type BalancerStrategy, consistentHash, ewma, fnv1a32, hashSubset, observeEwma } from './balancer.js';
-import { routeToCanary } from './canary.js';
+import { type CanaryAffinity, routeToCanary } from './canary.js';
 import { peerAddress } from './forwarded-headers.js';
 import type { BackendUpstreams, Upstream, UpstreamRegistry } from './upstreams.js';
 
@@ -96,20 +96,7 @@ export function selectBackend(
   const rule = match.route?.canary;
   if (rule !== undefined) {
     const canarySet = canaryUpstreams(rule, match, ctx.upstreams);
-    const canaryAffinity = rule.policy?.affinity;
-    if (
-      canarySet !== undefined &&
-      routeToCanary(
-        req,
-        rule,
-        {
-          mainBackendKey: mainRef.key,
-          ...(policy.affinity !== undefined ? { mainCookie: policy.affinity.cookieName } : {}),
-          ...(canaryAffinity !== undefined ? { canaryCookie: canaryAffinity.cookieName } : {}),
-        },
-        ctx.random,
-      )
-    ) {
+    if (canarySet !== undefined && routeToCanary(req, rule, affinityOf(match, rule), ctx.random)) {
       policy = rule.policy ?? policy;
       set = canarySet;
       ref = rule.backend;
@@ -130,7 +117,7 @@ function balancingFor(
   const affinity = policy.affinity;
   if (affinity !== undefined) {
     const route = match.route;
-    const session = new AffinitySession(
+    return new AffinitySession(
       affinity,
       set.backendKey,
       cookieValue(req.headers.cookie, affinity.cookieName),
@@ -143,28 +130,34 @@ function balancingFor(
       },
       ctx.random,
     );
-    return {
-      first: (s) => session.first(s),
-      responseHeaders: (s, upstream) => {
-        const cookie = session.setCookie(s, upstream);
-        return cookie === undefined ? undefined : ['set-cookie', cookie];
-      },
-    };
   }
   const lb = policy.loadBalance;
   if (lb === undefined || lb.kind === 'round_robin') return undefined;
   if (lb.kind === 'ewma') return EWMA_BALANCING;
-  const keyHash = fnv1a32(expandHashKey(lb, req, ctx));
-  const strategy = lb.subset === undefined ? consistentHash : subsetStrategy(lb.subset.size);
-  return {
-    first: (s) =>
-      strategy.first(s.balancer, s.upstreams.length, {
-        clientAddress: '',
-        path: ctx.path,
-        endpoints: s.upstreams,
-        keyHash,
-      }),
-  };
+  return new HashBalancing(
+    fnv1a32(expandHashKey(lb, req, ctx)),
+    lb.subset === undefined ? consistentHash : subsetStrategy(lb.subset.size),
+  );
+}
+
+/** `HashBalancing` places one request by its `upstream-hash-by` key. */
+class HashBalancing implements Balancing {
+  readonly #keyHash: number;
+  readonly #strategy: BalancerStrategy;
+
+  constructor(keyHash: number, strategy: BalancerStrategy) {
+    this.#keyHash = keyHash;
+    this.#strategy = strategy;
+  }
+
+  first(s: BackendUpstreams): number {
+    return this.#strategy.first(s.balancer, s.upstreams.length, {
+      clientAddress: '',
+      path: '',
+      endpoints: s.upstreams,
+      keyHash: this.#keyHash,
+    });
+  }
 }
 
 const ewmaStrategy = ewma();
@@ -309,12 +302,20 @@ export function explainSelection(
   return steps;
 }
 
-function affinityOf(match: RouteMatch, rule: CanaryRule): Parameters<typeof routeToCanary>[2] {
-  const mainCookie = match.policy.affinity?.cookieName;
-  const canaryCookie = rule.policy?.affinity?.cookieName;
-  return {
-    mainBackendKey: match.backend?.key ?? '',
-    ...(mainCookie !== undefined ? { mainCookie } : {}),
-    ...(canaryCookie !== undefined ? { canaryCookie } : {}),
-  };
+const canaryAffinities = new WeakMap<CanaryRule, CanaryAffinity>();
+
+/** `affinityOf` is the affinity cookies a canary decision checks, once per rule (rules are per snapshot). */
+function affinityOf(match: RouteMatch, rule: CanaryRule): CanaryAffinity {
+  let affinity = canaryAffinities.get(rule);
+  if (affinity === undefined) {
+    const mainCookie = match.policy.affinity?.cookieName;
+    const canaryCookie = rule.policy?.affinity?.cookieName;
+    affinity = {
+      mainBackendKey: match.backend?.key ?? '',
+      ...(mainCookie !== undefined ? { mainCookie } : {}),
+      ...(canaryCookie !== undefined ? { canaryCookie } : {}),
+    };
+    canaryAffinities.set(rule, affinity);
+  }
+  return affinity;
 }
