@@ -105,12 +105,23 @@ export const loadBalanceAnnotations = defineAnnotations(
   },
 );
 
-/** `parseLoadBalance` returns the policy when one of the family's annotations chooses one. */
-export function parseLoadBalance(reader: AnnotationReader): LoadBalancePolicy | undefined {
+/**
+ * `parseLoadBalance` returns the policy when one of the family's annotations chooses one. With
+ * cookie affinity on the same Ingress (`affinity`), affinity places the requests: the choice is
+ * kept (a canary may use it) but reported as not in force, as ingress-nginx silently prefers affinity.
+ */
+export function parseLoadBalance(reader: AnnotationReader, affinity = false): LoadBalancePolicy | undefined {
   const kind = reader.read(loadBalanceAnnotations, 'load-balance');
   const hashBy = reader.read(loadBalanceAnnotations, 'upstream-hash-by');
   const subset = reader.read(loadBalanceAnnotations, 'upstream-hash-by-subset');
   const size = reader.read(loadBalanceAnnotations, 'upstream-hash-by-subset-size');
+  const chosen = hashBy ?? kind;
+  if (affinity && chosen !== undefined) {
+    reader.warning(
+      chosen.field,
+      `${chosen.key} is not in force: affinity "cookie" places the requests of this Ingress`,
+    );
+  }
   if (hashBy === undefined) {
     for (const c of [subset, size]) {
       if (c !== undefined) reader.warning(c.field, `${c.key} is ignored without upstream-hash-by`);

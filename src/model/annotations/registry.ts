@@ -86,7 +86,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const canary = parseCanary(reader);
   const canaryBehavior = parseCanaryBehavior(reader);
   const affinity = parseAffinity(reader);
-  const loadBalance = parseLoadBalance(reader);
+  const loadBalance = parseLoadBalance(reader, affinity !== undefined);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key))

@@ -436,4 +436,18 @@ describe('load-balance family', () => {
     },
   ];
   for (const row of rows) test(row.name, () => check(parseLoadBalance, row));
+
+  test('with affinity on the same Ingress, load balancing is kept but reported as not in force', () => {
+    check((r) => parseLoadBalance(r, true), {
+      name: '',
+      annotations: { [`${N}load-balance`]: 'ewma' },
+      value: { kind: 'ewma' },
+      warnings: [
+        {
+          field: field(`${N}load-balance`),
+          message: `${N}load-balance is not in force: affinity "cookie" places the requests of this Ingress`,
+        },
+      ],
+    });
+  });
 });
