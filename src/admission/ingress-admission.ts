@@ -54,6 +54,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** `canaryWarnings` names the paths of a canary Ingress that no main route serves (they serve nothing). */
+function canaryWarnings(ingress: Ingress, index: RouteIndex): string[] {
+  const out: string[] = [];
+  (ingress.spec?.rules ?? []).forEach((rule, i) => {
+    const host = (rule.host ?? '').toLowerCase();
+    (rule.http?.paths ?? []).forEach((entry, j) => {
+      const path = entry.path === undefined || entry.path === '' ? '/' : entry.path;
+      const owner = index.owner(routeKey(host, path, entry.pathType as Route['pathType']));
+      if (owner === undefined || owner.pathType !== entry.pathType) {
+        out.push(
+          `spec.rules[${i}].http.paths[${j}].path: canary for path "${path}" (${entry.pathType}) on ${describeHost(host)} has no main route yet: it serves nothing until a main Ingress defines this host, path and pathType`,
+        );
+      }
+    });
+  });
+  return out;
+}
+
 function describeHost(host: string): string {
   return host === '' ? 'rules without host' : `host "${host}"`;
 }
@@ -163,7 +181,10 @@ export class IngressAdmission {
       };
     }
 
-    const warnings = result.diagnostics.filter((d) => d.severity === 'warning').map(describeDiagnostic);
+    // A canary translated alone never finds its main route; whether it does is checked below.
+    const warnings = result.diagnostics
+      .filter((d) => d.severity === 'warning' && d.code !== 'PORTICO_WARN_CANARY')
+      .map(describeDiagnostic);
     warnings.push(...this.#secretWarnings(stored.object));
 
     const index = this.#currentIndex();
@@ -203,6 +224,9 @@ export class IngressAdmission {
           warnings,
         },
       };
+    }
+    if (readIngressAnnotations(stored.object).canary !== undefined) {
+      warnings.push(...canaryWarnings(stored.object, index));
     }
     const hasRules = (stored.object.spec?.rules ?? []).length > 0;
     if (

@@ -18,7 +18,10 @@ export function collectBackends(model: RoutingModel): BackendRef[] {
   const add = (ref: BackendRef): void => {
     if (!seen.has(ref.key)) seen.set(ref.key, ref);
   };
-  for (const route of model.routes) add(route.backend);
+  for (const route of model.routes) {
+    add(route.backend);
+    if (route.canary !== undefined) add(route.canary.backend);
+  }
   for (const binding of model.hostDefaults.values()) add(binding.backend);
   if (model.catchAll) add(model.catchAll.backend);
   return [...seen.values()];

@@ -49,6 +49,7 @@ export const EVENT_REASONS: Readonly<Record<DiagnosticCode, string | undefined>>
   // About the policy, not an Ingress: its status condition says it (the Ingresses get the warning below).
   PORTICO_ERR_RATE_LIMIT_POLICY_INVALID: undefined,
   PORTICO_WARN_RATE_LIMIT_POLICY: 'RateLimitPolicyProblem',
+  PORTICO_WARN_CANARY: 'CanaryNotAttached',
   // About ConfigMaps and L4Routes, not Ingresses: logs, `l4-rules` and the L4Route status say it.
   PORTICO_ERR_L4_ENTRY_INVALID: undefined,
   PORTICO_ERR_L4_ROUTE_INVALID: undefined,

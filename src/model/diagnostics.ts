@@ -50,6 +50,8 @@ export type DiagnosticCode =
   | 'PORTICO_ERR_RATE_LIMIT_POLICY_INVALID'
   /** An Ingress's `rate-limit-policy` is missing or rejected: no limit, or the policy's last good one. */
   | 'PORTICO_WARN_RATE_LIMIT_POLICY'
+  /** A canary path is not attached: no main route for its host and path, or an older canary has it. */
+  | 'PORTICO_WARN_CANARY'
   /** An entry of a `--tcp-services-configmap` / `--udp-services-configmap` is rejected; the others keep working. */
   | 'PORTICO_ERR_L4_ENTRY_INVALID'
   /** An L4Route is rejected (invalid, conflicting, unresolvable or not possible in the L4 mode). */

@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { L4Report } from '../l4/runtime.js';
 import type { GlobalSettings } from '../model/settings/types.js';
-import type { BackendRef } from '../model/types.js';
+import type { BackendRef, CanaryRule } from '../model/types.js';
 import type { ExplainQuery, ExplainReport } from './explain.js';
 import type { UpstreamRegistry, UpstreamStats } from './upstreams.js';
 
@@ -65,6 +65,23 @@ function backendView(backend: BackendRef, upstreams: UpstreamRegistry): BackendV
   };
 }
 
+/** `CanaryView` is a route's canary on `/routes`: its Ingress, backend and traffic rule. */
+type CanaryView = BackendView &
+  Omit<CanaryRule, 'backend' | 'policy'> & {
+    readonly affinity: boolean;
+    readonly loadBalance: string | null;
+  };
+
+function canaryView(rule: CanaryRule, upstreams: UpstreamRegistry): CanaryView {
+  const { backend, policy, ...traffic } = rule;
+  return {
+    ...traffic,
+    ...backendView(backend, upstreams),
+    affinity: policy?.affinity !== undefined,
+    loadBalance: policy?.loadBalance?.kind ?? null,
+  };
+}
+
 /** `RoutesReport` is the JSON body of `/routes`. */
 export interface RoutesReport {
   readonly generation: number;
@@ -76,6 +93,8 @@ export interface RoutesReport {
     readonly field: string;
     /** The RE2 source of a regex path (`use-regex` / `rewrite-target`), matched case-insensitively. */
     readonly regex?: string;
+    /** The canary attached to the route, if any. */
+    readonly canary?: CanaryView;
   })[];
   readonly hostDefaults: readonly (BackendView & { readonly host: string; readonly ingress: string })[];
   readonly catchAll: (BackendView & { readonly ingress: string }) | null;
@@ -106,6 +125,7 @@ export function describeRoutes(
       field: r.field,
       ...(r.regex !== undefined ? { regex: r.regex } : {}),
       ...backendView(r.backend, upstreams),
+      ...(r.canary !== undefined ? { canary: canaryView(r.canary, upstreams) } : {}),
     })),
     hostDefaults: [...model.hostDefaults].map(([host, b]) => ({
       host,

@@ -9,6 +9,7 @@ import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { HttpsOptions } from '../config/types.js';
 import type { PolicyEngine, PolicyExplanation } from '../policy/chain.js';
+import { explainSelection } from './backend-selection.js';
 import { isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
 
 /** `ExplainQuery` is one hypothetical request. */
@@ -112,6 +113,7 @@ export async function explainRequest(query: ExplainQuery, sources: ExplainSource
   }
   const policySteps = await sources.policies.explain(match, client, host, query.headers);
   steps.push(...policySteps);
+  steps.push(...explainSelection(match, query.headers ?? {}));
   const backend = match.backend;
   const endpoints = backend === undefined ? [] : sources.endpoints(backend.key);
   if (outcome === undefined) {

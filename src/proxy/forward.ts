@@ -26,6 +26,7 @@ import type { RouteMatch } from '../compile/types.js';
 import type { UpstreamOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessRecord } from './access-log.js';
+import type { Balancing } from './backend-selection.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { peerAddress } from './forwarded-headers.js';
@@ -82,6 +83,8 @@ export interface ForwardRequest {
   readonly record?: AccessRecord | undefined;
   /** `rewrite-target`: the upstream request target instead of `req.url` (absent: unchanged). */
   readonly upstreamTarget?: string | undefined;
+  /** Endpoint choice of routes with affinity or a load-balance annotation (cookie, EWMA feedback). */
+  readonly balancing?: Balancing | undefined;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -152,6 +155,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #lastClientByte = 0;
   /** grpc-status & co. taken from the response headers of a trailers-only gRPC answer (HTTP/2 clients). */
   #statusTrailers: Record<string, string> | undefined;
+  /** When the current attempt was dispatched, for EWMA feedback (only with `balancing`). */
+  #dispatchedAt = 0;
 
   constructor(f: ForwardRequest, s: ForwardSettings, first: number) {
     this.#f = f;
@@ -198,6 +203,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#connected = false;
     this.#abort = undefined;
+    if (this.#f.balancing !== undefined) this.#dispatchedAt = performance.now();
     const options: Dispatcher.DispatchOptions & { servername?: string | undefined } = {
       path: this.#f.upstreamTarget ?? this.#f.req.url ?? '/',
       method: this.#method as Dispatcher.HttpMethod,
@@ -237,10 +243,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.#f.req.httpVersionMajor !== 2 &&
         (this.#s.draining() || (this.#body !== null && !this.#f.req.complete)),
       hsts: this.#f.hsts,
-      extra:
-        this.#f.headersForStatus === undefined
-          ? this.#f.extraHeaders
-          : [...(this.#f.extraHeaders ?? []), ...this.#f.headersForStatus(statusCode)],
+      extra: this.#extraHeaders(statusCode),
     });
     // A gRPC "trailers-only" answer (an error with no message) carries grpc-status in its one
     // HEADERS frame with END_STREAM. Relayed as response headers followed by an empty end, gRPC
@@ -263,6 +266,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  #extraHeaders(statusCode: number): readonly string[] | undefined {
+    const f = this.#f;
+    const cookie =
+      f.balancing?.responseHeaders === undefined || this.#upstream === undefined
+        ? undefined
+        : f.balancing.responseHeaders(this.#set, this.#upstream);
+    if (f.headersForStatus === undefined && cookie === undefined) return f.extraHeaders;
+    return [...(f.extraHeaders ?? []), ...(f.headersForStatus?.(statusCode) ?? []), ...(cookie ?? [])];
+  }
+
   onData(chunk: Buffer): boolean {
     const res = this.#f.res;
     if (this.#f.record !== undefined) this.#f.record.bytes += chunk.length;
@@ -273,6 +286,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(trailers?: (Buffer | string)[] | null): void {
     this.#finish();
+    const balancing = this.#f.balancing;
+    if (balancing?.observe !== undefined && this.#upstream !== undefined) {
+      balancing.observe(this.#set, this.#upstream, performance.now() - this.#dispatchedAt);
+    }
     const res = this.#f.res;
     // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
     // responses, and drops them on a response sized by Content-Length (nowhere to put them).
@@ -330,10 +347,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#set = fresh;
     this.#attempt = 0;
     this.#maxAttempts = Math.max(1, Math.min(this.#u.maxTries, fresh.upstreams.length));
-    this.#first = roundRobin.first(fresh.balancer, fresh.upstreams.length, {
-      clientAddress: peerAddress(this.#f.req.socket),
-      path: this.#f.req.url ?? '/',
-    });
+    this.#first =
+      this.#f.balancing === undefined
+        ? roundRobin.first(fresh.balancer, fresh.upstreams.length, {
+            clientAddress: peerAddress(this.#f.req.socket),
+            path: this.#f.req.url ?? '/',
+          })
+        : this.#f.balancing.first(fresh);
     return true;
   }
 

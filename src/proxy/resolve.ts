@@ -8,6 +8,7 @@ import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
 import type { RedirectCode } from '../config/types.js';
 import type { PolicyEngine } from '../policy/chain.js';
+import { type Balancing, needsSelection, selectBackend } from './backend-selection.js';
 import type { ClientCertChecker } from './client-certs.js';
 import {
   backendProblemBody,
@@ -58,6 +59,8 @@ export type Resolution =
       /** The Strict-Transport-Security pair every response carries (HTTPS listener, TLS host). */
       readonly hsts?: readonly string[] | undefined;
       readonly location?: undefined;
+      /** Set for routes with a canary, affinity or load-balance annotation (`backend-selection.ts`). */
+      readonly balancing?: Balancing | undefined;
     }
   | {
       readonly ok: false;
@@ -248,6 +251,19 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       hsts,
     };
   }
+  // Canary, affinity and load balancing; plain routes skip this (three field reads).
+  let chosen = backend;
+  let balancing: Balancing | undefined;
+  if (needsSelection(match)) {
+    const selection = selectBackend(req, match, backend, {
+      upstreams: ctx.upstreams,
+      proto: ctx.proto,
+      host,
+      path: normalized.path,
+    });
+    chosen = selection.backend;
+    balancing = selection.balancing;
+  }
   const socket = req.socket;
   const peer = peerAddress(socket);
   const built = buildUpstreamHeaders(h2 === undefined ? req.rawHeaders : h2.rawHeaders, {
@@ -279,13 +295,14 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     requestId,
     match,
     host,
-    backend,
+    backend: chosen,
     headers: built.headers,
     peer,
     path: normalized.path,
     upstreamTarget: rewritten?.target,
     settings,
     hsts,
+    balancing,
   };
 }
 

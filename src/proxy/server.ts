@@ -225,10 +225,13 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       return;
     }
     if (res.destroyed) return; // the client left while a policy step waited
-    const first = roundRobin.first(r.backend.balancer, r.backend.upstreams.length, {
-      clientAddress: r.peer,
-      path: r.path,
-    });
+    const first =
+      r.balancing === undefined
+        ? roundRobin.first(r.backend.balancer, r.backend.upstreams.length, {
+            clientAddress: r.peer,
+            path: r.path,
+          })
+        : r.balancing.first(r.backend);
     new Exchange(
       {
         req,
@@ -243,6 +246,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         headersForStatus: pass?.headersForStatus,
         record,
         upstreamTarget: r.upstreamTarget,
+        balancing: r.balancing,
       },
       forward,
       first,

@@ -89,7 +89,10 @@ export function transportUses(
       transport: choice.transport,
     });
   };
-  for (const route of model.routes) visit(route.backend, route.policy);
+  for (const route of model.routes) {
+    visit(route.backend, route.policy);
+    if (route.canary !== undefined) visit(route.canary.backend, route.canary.policy ?? route.policy);
+  }
   for (const binding of model.hostDefaults.values()) visit(binding.backend, binding.policy);
   if (model.catchAll !== undefined) visit(model.catchAll.backend, model.catchAll.policy);
   return out;
@@ -114,7 +117,10 @@ export function externalTargets(model: RoutingModel): Map<string, UpstreamEndpoi
       out.set(backend.key, { address: target.hostname, port: target.port, kind: 'dns' });
     }
   };
-  for (const route of model.routes) visit(route.backend);
+  for (const route of model.routes) {
+    visit(route.backend);
+    if (route.canary !== undefined) visit(route.canary.backend);
+  }
   for (const binding of model.hostDefaults.values()) visit(binding.backend);
   if (model.catchAll !== undefined) visit(model.catchAll.backend);
   return out;

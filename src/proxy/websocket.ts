@@ -137,7 +137,10 @@ function tunnel(
   const set = r.backend;
   const upstreamSettings = r.settings.upstream;
   const count = set.upstreams.length;
-  const first = roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path });
+  const first =
+    r.balancing === undefined
+      ? roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path })
+      : r.balancing.first(set);
   const maxAttempts = Math.max(1, Math.min(upstreamSettings.maxTries, count));
   let lines = `${req.method ?? 'GET'} ${r.upstreamTarget ?? req.url ?? '/'} HTTP/1.1\r\n`;
   for (let i = 0; i + 1 < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;

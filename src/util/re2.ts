@@ -10,7 +10,7 @@
  */
 import RE2 from 're2';
 
-/** `CompiledRegex` is a compiled, case-insensitive RE2 pattern. */
+/** `CompiledRegex` is a compiled RE2 pattern (case-insensitive unless asked otherwise). */
 export interface CompiledRegex {
   /** The source as given (before any anchoring the caller added). */
   readonly source: string;
@@ -63,19 +63,32 @@ export function describeRe2Error(message: string): string {
   return `not a valid RE2 pattern: ${message}`;
 }
 
-function compileOnce(source: string): RE2 {
-  // `i`: ingress-nginx's regex locations are `~*` (case-insensitive); `u` is added by the package.
-  return new RE2(source, 'i');
+function compileOnce(source: string, caseInsensitive: boolean): RE2 {
+  // `u` is added by the package.
+  return new RE2(source, caseInsensitive ? 'i' : '');
+}
+
+export interface RegexOptions {
+  /**
+   * Default true: ingress-nginx's regex locations are `~*` (case-insensitive). Header patterns
+   * (`canary-by-header-pattern`) are matched as written, as its `ngx.re.match` does.
+   */
+  readonly caseInsensitive?: boolean;
 }
 
 /**
  * `compileRegex` compiles the user's pattern alone (so messages are about what they wrote), then the
  * full `source` the caller will match with. Never throws.
  */
-export function compileRegex(userPattern: string, source: string = userPattern): RegexResult {
+export function compileRegex(
+  userPattern: string,
+  source: string = userPattern,
+  options: RegexOptions = {},
+): RegexResult {
+  const caseInsensitive = options.caseInsensitive ?? true;
   try {
-    compileOnce(userPattern);
-    const regex = compileOnce(source);
+    compileOnce(userPattern, caseInsensitive);
+    const regex = compileOnce(source, caseInsensitive);
     return {
       ok: true,
       regex: Object.freeze({

@@ -6,11 +6,14 @@
 import type { Ingress } from '../objects.js';
 import { DEFAULT_ROUTE_POLICY, type RoutePolicy } from '../types.js';
 import { accessLogAnnotations, parseAccessLog } from './access-log.js';
+import { affinityAnnotations, parseAffinity, parseCanaryBehavior } from './affinity.js';
 import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
+import { type CanaryAnnotations, canaryAnnotations, parseCanary } from './canary.js';
 import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
+import { loadBalanceAnnotations, parseLoadBalance } from './load-balance.js';
 import {
   nginxRateLimitAnnotations,
   type RateLimitPolicyRef,
@@ -40,6 +43,9 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   rateLimitAnnotations,
   nginxRateLimitAnnotations,
   rewriteAnnotations,
+  canaryAnnotations,
+  affinityAnnotations,
+  loadBalanceAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -56,6 +62,8 @@ export interface IngressAnnotations {
   readonly rateLimitPolicy?: RateLimitPolicyRef;
   /** Well-formed values that fail closed (the `deny` of `policy` or `clientAuth`), with their fields. */
   readonly denials: readonly AnnotationProblem[];
+  /** `canary: "true"`: the Ingress is a canary (translation attaches it to main routes). */
+  readonly canary?: CanaryAnnotations & { readonly affinityBehavior: 'sticky' | 'legacy' };
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
   /** `use-regex` or `rewrite-target`: this Ingress's Prefix and ImplementationSpecific paths are regexes. */
@@ -83,6 +91,11 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
   const rewrite = parseRewrite(reader);
+  // Backend selection (issue 8): canary, session affinity, load balancing.
+  const canary = parseCanary(reader);
+  const canaryBehavior = parseCanaryBehavior(reader);
+  const affinity = parseAffinity(reader);
+  const loadBalance = parseLoadBalance(reader, affinity !== undefined);
   const unknown = reader
     .ownKeys()
     .filter((key) => !reader.consumed(key) && !refused.some((r) => r.key === key))
@@ -101,7 +114,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     basicAuth !== undefined ||
     externalAuth !== undefined ||
     rateLimit.config !== undefined ||
-    rewrite.policy !== undefined;
+    rewrite.policy !== undefined ||
+    affinity !== undefined ||
+    loadBalance !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -117,6 +132,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
         ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
         ...(rewrite.policy !== undefined ? { rewrite: rewrite.policy } : {}),
+        ...(affinity !== undefined ? { affinity: Object.freeze(affinity) } : {}),
+        ...(loadBalance !== undefined ? { loadBalance: Object.freeze(loadBalance) } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -143,6 +160,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     warnings: reader.warnings,
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
     denials,
+    ...(canary !== undefined
+      ? { canary: Object.freeze({ ...canary, affinityBehavior: canaryBehavior }) }
+      : {}),
     unknown,
     ...(rewrite.useRegex ? { useRegex: true } : {}),
   };

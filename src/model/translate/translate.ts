@@ -21,6 +21,7 @@ import {
   type RoutingModel,
 } from '../types.js';
 import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js';
+import { attachCanaries, type CanaryIngress } from './canary.js';
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
@@ -131,10 +132,25 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   const hostDefaults = new Map<string, DefaultBackendBinding>();
   let catchAll: DefaultBackendBinding | undefined;
   const clientAuth = new Map<string, ClientAuthPolicy>();
+  const canaries: CanaryIngress[] = [];
 
   for (const c of candidates) {
     const make = diagnosticsFor(c.stored);
     const spec = c.ingress.spec ?? {};
+    const canary = c.annotations.canary;
+    if (canary !== undefined) {
+      // A canary never claims a path, host or default: it joins main routes once they are known.
+      reportAnnotations(c.annotations, make, diagnostics);
+      canaries.push({
+        key: c.key,
+        spec,
+        canary,
+        policy: c.annotations.policy,
+        make,
+        resolve: (backend, field) => resolveReporting(resolver, c, backend, field, make, diagnostics),
+      });
+      continue;
+    }
     const rules = spec.rules ?? [];
     const policy = withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics);
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.
@@ -228,6 +244,8 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     });
   }
 
+  attachCanaries(routes, canaries, diagnostics);
+
   if (!catchAll && options.defaultBackendService) {
     const flag = options.defaultBackendService;
     const port = typeof flag.port === 'number' ? { number: flag.port } : { name: flag.port };
@@ -244,7 +262,8 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     catchAll = Object.freeze({ backend: resolution.ref, ingress: DEFAULT_BACKEND_FLAG });
   }
 
-  const served = candidates.map((c) => c.stored);
+  // A canary Ingress configures no server, so neither its spec.tls (ingress-nginx's createServers).
+  const served = candidates.filter((c) => c.annotations.canary === undefined).map((c) => c.stored);
   const tls = tlsBindings(served, diagnostics);
   const tlsHosts = tlsHostList(served);
 

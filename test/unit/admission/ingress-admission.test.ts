@@ -429,6 +429,30 @@ const cases: readonly Case[] = [
     warnings: [],
   },
   {
+    name: 'a canary on a served path is no collision: allowed without warnings',
+    review: {
+      object: fresh('beta')
+        .annotate('nginx.ingress.kubernetes.io/canary', 'true')
+        .host('a.example')
+        .prefix('/', svc('web', 80))
+        .build(),
+    },
+    allowed: true,
+    warnings: [],
+  },
+  {
+    name: 'a canary without a main route is allowed with a warning that it serves nothing',
+    review: {
+      object: fresh('beta')
+        .annotate('nginx.ingress.kubernetes.io/canary', 'true')
+        .host('z.example')
+        .prefix('/', svc('web', 80))
+        .build(),
+    },
+    allowed: true,
+    warnings: [/canary for path "\/" \(Prefix\) on host "z\.example" has no main route yet/],
+  },
+  {
     name: 'a non-Ingress object is allowed',
     review: { group: '', resource: 'services', kind: 'Service', object: service('web').build() },
     allowed: true,
