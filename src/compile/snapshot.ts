@@ -11,6 +11,7 @@ import {
   type RoutingModel,
 } from '../model/types.js';
 import { HostTable, hostMatches } from './host-match.js';
+import { addHostNames } from './host-names.js';
 import { PathTable } from './path-match.js';
 import type { RouteMatch, RouteSnapshot } from './types.js';
 
@@ -126,6 +127,7 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
 
   const hosts = new HostTable<PathTable<RouteMatch>>();
   for (const [host, entry] of building) hosts.set(host, entry);
+  const hostRedirects = addHostNames(model, building, hosts);
   const hostless = building.get('')!;
 
   const match = (host: string, path: string): RouteMatch => {
@@ -134,6 +136,7 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
   };
   const answers = new Set<RouteMatch>(pathMatches);
   for (const entry of building.values()) answers.add(entry.fallback);
+  for (const redirect of hostRedirects) answers.add(redirect);
   const matches = Object.freeze([...answers]);
   return Object.freeze({ generation, model, match, matches });
 }

@@ -3,7 +3,7 @@
  */
 import type { BackendRef, ClientAuthPolicy, Route, RoutePolicy, RoutingModel } from '../model/types.js';
 
-export type MatchKind = 'path' | 'host-default' | 'catch-all' | 'not-found';
+export type MatchKind = 'path' | 'host-default' | 'catch-all' | 'not-found' | 'host-redirect';
 
 /**
  * `RouteMatch` is what a lookup returns. Compile prebuilds one per route and per default, so a
@@ -23,6 +23,8 @@ export interface RouteMatch {
   readonly tlsHost: boolean;
   /** Client-certificate authentication of the matched host, if it has any. */
   readonly clientAuth?: ClientAuthPolicy;
+  /** `host-redirect` (`from-to-www-redirect`): the host every request of this name is redirected to. */
+  readonly hostRedirect?: string;
 }
 
 /** `RouteSnapshot` is the immutable, compiled routing table the data plane swaps atomically. */

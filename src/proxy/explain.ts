@@ -89,7 +89,16 @@ export async function explainRequest(query: ExplainQuery, sources: ExplainSource
   const match = snapshot.match(host, normalized.path);
   const steps: PolicyExplanation[] = [];
   let outcome: string | undefined;
-  if (scheme === 'http' && wantsHttpsRedirect(match, sources.https())) {
+  // Configured redirects (redirect family) answer before anything below; see resolve.ts.
+  const configured =
+    match.hostRedirect !== undefined
+      ? { status: sources.https().redirectCode, location: `${scheme}://${match.hostRedirect}${query.path}` }
+      : match.policy.redirect;
+  if (configured !== undefined) {
+    steps.push({ step: 'redirect', verdict: `redirect (${configured.status})` });
+    outcome = `${configured.status} redirect to ${configured.location}`;
+  }
+  if (outcome === undefined && scheme === 'http' && wantsHttpsRedirect(match, sources.https())) {
     const exempt = isAcmeChallenge(normalized.path);
     steps.push({
       step: 'https-redirect',

@@ -6,7 +6,6 @@
 import type { IncomingMessage } from 'node:http';
 import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
-import type { RedirectCode } from '../config/types.js';
 import type { PolicyEngine } from '../policy/chain.js';
 import type { ClientCertChecker } from './client-certs.js';
 import {
@@ -22,7 +21,14 @@ import {
 import { buildUpstreamHeaders, generateRequestId, peerAddress } from './forwarded-headers.js';
 import { http2RequestView } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
-import { forwardedHttps, httpsLocation, isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
+import {
+  forwardedHttps,
+  httpsLocation,
+  isAcmeChallenge,
+  type RedirectStatus,
+  wantsHttpsRedirect,
+} from './redirect.js';
+import { configuredRedirect } from './route-redirect.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
@@ -68,10 +74,13 @@ export type Resolution =
       readonly location?: undefined;
     }
   | {
-      /** An HTTP → HTTPS redirect (plain-HTTP listener only); the request body is never read. */
+      /**
+       * An HTTP → HTTPS redirect (plain-HTTP listener only), or a configured one (`permanent-redirect`,
+       * `temporal-redirect`, `from-to-www-redirect`); the request body is never read.
+       */
       readonly ok: false;
       readonly requestId: string;
-      readonly status: RedirectCode;
+      readonly status: RedirectStatus;
       readonly location: string;
       readonly match: RouteMatch;
       readonly host: string;
@@ -147,8 +156,19 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   const host = normalizeHost(absoluteFormHost(target) ?? (h2 === undefined ? req.headers.host : h2.host));
   const match = snapshot.match(host, normalized.path);
   const settings = ctx.settings();
+  // Configured redirects come first (nginx's `return`); on HTTPS a host's client-certificate check
+  // still comes before them, as nginx checks the certificate before any phase runs.
+  const configured =
+    match.hostRedirect === undefined && match.policy.redirect === undefined
+      ? undefined
+      : hostHeaderCount(req.rawHeaders) > 1
+        ? undefined
+        : configuredRedirect(req, match, target, ctx.proto, settings);
+  if (configured !== undefined && (ctx.proto === 'http' || match.clientAuth === undefined)) {
+    return { ok: false, requestId, status: configured.status, location: configured.location, match, host };
+  }
   if (ctx.proto === 'http' && wantsHttpsRedirect(match, settings.https)) {
-    const location = redirectLocation(req, host, target, normalized.path, settings);
+    const location = redirectLocation(req, host, target, normalized.path, settings, match);
     if (location !== undefined) {
       return { ok: false, requestId, status: settings.https.redirectCode, location, match, host };
     }
@@ -173,6 +193,9 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       };
     }
     clientAuthHeaders = outcome.headers;
+  }
+  if (configured !== undefined) {
+    return { ok: false, requestId, status: configured.status, location: configured.location, match, host };
   }
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
@@ -295,10 +318,16 @@ function redirectLocation(
   target: string,
   path: string,
   settings: LiveSettings,
+  match: RouteMatch,
 ): string | undefined {
   if (isAcmeChallenge(path)) return undefined;
   // Two Host headers: the request answers 400 below, as nginx does, never a redirect to either.
   if (hostHeaderCount(req.rawHeaders) > 1) return undefined;
   if (forwardedHttps(req) && settings.trust(peerAddress(req.socket))) return undefined;
-  return httpsLocation(host, target, settings.https.redirectPort);
+  return httpsLocation(
+    host,
+    target,
+    settings.https.redirectPort,
+    match.policy.preserveTrailingSlash === false,
+  );
 }

@@ -17,13 +17,16 @@ import {
   rateLimitAnnotations,
   readRateLimit,
 } from './rate-limit.js';
+import { parseRedirect, redirectAnnotations } from './redirect.js';
 import { refusedAnnotations } from './refused.js';
+import { parseServerAlias, serverAliasAnnotations } from './server-alias.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
   AnnotationReader,
   type AnnotationTable,
   annotationField,
+  type FieldValue,
 } from './spec.js';
 import { parseSslRedirect, sslRedirectAnnotations } from './ssl-redirect.js';
 
@@ -38,6 +41,8 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   externalAuthAnnotations,
   rateLimitAnnotations,
   nginxRateLimitAnnotations,
+  redirectAnnotations,
+  serverAliasAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -46,6 +51,8 @@ export interface IngressAnnotations {
   readonly policy: RoutePolicy;
   /** Host-scoped client-certificate settings, when `auth-tls-secret` is set. */
   readonly clientAuth?: ClientAuthSettings & { readonly deny?: string };
+  /** Host-scoped `server-alias` and `from-to-www-redirect`, bound per host by translation. */
+  readonly hostSettings?: IngressHostSettings;
   /** Invalid values: the Ingress is rejected (its last good version keeps serving). */
   readonly problems: readonly AnnotationProblem[];
   /** Values that are read but not used (e.g. overridden by another spelling): reported, ignored. */
@@ -56,6 +63,12 @@ export interface IngressAnnotations {
   readonly denials: readonly AnnotationProblem[];
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
+}
+
+/** `IngressHostSettings` are one Ingress's host-scoped redirect and alias values, before host precedence. */
+export interface IngressHostSettings {
+  readonly aliases?: FieldValue<readonly string[]>;
+  readonly fromToWww?: FieldValue<boolean>;
 }
 
 /** `readIngressAnnotations` parses all families; pure, never throws for bad input. */
@@ -75,6 +88,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const externalAuth = parseExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
+  const routeRedirect = parseRedirect(reader);
+  const aliases = parseServerAlias(reader);
   // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
@@ -95,7 +110,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ipAccess.deny !== undefined ||
     basicAuth !== undefined ||
     externalAuth !== undefined ||
-    rateLimit.config !== undefined;
+    rateLimit.config !== undefined ||
+    routeRedirect.redirect !== undefined ||
+    routeRedirect.preserveTrailingSlash !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -110,6 +127,10 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
         ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
+        ...(routeRedirect.redirect !== undefined ? { redirect: routeRedirect.redirect } : {}),
+        ...(routeRedirect.preserveTrailingSlash !== undefined
+          ? { preserveTrailingSlash: routeRedirect.preserveTrailingSlash }
+          : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -132,6 +153,14 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   return {
     policy,
     ...(auth !== undefined ? { clientAuth: auth } : {}),
+    ...(aliases !== undefined || routeRedirect.fromToWww !== undefined
+      ? {
+          hostSettings: {
+            ...(aliases !== undefined ? { aliases } : {}),
+            ...(routeRedirect.fromToWww !== undefined ? { fromToWww: routeRedirect.fromToWww } : {}),
+          },
+        }
+      : {}),
     problems: reader.problems,
     warnings: reader.warnings,
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),

@@ -23,6 +23,7 @@ import {
 import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js';
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
+import { HostSettingsBinder } from './host-settings.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
 import { tlsBindings, tlsHostList } from './tls.js';
 import { validateIngress } from './validate.js';
@@ -130,6 +131,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   const hostDefaults = new Map<string, DefaultBackendBinding>();
   let catchAll: DefaultBackendBinding | undefined;
   const clientAuth = new Map<string, ClientAuthPolicy>();
+  const hostScoped = new HostSettingsBinder();
 
   for (const c of candidates) {
     const make = diagnosticsFor(c.stored);
@@ -171,6 +173,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     rules.forEach((rule, i) => {
       const host = (rule.host ?? '').toLowerCase();
       bindClientAuth(clientAuth, host, c, make, diagnostics);
+      hostScoped.bind(host, c.key, c.annotations.hostSettings, make, diagnostics);
       const owner = hostOwners.get(host);
       if (owner === undefined) {
         hostOwners.set(host, c.key);
@@ -232,13 +235,15 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   }
 
   const served = candidates.map((c) => c.stored);
-  const tls = tlsBindings(served, diagnostics);
+  const ruleHosts = [...hostOwners.keys()];
+  // server-alias and www names get their host's certificate (extra entries of the TLS map).
+  const { hostSettings, tls } = hostScoped.finish(ruleHosts, tlsBindings(served, diagnostics), diagnostics);
   const tlsHosts = tlsHostList(served);
 
   const model: RoutingModel = {
     routes,
     hostDefaults,
-    ruleHosts: [...hostOwners.keys()],
+    ruleHosts,
     ingresses: reports,
     diagnostics,
     ...(catchAll ? { catchAll } : {}),
@@ -246,6 +251,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     ...(tls.size > 0 ? { tls } : {}),
     ...(tlsHosts.length > 0 ? { tlsHosts } : {}),
     ...(clientAuth.size > 0 ? { clientAuth } : {}),
+    ...(hostSettings.size > 0 ? { hostSettings } : {}),
   };
   return model;
 }
