@@ -31,7 +31,8 @@ export function addHostNames(
     const answer: RouteMatch = Object.freeze({
       kind: 'host-redirect',
       policy: DEFAULT_ROUTE_POLICY,
-      tlsHost: false,
+      // The www name shares its host's certificate, so its HTTPS answers carry HSTS as the host's do.
+      tlsHost: entry.fallback.tlsHost,
       hostRedirect: host,
       ...(ingress !== undefined ? { ingress } : {}),
     });

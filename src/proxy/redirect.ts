@@ -124,6 +124,7 @@ export function sendRedirect(
   location: string,
   requestId: string,
   close: boolean,
+  hsts?: readonly string[],
 ): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
@@ -143,6 +144,7 @@ export function sendRedirect(
     requestId,
   ];
   if (close) headers.push('connection', 'close');
+  if (hsts !== undefined) headers.push(...hsts);
   res.writeHead(code, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body.text);
 }

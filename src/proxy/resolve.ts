@@ -84,7 +84,8 @@ export type Resolution =
       readonly location: string;
       readonly match: RouteMatch;
       readonly host: string;
-      readonly hsts?: undefined;
+      /** Only a configured redirect on the HTTPS listener for a TLS host carries HSTS. */
+      readonly hsts?: readonly string[] | undefined;
     };
 
 const CLIENT_AUTH_UNAVAILABLE = {
@@ -164,8 +165,11 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
       : hostHeaderCount(req.rawHeaders) > 1
         ? undefined
         : configuredRedirect(req, match, target, ctx.proto, settings);
+  // nginx adds Strict-Transport-Security to `return` answers too.
+  const configuredHsts = ctx.proto === 'https' && match.tlsHost ? settings.hsts : undefined;
   if (configured !== undefined && (ctx.proto === 'http' || match.clientAuth === undefined)) {
-    return { ok: false, requestId, status: configured.status, location: configured.location, match, host };
+    const { status, location } = configured;
+    return { ok: false, requestId, status, location, match, host, hsts: configuredHsts };
   }
   if (ctx.proto === 'http' && wantsHttpsRedirect(match, settings.https)) {
     const location = redirectLocation(req, host, target, normalized.path, settings, match);
@@ -195,7 +199,8 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     clientAuthHeaders = outcome.headers;
   }
   if (configured !== undefined) {
-    return { ok: false, requestId, status: configured.status, location: configured.location, match, host };
+    const { status, location } = configured;
+    return { ok: false, requestId, status, location, match, host, hsts: configuredHsts };
   }
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {

@@ -246,9 +246,12 @@ describe('configured redirects and host names (file mode)', () => {
       const r = await httpsGet(portico.httpsPort, 'moved.test', '/p');
       assert.equal(r.status, 301);
       assert.equal(r.headers.location, 'https://moved.example.com/');
+      assert.equal(r.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
     });
 
     test('HEAD gets the redirect without a body', async () => {
+      const plain = await http('moved.test', '/p');
+      assert.equal(plain.headers['strict-transport-security'], undefined, 'never on plain HTTP');
       const r = await http('permanent-code.test', '/', { method: 'HEAD' });
       assert.equal(r.status, 308);
       assert.equal(r.headers.location, 'https://new.example.com/landing');
@@ -267,6 +270,7 @@ describe('configured redirects and host names (file mode)', () => {
       const r = await httpsGet(portico.httpsPort, 'www.shop.test', '/');
       assert.equal(r.status, 308);
       assert.equal(r.headers.location, 'https://shop.test/');
+      assert.equal(r.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
       const cert = await servedCertificate(portico.httpsPort, 'www.shop.test');
       assert.match(cert.subjectaltname ?? '', /DNS:www\.shop\.test/);
     });
