@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type PeerCertificate, connect as tlsConnect } from 'node:tls';
 import { ingress, ingressClass, svc } from '../../support/builders.js';
@@ -69,6 +70,19 @@ function servedCertificate(port: number, name: string): Promise<PeerCertificate>
     );
     socket.setTimeout(5_000, () => socket.destroy(new Error('TLS handshake timeout')));
     socket.once('error', reject);
+  });
+}
+
+/** `rawExchange` writes `head` on a fresh TCP connection and returns everything until the server closes. */
+function rawExchange(port: number, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no close within 5 s')));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.once('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.once('error', reject);
+    socket.write(head);
   });
 }
 
@@ -247,6 +261,35 @@ describe('configured redirects and host names (file mode)', () => {
       assert.equal(r.status, 301);
       assert.equal(r.headers.location, 'https://moved.example.com/');
       assert.equal(r.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+    });
+
+    test('a request with a body is redirected without reading it; the connection closes', async () => {
+      const raw = await rawExchange(
+        portico.httpPort,
+        'POST /something HTTP/1.1\r\nHost: permanent.test\r\nContent-Length: 100000\r\n\r\nabc',
+      );
+      assert.match(raw, /^HTTP\/1\.1 301 Moved Permanently\r\n/);
+      assert.match(raw, /\r\nlocation: http:\/\/redirect\.example\.com\r\n/i);
+      assert.match(raw, /\r\nconnection: close\r\n/i);
+    });
+
+    test('a WebSocket upgrade gets the same redirect, then the connection closes', async () => {
+      const raw = await rawExchange(
+        portico.httpPort,
+        'GET /ws HTTP/1.1\r\nHost: temporal-code.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+      assert.match(raw, /^HTTP\/1\.1 307 Temporary Redirect\r\n/);
+      assert.match(raw, /\r\nlocation: https:\/\/maintenance\.example\.com\/\r\n/);
+    });
+
+    test('two Host headers answer 400, never a redirect', async () => {
+      const raw = await rawExchange(
+        portico.httpPort,
+        'GET / HTTP/1.1\r\nHost: permanent-code.test\r\nHost: evil.test\r\nConnection: close\r\n\r\n',
+      );
+      assert.match(raw, /^HTTP\/1\.1 400 /);
+      assert.doesNotMatch(raw, /location:/i);
     });
 
     test('HEAD gets the redirect without a body', async () => {
