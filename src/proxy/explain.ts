@@ -115,11 +115,13 @@ export async function explainRequest(query: ExplainQuery, sources: ExplainSource
           : `verify ${match.clientAuth.verify} against ${match.clientAuth.caSecret.namespace}/${match.clientAuth.caSecret.name}`,
     });
   }
-  if (match.policy.deny !== undefined) {
+  if (configured === undefined && match.policy.deny !== undefined) {
     steps.push({ step: 'policy', verdict: `refuse (503): ${match.policy.deny}` });
     outcome ??= `503: ${match.policy.deny}`;
   }
-  const policySteps = await sources.policies.explain(match, client, host, query.headers);
+  // Nothing after a configured redirect runs: no policy, no backend.
+  const policySteps =
+    configured === undefined ? await sources.policies.explain(match, client, host, query.headers) : [];
   steps.push(...policySteps);
   const backend = match.backend;
   const endpoints = backend === undefined ? [] : sources.endpoints(backend.key);

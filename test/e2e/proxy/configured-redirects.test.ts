@@ -256,6 +256,22 @@ describe('configured redirects and host names (file mode)', () => {
       });
     }
 
+    test('/explain says the redirect is the answer and no policy step runs', async () => {
+      const res = await get(portico.adminPort, '/explain?host=guarded.test&path=/a&client=192.0.2.1');
+      assert.equal(res.status, 200, res.body);
+      const report = JSON.parse(res.body) as { steps: { step: string; verdict: string }[]; outcome: string };
+      assert.deepEqual(
+        report.steps.map((s) => [s.step, s.verdict]),
+        [['redirect', 'redirect (301)']],
+      );
+      assert.equal(report.outcome, '301 redirect to https://elsewhere.example.com/');
+      const www = await get(portico.adminPort, '/explain?host=www.shop.test&path=/x%3Fy');
+      assert.match(
+        (JSON.parse(www.body) as { outcome: string }).outcome,
+        /^308 redirect to http:\/\/shop\.test\//,
+      );
+    });
+
     test('the route redirect also answers on HTTPS', async () => {
       const r = await httpsGet(portico.httpsPort, 'moved.test', '/p');
       assert.equal(r.status, 301);
