@@ -346,7 +346,9 @@ function reportAnnotations(
 
 /**
  * `bindClientAuth` applies host scope to `auth-tls-*`: the first (oldest) Ingress of a host that
- * sets it supplies the host's policy; a younger one setting it too is told it is ignored.
+ * sets it supplies the host's policy; a younger one setting different values is told they are
+ * ignored (the same `PORTICO_WARN_HOST_ANNOTATION_IGNORED` as `server-alias` and
+ * `from-to-www-redirect`).
  */
 function bindClientAuth(
   bindings: Map<string, ClientAuthPolicy>,
@@ -359,7 +361,15 @@ function bindClientAuth(
   if (settings === undefined) return;
   const current = bindings.get(host);
   if (current !== undefined) {
-    if (current.ingress !== c.key) {
+    // Like every host-scoped setting, only a different value is a conflict worth a warning.
+    const same =
+      current.caSecret.namespace === (settings.caSecret.value.namespace ?? c.namespace) &&
+      current.caSecret.name === settings.caSecret.value.name &&
+      current.verify === settings.verify &&
+      current.depth === settings.depth &&
+      current.passCertificate === settings.passCertificate &&
+      current.deny === settings.deny;
+    if (current.ingress !== c.key && !same) {
       diagnostics.push(
         make(
           'warning',

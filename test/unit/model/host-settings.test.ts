@@ -373,3 +373,26 @@ describe('compiled lookups', () => {
     assert.equal(m.hostSettings?.has('plain.test'), false);
   });
 });
+
+describe('client-certificate settings report conflicts the same way', () => {
+  const withAuth = (name: string, created: string, secret: string) =>
+    base(name, created, 'a.test')
+      .annotate(`${N}auth-tls-secret`, secret)
+      .prefix(`/${name}`, svc('a', 80))
+      .build();
+
+  test('a younger Ingress with a different auth-tls-secret is warned', () => {
+    const m = model(withAuth('old', T1, 'ca'), withAuth('young', T2, 'other-ca'));
+    assert.equal(m.clientAuth?.get('a.test')?.ingress, 'default/old');
+    assert.deepEqual(
+      ignored(m).map((d) => d.object),
+      ['Ingress default/young'],
+    );
+  });
+
+  test('a younger Ingress repeating the same settings is not warned', () => {
+    const m = model(withAuth('old', T1, 'ca'), withAuth('young', T2, 'default/ca'));
+    assert.deepEqual(ignored(m), []);
+    assert.equal(m.routes.length, 2);
+  });
+});
