@@ -162,9 +162,19 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   const configured =
     match.hostRedirect === undefined && match.policy.redirect === undefined
       ? undefined
-      : hostHeaderCount(req.rawHeaders) > 1
-        ? undefined
-        : configuredRedirect(req, match, target, ctx.proto, settings);
+      : configuredRedirect(req, match, target, ctx.proto, settings);
+  if (configured !== undefined && hostHeaderCount(req.rawHeaders) > 1) {
+    // As nginx: 400 before any phase, never a redirect chosen by one of two Hosts.
+    return {
+      ok: false,
+      requestId,
+      status: 400,
+      code: 'PORTICO_ERR_BAD_REQUEST',
+      body: badRequestBody('more than one Host header'),
+      match,
+      host,
+    };
+  }
   // nginx adds Strict-Transport-Security to `return` answers too.
   const configuredHsts = ctx.proto === 'https' && match.tlsHost ? settings.hsts : undefined;
   if (configured !== undefined && (ctx.proto === 'http' || match.clientAuth === undefined)) {

@@ -306,6 +306,11 @@ describe('configured redirects and host names (file mode)', () => {
       );
       assert.match(raw, /^HTTP\/1\.1 400 /);
       assert.doesNotMatch(raw, /location:/i);
+      const www = await rawExchange(
+        portico.httpPort,
+        'GET / HTTP/1.1\r\nHost: www.shop.test\r\nHost: evil.test\r\nConnection: close\r\n\r\n',
+      );
+      assert.match(www, /^HTTP\/1\.1 400 /);
     });
 
     test('HEAD gets the redirect without a body', async () => {
