@@ -12,6 +12,7 @@ import {
 } from '../model/types.js';
 import { RegexCache } from '../util/re2.js';
 import { HostTable, hostMatches } from './host-match.js';
+import { addHostNames } from './host-names.js';
 import { PathTable } from './path-match.js';
 import { prepareRewrite } from './rewrite.js';
 import type { RouteMatch, RouteSnapshot } from './types.js';
@@ -142,6 +143,7 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
 
   const hosts = new HostTable<PathTable<RouteMatch>>();
   for (const [host, entry] of building) hosts.set(host, entry);
+  const hostRedirects = addHostNames(model, building, hosts);
   const hostless = building.get('')!;
 
   const match = (host: string, path: string): RouteMatch => {
@@ -150,6 +152,7 @@ export function compileSnapshot(model: RoutingModel, generation: number): RouteS
   };
   const answers = new Set<RouteMatch>(pathMatches);
   for (const entry of building.values()) answers.add(entry.fallback);
+  for (const redirect of hostRedirects) answers.add(redirect);
   const matches = Object.freeze([...answers]);
   return Object.freeze({ generation, model, match, matches });
 }

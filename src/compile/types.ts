@@ -4,7 +4,7 @@
 import type { BackendRef, ClientAuthPolicy, Route, RoutePolicy, RoutingModel } from '../model/types.js';
 import type { PreparedRewrite } from './rewrite.js';
 
-export type MatchKind = 'path' | 'host-default' | 'catch-all' | 'not-found';
+export type MatchKind = 'path' | 'host-default' | 'catch-all' | 'not-found' | 'host-redirect';
 
 /**
  * `RouteMatch` is what a lookup returns. Compile prebuilds one per route and per default, so a
@@ -26,6 +26,8 @@ export interface RouteMatch {
   readonly clientAuth?: ClientAuthPolicy;
   /** The route's `rewrite` policy prepared at compile (`app-root`, `rewrite-target`); absent: none. */
   readonly rewrite?: PreparedRewrite;
+  /** `host-redirect` (`from-to-www-redirect`): the host every request of this name is redirected to. */
+  readonly hostRedirect?: string;
 }
 
 /** `RouteSnapshot` is the immutable, compiled routing table the data plane swaps atomically. */

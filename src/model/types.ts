@@ -81,6 +81,8 @@ export interface RoutePolicy {
   readonly rewrite?: RewritePolicy;
   /** `redirect` family: the route answers with a redirect and never proxies. */
   readonly redirect?: RouteRedirect;
+  /** `preserve-trailing-slash`: `false` drops one trailing `/` from the HTTPS redirect (ingress-nginx's default). */
+  readonly preserveTrailingSlash?: boolean;
   /** `cors` family: preflights answered by Portico before auth; headers added to actual responses. */
   readonly cors?: CorsPolicy;
   /** `upstream` family: timeouts, body size, retries, upstream Host, ClusterIP instead of endpoints. */
@@ -105,10 +107,13 @@ export interface RewritePolicy {
   readonly appRoot?: string;
 }
 
+/** `RouteRedirectStatus` is a status a route redirect may answer with (one that carries a Location). */
+export type RouteRedirectStatus = 301 | 302 | 303 | 307 | 308;
+
 /** `RouteRedirect`: `permanent-redirect` (+`-code`, default 301) or `temporal-redirect` (+`-code`, default 302). */
 export interface RouteRedirect {
   readonly location: string;
-  readonly status: number;
+  readonly status: RouteRedirectStatus;
 }
 
 /** `CorsPolicy` is `enable-cors` and its `cors-*` companions, parsed. */
@@ -216,8 +221,13 @@ export interface CanaryRule {
 export interface HostSettings {
   /** `server-alias`: more host names served exactly like this host. */
   readonly aliases?: readonly string[];
-  /** `from-to-www-redirect`: `www.<host>` ⇄ `<host>` redirect (308). */
+  /** `from-to-www-redirect`: `www.<host>` ⇄ `<host>` redirect (`http-redirect-code`, 308 by default). */
   readonly fromToWwwRedirect?: boolean;
+  /**
+   * The name that redirects to this host (`www.<host>`, or `<host>` without `www.`), when
+   * `fromToWwwRedirect` is set and that name is neither a rule host nor an alias.
+   */
+  readonly redirectFrom?: string;
   /** `"namespace/name"` of the Ingress each setting came from, by annotation name. */
   readonly sources: Readonly<Record<string, string>>;
 }

@@ -90,7 +90,16 @@ export async function explainRequest(query: ExplainQuery, sources: ExplainSource
   const match = snapshot.match(host, normalized.path);
   const steps: PolicyExplanation[] = [];
   let outcome: string | undefined;
-  if (scheme === 'http' && wantsHttpsRedirect(match, sources.https())) {
+  // Configured redirects (redirect family) answer before anything below; see resolve.ts.
+  const configured =
+    match.hostRedirect !== undefined
+      ? { status: sources.https().redirectCode, location: `${scheme}://${match.hostRedirect}${query.path}` }
+      : match.policy.redirect;
+  if (configured !== undefined) {
+    steps.push({ step: 'redirect', verdict: `redirect (${configured.status})` });
+    outcome = `${configured.status} redirect to ${configured.location}`;
+  }
+  if (outcome === undefined && scheme === 'http' && wantsHttpsRedirect(match, sources.https())) {
     const exempt = isAcmeChallenge(normalized.path);
     steps.push({
       step: 'https-redirect',
@@ -107,11 +116,13 @@ export async function explainRequest(query: ExplainQuery, sources: ExplainSource
           : `verify ${match.clientAuth.verify} against ${match.clientAuth.caSecret.namespace}/${match.clientAuth.caSecret.name}`,
     });
   }
-  if (match.policy.deny !== undefined) {
+  if (configured === undefined && match.policy.deny !== undefined) {
     steps.push({ step: 'policy', verdict: `refuse (503): ${match.policy.deny}` });
     outcome ??= `503: ${match.policy.deny}`;
   }
-  const policySteps = await sources.policies.explain(match, client, host, query.headers);
+  // Nothing after a configured redirect runs: no policy, no backend.
+  const policySteps =
+    configured === undefined ? await sources.policies.explain(match, client, host, query.headers) : [];
   steps.push(...policySteps);
   steps.push(...explainSelection(match, query.headers ?? {}));
   const backend = match.backend;

@@ -8,6 +8,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteMatch } from '../compile/types.js';
 import type { HstsOptions, HttpsOptions, RedirectCode } from '../config/types.js';
+import type { RouteRedirectStatus } from '../model/types.js';
+
+/** `RedirectStatus` is any status Portico redirects with: HTTPS redirects and route redirects. */
+export type RedirectStatus = RedirectCode | RouteRedirectStatus;
 
 /**
  * HTTP-01 challenges must reach their solver over plain HTTP. Like ingress-nginx's
@@ -57,10 +61,24 @@ export function originForm(target: string): string {
  * not 443. Undefined when the host is absent or not a plain host name: such a request is not
  * redirected but handled as usual.
  */
-export function httpsLocation(host: string, target: string, redirectPort: number): string | undefined {
+export function httpsLocation(
+  host: string,
+  target: string,
+  redirectPort: number,
+  dropTrailingSlash = false,
+): string | undefined {
   if (!REDIRECT_HOST.test(host)) return undefined;
   const port = redirectPort === 443 ? '' : `:${redirectPort}`;
-  return `https://${host}${port}${originForm(target)}`;
+  let rest = originForm(target);
+  // `preserve-trailing-slash: "false"`: ingress-nginx's default, one `/` off the end of the whole
+  // request URI (query included), so `/` becomes `https://host`.
+  if (dropTrailingSlash && rest.endsWith('/')) rest = rest.slice(0, -1);
+  return `https://${host}${port}${rest}`;
+}
+
+/** `isRedirectHost` says whether a (normalised) host may appear in a Location Portico builds. */
+export function isRedirectHost(host: string): boolean {
+  return REDIRECT_HOST.test(host);
 }
 
 /** `forwardedHttps` says whether a (trusted) proxy in front says the client used HTTPS. */
@@ -71,26 +89,28 @@ export function forwardedHttps(req: IncomingMessage): boolean {
   return (comma === -1 ? proto : proto.slice(0, comma)).trim().toLowerCase() === 'https';
 }
 
-const REASONS: Readonly<Record<RedirectCode, string>> = {
+const REASONS: Readonly<Record<RedirectStatus, string>> = {
   301: 'Moved Permanently',
   302: 'Found',
+  303: 'See Other',
   307: 'Temporary Redirect',
   308: 'Permanent Redirect',
 };
 
 // nginx's own redirect page, which ingress-nginx users see today, signed by Portico.
-const bodyOf = (code: RedirectCode): string =>
+const bodyOf = (code: RedirectStatus): string =>
   `<html>\n<head><title>${code} ${REASONS[code]}</title></head>\n<body>\n<center><h1>${code} ${REASONS[code]}</h1></center>\n<hr><center>portico</center>\n</body>\n</html>\n`;
 
-const BODIES: Readonly<Record<RedirectCode, { readonly text: string; readonly length: string }>> = {
+const BODIES: Readonly<Record<RedirectStatus, { readonly text: string; readonly length: string }>> = {
   301: { text: bodyOf(301), length: String(Buffer.byteLength(bodyOf(301))) },
   302: { text: bodyOf(302), length: String(Buffer.byteLength(bodyOf(302))) },
+  303: { text: bodyOf(303), length: String(Buffer.byteLength(bodyOf(303))) },
   307: { text: bodyOf(307), length: String(Buffer.byteLength(bodyOf(307))) },
   308: { text: bodyOf(308), length: String(Buffer.byteLength(bodyOf(308))) },
 };
 
 /** `redirectBody` is the HTML body of a redirect (for tests and the upgrade path). */
-export function redirectBody(code: RedirectCode): string {
+export function redirectBody(code: RedirectStatus): string {
   return BODIES[code].text;
 }
 
@@ -100,10 +120,11 @@ export function redirectBody(code: RedirectCode): string {
  */
 export function sendRedirect(
   res: ServerResponse,
-  code: RedirectCode,
+  code: RedirectStatus,
   location: string,
   requestId: string,
   close: boolean,
+  hsts?: readonly string[],
 ): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
@@ -123,6 +144,7 @@ export function sendRedirect(
     requestId,
   ];
   if (close) headers.push('connection', 'close');
+  if (hsts !== undefined) headers.push(...hsts);
   res.writeHead(code, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body.text);
 }
@@ -131,7 +153,7 @@ export function sendRedirect(
  * `rawRedirect` is the redirect as bytes for a socket that left HTTP handling (a WebSocket upgrade
  * on plain HTTP): the client gets the same answer as without `Upgrade`, then the connection closes.
  */
-export function rawRedirect(code: RedirectCode, location: string, requestId: string): string {
+export function rawRedirect(code: RedirectStatus, location: string, requestId: string): string {
   const body = BODIES[code];
   return (
     `HTTP/1.1 ${code} ${REASONS[code]}\r\nlocation: ${location}\r\ncontent-type: text/html\r\n` +

@@ -6,7 +6,6 @@
 import type { IncomingMessage } from 'node:http';
 import { normalizeHost, normalizeRequestPath } from '../compile/normalize.js';
 import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
-import type { RedirectCode } from '../config/types.js';
 import type { PolicyEngine } from '../policy/chain.js';
 import { type Balancing, needsSelection, selectBackend } from './backend-selection.js';
 import type { ClientCertChecker } from './client-certs.js';
@@ -23,8 +22,15 @@ import {
 import { buildUpstreamHeaders, generateRequestId, peerAddress } from './forwarded-headers.js';
 import { http2RequestView } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
-import { forwardedHttps, httpsLocation, isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
+import {
+  forwardedHttps,
+  httpsLocation,
+  isAcmeChallenge,
+  type RedirectStatus,
+  wantsHttpsRedirect,
+} from './redirect.js';
 import { appRootLocation, rewriteUpstream, setForwardedPrefix } from './rewrite.js';
+import { configuredRedirect } from './route-redirect.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
@@ -75,16 +81,18 @@ export type Resolution =
     }
   | {
       /**
-       * A redirect the route itself answers: HTTP → HTTPS (plain-HTTP listener only) or `app-root`
-       * (302); the request body is never read.
+       * A redirect the route itself answers: HTTP → HTTPS (plain-HTTP listener only), a configured
+       * one (`permanent-redirect`, `temporal-redirect`, `from-to-www-redirect`) or `app-root` (302);
+       * the request body is never read.
        */
       readonly ok: false;
       readonly requestId: string;
-      readonly status: RedirectCode;
+      readonly status: RedirectStatus;
       readonly location: string;
       readonly match: RouteMatch;
       readonly host: string;
-      readonly hsts?: undefined;
+      /** Only a configured redirect on the HTTPS listener for a TLS host carries HSTS. */
+      readonly hsts?: readonly string[] | undefined;
     };
 
 const CLIENT_AUTH_UNAVAILABLE = {
@@ -156,8 +164,32 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   const host = normalizeHost(absoluteFormHost(target) ?? (h2 === undefined ? req.headers.host : h2.host));
   const match = snapshot.match(host, normalized.path);
   const settings = ctx.settings();
+  // Configured redirects come first (nginx's `return`); on HTTPS a host's client-certificate check
+  // still comes before them, as nginx checks the certificate before any phase runs.
+  const configured =
+    match.hostRedirect === undefined && match.policy.redirect === undefined
+      ? undefined
+      : configuredRedirect(req, match, target, ctx.proto, settings);
+  if (configured !== undefined && hostHeaderCount(req.rawHeaders) > 1) {
+    // As nginx: 400 before any phase, never a redirect chosen by one of two Hosts.
+    return {
+      ok: false,
+      requestId,
+      status: 400,
+      code: 'PORTICO_ERR_BAD_REQUEST',
+      body: badRequestBody('more than one Host header'),
+      match,
+      host,
+    };
+  }
+  // nginx adds Strict-Transport-Security to `return` answers too.
+  const configuredHsts = ctx.proto === 'https' && match.tlsHost ? settings.hsts : undefined;
+  if (configured !== undefined && (ctx.proto === 'http' || match.clientAuth === undefined)) {
+    const { status, location } = configured;
+    return { ok: false, requestId, status, location, match, host, hsts: configuredHsts };
+  }
   if (ctx.proto === 'http' && wantsHttpsRedirect(match, settings.https)) {
-    const location = redirectLocation(req, host, target, normalized.path, settings);
+    const location = redirectLocation(req, host, target, normalized.path, settings, match);
     if (location !== undefined) {
       return { ok: false, requestId, status: settings.https.redirectCode, location, match, host };
     }
@@ -183,10 +215,14 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     }
     clientAuthHeaders = outcome.headers;
   }
+  if (configured !== undefined) {
+    const { status, location } = configured;
+    return { ok: false, requestId, status, location, match, host, hsts: configuredHsts };
+  }
   if (match.rewrite !== undefined) {
     const rawHost = h2 === undefined ? req.headers.host : h2.host;
     const location = appRootLocation(match, normalized.path, ctx.proto, rawHost, host);
-    if (location !== undefined) return { ok: false, requestId, status: 302, location, match, host };
+    if (location !== undefined) return { ok: false, requestId, status: 302, location, match, host, hsts };
   }
   const backendRef = match.backend;
   if (match.kind === 'not-found' || backendRef === undefined) {
@@ -326,10 +362,16 @@ function redirectLocation(
   target: string,
   path: string,
   settings: LiveSettings,
+  match: RouteMatch,
 ): string | undefined {
   if (isAcmeChallenge(path)) return undefined;
   // Two Host headers: the request answers 400 below, as nginx does, never a redirect to either.
   if (hostHeaderCount(req.rawHeaders) > 1) return undefined;
   if (forwardedHttps(req) && settings.trust(peerAddress(req.socket))) return undefined;
-  return httpsLocation(host, target, settings.https.redirectPort);
+  return httpsLocation(
+    host,
+    target,
+    settings.https.redirectPort,
+    match.policy.preserveTrailingSlash === false,
+  );
 }

@@ -214,7 +214,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         record.bytes = Buffer.byteLength(r.body);
       // Neither answer reads the request body: an unread one makes the connection unusable.
       const close = forward.draining() || (hasRequestBody(req) && !req.complete);
-      if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
+      if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close, r.hsts);
       else {
         const extra = withHeaders(
           withHeaders(r.hsts, pass?.responseHeaders),

@@ -20,14 +20,17 @@ import {
   rateLimitAnnotations,
   readRateLimit,
 } from './rate-limit.js';
+import { parseRedirect, redirectAnnotations } from './redirect.js';
 import { refusedAnnotations } from './refused.js';
 import { parseRewrite, rewriteAnnotations } from './rewrite.js';
+import { parseServerAlias, serverAliasAnnotations } from './server-alias.js';
 import {
   type AnnotationFamily,
   type AnnotationProblem,
   AnnotationReader,
   type AnnotationTable,
   annotationField,
+  type FieldValue,
 } from './spec.js';
 import { parseSslRedirect, sslRedirectAnnotations } from './ssl-redirect.js';
 
@@ -46,6 +49,8 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   canaryAnnotations,
   affinityAnnotations,
   loadBalanceAnnotations,
+  redirectAnnotations,
+  serverAliasAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -54,6 +59,8 @@ export interface IngressAnnotations {
   readonly policy: RoutePolicy;
   /** Host-scoped client-certificate settings, when `auth-tls-secret` is set. */
   readonly clientAuth?: ClientAuthSettings & { readonly deny?: string };
+  /** Host-scoped `server-alias` and `from-to-www-redirect`, bound per host by translation. */
+  readonly hostSettings?: IngressHostSettings;
   /** Invalid values: the Ingress is rejected (its last good version keeps serving). */
   readonly problems: readonly AnnotationProblem[];
   /** Values that are read but not used (e.g. overridden by another spelling): reported, ignored. */
@@ -68,6 +75,12 @@ export interface IngressAnnotations {
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
   /** `use-regex` or `rewrite-target`: this Ingress's Prefix and ImplementationSpecific paths are regexes. */
   readonly useRegex?: boolean;
+}
+
+/** `IngressHostSettings` are one Ingress's host-scoped redirect and alias values, before host precedence. */
+export interface IngressHostSettings {
+  readonly aliases?: FieldValue<readonly string[]>;
+  readonly fromToWww?: FieldValue<boolean>;
 }
 
 /** `readIngressAnnotations` parses all families; pure, never throws for bad input. */
@@ -87,6 +100,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const externalAuth = parseExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
+  const routeRedirect = parseRedirect(reader);
+  const aliases = parseServerAlias(reader);
   // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
@@ -116,7 +131,9 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     rateLimit.config !== undefined ||
     rewrite.policy !== undefined ||
     affinity !== undefined ||
-    loadBalance !== undefined;
+    loadBalance !== undefined ||
+    routeRedirect.redirect !== undefined ||
+    routeRedirect.preserveTrailingSlash !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -134,6 +151,10 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(rewrite.policy !== undefined ? { rewrite: rewrite.policy } : {}),
         ...(affinity !== undefined ? { affinity: Object.freeze(affinity) } : {}),
         ...(loadBalance !== undefined ? { loadBalance: Object.freeze(loadBalance) } : {}),
+        ...(routeRedirect.redirect !== undefined ? { redirect: routeRedirect.redirect } : {}),
+        ...(routeRedirect.preserveTrailingSlash !== undefined
+          ? { preserveTrailingSlash: routeRedirect.preserveTrailingSlash }
+          : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -156,6 +177,14 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   return {
     policy,
     ...(auth !== undefined ? { clientAuth: auth } : {}),
+    ...(aliases !== undefined || routeRedirect.fromToWww !== undefined
+      ? {
+          hostSettings: {
+            ...(aliases !== undefined ? { aliases } : {}),
+            ...(routeRedirect.fromToWww !== undefined ? { fromToWww: routeRedirect.fromToWww } : {}),
+          },
+        }
+      : {}),
     problems: reader.problems,
     warnings: reader.warnings,
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),

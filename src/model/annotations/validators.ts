@@ -95,3 +95,72 @@ export const hostname: Described<string> = described((raw) => {
   if (v.length === 0 || v.length > 253 || !DNS_SUBDOMAIN.test(v)) return fail('must be a DNS name');
   return ok(v);
 }, 'DNS name');
+
+// RFC 3986 characters a URL may hold, `%` only as an escape; `$` is left out on purpose (below).
+const URL_CHARS = /^(?:[A-Za-z0-9\-._~:/?#[\]@!&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
+
+/**
+ * `redirectUrl` reads the target of `permanent-redirect` / `temporal-redirect`: an absolute
+ * `http://` or `https://` URL with a host, sent as the Location exactly as written. ingress-nginx
+ * checks the same (its URL parse and `http` scheme test). nginx variables (`$request_uri`) are
+ * refused by name: Portico never expands them, and ingress-nginx's validation refuses `$` too.
+ * An empty value reads as `''`: no redirect, as in ingress-nginx (the parser warns).
+ */
+export const redirectUrl: Described<string> = described((raw) => {
+  const v = raw.trim();
+  if (v === '') return ok('');
+  if (v.includes('$')) {
+    return fail('nginx variables such as $request_uri are not expanded; write the whole target URL');
+  }
+  if (!/^https?:\/\//i.test(v)) return fail('must be an absolute http:// or https:// URL');
+  if (!URL_CHARS.test(v)) {
+    const bad = [...v].find((ch) => !URL_CHARS.test(ch) && ch !== '%') ?? '%';
+    return fail(`${JSON.stringify(bad)} is not allowed in a URL (percent-encode it)`);
+  }
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return fail('is not a valid URL');
+  }
+  if (url.hostname === '') return fail('must name a host');
+  return ok(v);
+}, 'absolute `http://` or `https://` URL');
+
+/** `statusInteger` reads an HTTP status as Go's `strconv.Atoi` does; which codes apply is the parser's call. */
+export const statusInteger: Described<number> = described((raw) => {
+  const v = raw.trim();
+  if (!/^[+-]?\d{1,9}$/.test(v)) return fail('must be an integer');
+  return ok(Number(v));
+}, 'int: `301`, `302`, `303`, `307`, `308`');
+
+/**
+ * `hostNameList` reads a comma-separated list of host names (`server-alias`): DNS names or
+ * `*.`-wildcards, lowercased, duplicates and empty items dropped. nginx's regular-expression
+ * server names (`~^…`) are refused by name.
+ */
+export const hostNameList: Described<readonly string[]> = described((raw) => {
+  const out: string[] = [];
+  for (const item of raw.split(',')) {
+    const name = item.trim().toLowerCase();
+    if (name === '') continue;
+    if (name.startsWith('~')) {
+      return fail(`${JSON.stringify(name)}: regular-expression server names are not supported`);
+    }
+    const problem = hostNameProblem(name);
+    if (problem !== undefined) return fail(`${JSON.stringify(name)} ${problem}`);
+    if (!out.includes(name)) out.push(name);
+  }
+  return ok(out);
+}, 'comma-separated host names (`*.` wildcards allowed)');
+
+const WILDCARD_NAME = /^\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function hostNameProblem(name: string): string | undefined {
+  if (/^[0-9.]+$/.test(name) || name.includes(':')) return 'is an IP address, not a host name';
+  if (name.length > 253) return 'is longer than 253 characters';
+  if (name.startsWith('*')) {
+    return WILDCARD_NAME.test(name) ? undefined : 'is not a valid wildcard host name (e.g. "*.example.com")';
+  }
+  return DNS_SUBDOMAIN.test(name) ? undefined : 'is not a valid host name';
+}

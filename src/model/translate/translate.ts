@@ -24,6 +24,7 @@ import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js
 import { attachCanaries, type CanaryIngress } from './canary.js';
 import { classifyIngress, indexClasses } from './class.js';
 import { compareAge, routeKey } from './conflicts.js';
+import { HostSettingsBinder } from './host-settings.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
 import { routeRegex } from './regex-paths.js';
 import { tlsBindings, tlsHostList } from './tls.js';
@@ -133,6 +134,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   let catchAll: DefaultBackendBinding | undefined;
   const clientAuth = new Map<string, ClientAuthPolicy>();
   const canaries: CanaryIngress[] = [];
+  const hostScoped = new HostSettingsBinder();
 
   for (const c of candidates) {
     const make = diagnosticsFor(c.stored);
@@ -188,6 +190,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     rules.forEach((rule, i) => {
       const host = (rule.host ?? '').toLowerCase();
       bindClientAuth(clientAuth, host, c, make, diagnostics);
+      hostScoped.bind(host, c.key, c.annotations.hostSettings, make, diagnostics);
       const owner = hostOwners.get(host);
       if (owner === undefined) {
         hostOwners.set(host, c.key);
@@ -264,13 +267,15 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
 
   // A canary Ingress configures no server, so neither its spec.tls (ingress-nginx's createServers).
   const served = candidates.filter((c) => c.annotations.canary === undefined).map((c) => c.stored);
-  const tls = tlsBindings(served, diagnostics);
+  const ruleHosts = [...hostOwners.keys()];
+  // server-alias and www names get their host's certificate (extra entries of the TLS map).
+  const { hostSettings, tls } = hostScoped.finish(ruleHosts, tlsBindings(served, diagnostics), diagnostics);
   const tlsHosts = tlsHostList(served);
 
   const model: RoutingModel = {
     routes,
     hostDefaults,
-    ruleHosts: [...hostOwners.keys()],
+    ruleHosts,
     ingresses: reports,
     diagnostics,
     ...(catchAll ? { catchAll } : {}),
@@ -278,6 +283,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     ...(tls.size > 0 ? { tls } : {}),
     ...(tlsHosts.length > 0 ? { tlsHosts } : {}),
     ...(clientAuth.size > 0 ? { clientAuth } : {}),
+    ...(hostSettings.size > 0 ? { hostSettings } : {}),
   };
   return model;
 }
@@ -372,7 +378,9 @@ function reportAnnotations(
 
 /**
  * `bindClientAuth` applies host scope to `auth-tls-*`: the first (oldest) Ingress of a host that
- * sets it supplies the host's policy; a younger one setting it too is told it is ignored.
+ * sets it supplies the host's policy; a younger one setting different values is told they are
+ * ignored (the same `PORTICO_WARN_HOST_ANNOTATION_IGNORED` as `server-alias` and
+ * `from-to-www-redirect`).
  */
 function bindClientAuth(
   bindings: Map<string, ClientAuthPolicy>,
@@ -385,7 +393,15 @@ function bindClientAuth(
   if (settings === undefined) return;
   const current = bindings.get(host);
   if (current !== undefined) {
-    if (current.ingress !== c.key) {
+    // Like every host-scoped setting, only a different value is a conflict worth a warning.
+    const same =
+      current.caSecret.namespace === (settings.caSecret.value.namespace ?? c.namespace) &&
+      current.caSecret.name === settings.caSecret.value.name &&
+      current.verify === settings.verify &&
+      current.depth === settings.depth &&
+      current.passCertificate === settings.passCertificate &&
+      current.deny === settings.deny;
+    if (current.ingress !== c.key && !same) {
       diagnostics.push(
         make(
           'warning',
