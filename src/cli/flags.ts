@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type HstsOptions, type ProxyOptions, REDIRECT_CODES, type RedirectCode } from '../config/types.js';
 import { isKernelMode, L4_MODES, type L4Mode } from '../l4/translate.js';
+import { bodySize } from '../model/annotations/upstream.js';
 import { KNOWN_KINDS } from '../model/objects.js';
 import { cipherList, INGRESS_NGINX_CIPHERS, nginxSize, tlsProtocols } from '../model/settings/tls.js';
 import { type Parsed, boolean as parseBoolean } from '../model/settings/validators.js';
@@ -202,6 +203,13 @@ export const FLAGS = {
     value: 'N',
     default: '3',
     doc: 'Attempts per request, the first included, when connecting to an upstream fails.',
+    group: 'Upstream',
+  },
+  'proxy-body-size': {
+    type: 'string',
+    value: 'SIZE',
+    default: '1m',
+    doc: 'Largest request body accepted (413 above it), e.g. 8m, 512k; 0 = no limit (ConfigMap and annotation proxy-body-size).',
     group: 'Upstream',
   },
   'client-header-timeout': {
@@ -579,6 +587,7 @@ export function parseFlags(argv: readonly string[]): Command {
       readTimeoutMs: at('proxy-read-timeout', positiveDuration),
       sendTimeoutMs: at('proxy-send-timeout', positiveDuration),
       maxTries: at('proxy-next-upstream-tries', (v) => parseInteger(v, 1, 100)),
+      maxBodyBytes: at('proxy-body-size', (v) => parsedOrThrow(bodySize(v))),
     },
     client: {
       headerTimeoutMs: at('client-header-timeout', positiveDuration),

@@ -10,6 +10,8 @@ export interface UpstreamOptions {
   readonly sendTimeoutMs: number;
   /** Total attempts for one request (first try included). */
   readonly maxTries: number;
+  /** `proxy-body-size`: largest request body in bytes (413 above it); absent or 0: no limit. */
+  readonly maxBodyBytes?: number;
 }
 
 export interface ClientOptions {

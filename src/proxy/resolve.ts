@@ -23,6 +23,7 @@ import { buildUpstreamHeaders, generateRequestId, peerAddress } from './forwarde
 import { http2RequestView } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import { forwardedHttps, httpsLocation, isAcmeChallenge, wantsHttpsRedirect } from './redirect.js';
+import { setUpstreamHost } from './upstream-policy.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
@@ -261,6 +262,8 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
     };
   }
   if (clientAuthHeaders !== undefined) built.headers.push(...clientAuthHeaders);
+  // `upstream-vhost`: after the duplicate check, so X-Forwarded-Host keeps the client's host.
+  if (policy.upstream?.vhost !== undefined) setUpstreamHost(built.headers, policy.upstream.vhost);
   return {
     ok: true,
     requestId,

@@ -26,6 +26,7 @@ import {
   annotationField,
 } from './spec.js';
 import { parseSslRedirect, sslRedirectAnnotations } from './ssl-redirect.js';
+import { parseUpstream, upstreamAnnotations } from './upstream.js';
 
 /** `FAMILIES` lists every family, in the order the docs show them. */
 export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
@@ -38,6 +39,7 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   externalAuthAnnotations,
   rateLimitAnnotations,
   nginxRateLimitAnnotations,
+  upstreamAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -75,6 +77,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const externalAuth = parseExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
+  const upstream = parseUpstream(reader);
   // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
@@ -95,7 +98,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ipAccess.deny !== undefined ||
     basicAuth !== undefined ||
     externalAuth !== undefined ||
-    rateLimit.config !== undefined;
+    rateLimit.config !== undefined ||
+    upstream !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -110,6 +114,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
         ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
+        ...(upstream !== undefined ? { upstream } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 

@@ -6,6 +6,7 @@
  */
 
 import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
+import { bodySize } from '../annotations/upstream.js';
 import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
 import type { GlobalSettings } from './types.js';
 import { boolean, cidrList, integer, nginxDuration, type Parsed, type Validator } from './validators.js';
@@ -254,6 +255,19 @@ export const SETTINGS = {
     render: String,
     differs: '`portico.dev/` limits answer 429 (or their `limit-status-code`) whatever this says.',
   }),
+  'proxy-body-size': supported({
+    type: 'string',
+    ingressNginxDefault: '"1m"',
+    default: '1m',
+    flag: 'proxy-body-size',
+    doc: 'Largest request body accepted (nginx size: `"8m"`, `"512k"`, bytes; `"0"` = no limit); above it Portico answers 413. A Content-Length above the limit is refused before the upstream is contacted; a chunked body is counted as it streams and cut with 413 when it crosses the limit (nothing is buffered). The `proxy-body-size` annotation overrides it per Ingress. Applies to requests that start after the change.',
+    validate: bodySize,
+    read: (s) => s.upstream.maxBodyBytes ?? 0,
+    apply: (s, v) => ({ ...s, upstream: { ...s.upstream, maxBodyBytes: v } }),
+    render: (v) => (v === 0 ? '0' : showSize(v)),
+    differs:
+      'nginx buffers the body and refuses it before proxying; Portico streams, so an upstream may have received the first bytes of a chunked body that turns out too large (never the whole of it). Portico before this key existed had no limit: the 1m default now refuses larger uploads unless the flag, this key or the annotation raises it.',
+  }),
   'proxy-connect-timeout': supported({
     type: SECONDS,
     ingressNginxDefault: '5',
@@ -474,7 +488,6 @@ export const SETTINGS = {
   'hide-headers': planned('[]string', 'empty', 'Upstream response headers not passed to the client.'),
   'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
   'load-balance': planned('string', '"round_robin"', 'Load-balancing algorithm (round_robin, ewma).'),
-  'proxy-body-size': planned('string', '"1m"', 'Largest request body accepted; larger ones get 413.'),
   'proxy-next-upstream': planned(
     'string',
     '"error timeout"',

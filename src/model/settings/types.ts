@@ -20,6 +20,8 @@ export interface UpstreamSettings {
   readonly sendTimeoutMs: number;
   /** Total attempts for one request (first try included). */
   readonly maxTries: number;
+  /** `proxy-body-size`: largest request body in bytes; absent or 0: no limit. */
+  readonly maxBodyBytes?: number;
 }
 
 /** `ClientSettings` governs client connections. */
@@ -72,6 +74,7 @@ export function baseSettings(options: ProxyOptions): GlobalSettings {
       readTimeoutMs: options.upstream.readTimeoutMs,
       sendTimeoutMs: options.upstream.sendTimeoutMs,
       maxTries: options.upstream.maxTries,
+      ...(options.upstream.maxBodyBytes !== undefined ? { maxBodyBytes: options.upstream.maxBodyBytes } : {}),
     },
     client: {
       headerTimeoutMs: options.client.headerTimeoutMs,

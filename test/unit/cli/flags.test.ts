@@ -89,7 +89,13 @@ describe('parseFlags', () => {
       adminPort: 10254,
       trustedProxies: [],
       policies: { redisTimeoutMs: 50, replicasHint: 1, limitStatus: { request: 503, connection: 503 } },
-      upstream: { connectTimeoutMs: 5_000, readTimeoutMs: 60_000, sendTimeoutMs: 60_000, maxTries: 3 },
+      upstream: {
+        connectTimeoutMs: 5_000,
+        readTimeoutMs: 60_000,
+        sendTimeoutMs: 60_000,
+        maxTries: 3,
+        maxBodyBytes: 1024 * 1024,
+      },
       client: {
         headerTimeoutMs: 60_000,
         bodyIdleTimeoutMs: 60_000,
@@ -149,6 +155,7 @@ describe('parseFlags', () => {
       '--proxy-read-timeout=2s',
       '--proxy-send-timeout=3s',
       '--proxy-next-upstream-tries=1',
+      '--proxy-body-size=8m',
       '--client-header-timeout=4s',
       '--client-body-timeout=5s',
       '--keepalive-timeout=0',
@@ -185,6 +192,7 @@ describe('parseFlags', () => {
       readTimeoutMs: 2000,
       sendTimeoutMs: 3000,
       maxTries: 1,
+      maxBodyBytes: 8 * 1024 * 1024,
     });
     assert.deepEqual(proxy.client, {
       headerTimeoutMs: 4000,
@@ -233,6 +241,7 @@ describe('parseFlags', () => {
     },
     { name: 'zero connect timeout', argv: ['--proxy-connect-timeout', '0'], match: /greater than 0/ },
     { name: 'zero tries', argv: ['--proxy-next-upstream-tries', '0'], match: /between 1 and 100/ },
+    { name: 'a body size in an unknown unit', argv: ['--proxy-body-size', '15r'], match: /must be a size/ },
     { name: 'bad size', argv: ['--max-header-size', '32q'], match: /--max-header-size/ },
     { name: 'tiny header size', argv: ['--max-header-size', '10'], match: /at least 1k/ },
     { name: 'bad bind address', argv: ['--bind-address', 'localhost'], match: /IPv4 or IPv6/ },

@@ -333,10 +333,10 @@ const ignored = [
     message: 'ingress-nginx setting not supported yet; ignored (value "true")',
   },
   {
-    name: 'proxy-body-size is planned',
-    key: 'proxy-body-size',
-    value: '8m',
-    message: 'ingress-nginx setting not supported yet; ignored (value "8m")',
+    name: 'proxy-next-upstream is planned (the annotation is supported)',
+    key: 'proxy-next-upstream',
+    value: 'error timeout http_502',
+    message: 'ingress-nginx setting not supported yet; ignored (value "error timeout http_502")',
   },
   {
     name: 'an unknown key is reported with its value',
