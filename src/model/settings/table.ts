@@ -291,7 +291,7 @@ export const SETTINGS = {
     apply: (s, v) => ({ ...s, upstream: { ...s.upstream, maxTries: v === 0 ? NO_TRY_LIMIT : v } }),
     render: (v) => (v === NO_TRY_LIMIT ? '0' : String(v)),
     differs:
-      'Portico retries only what is safe: a failed connection for any request; other failures only for idempotent methods whose body was not consumed and before any response byte (ingress-nginx retries `error timeout` per `proxy-next-upstream`, which is not configurable yet). At most 100.',
+      'Portico retries only what is safe: a failed connection for any request; other failures only for idempotent methods whose body was not consumed and before any response byte. Which failures retry is the `proxy-next-upstream` annotation (per Ingress; the ConfigMap key is not supported yet). At most 100.',
   }),
   'proxy-protocol-header-timeout': supported({
     type: 'string',
