@@ -61,6 +61,8 @@ const NEXT_UPSTREAM_STATUS = 'PORTICO_NEXT_UPSTREAM_STATUS';
 /** Pseudo error code of an attempt whose route connect timeout fired (classified as a connect timeout). */
 const ROUTE_CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
 const ABANDONED = new Error('attempt abandoned');
+/** How long the rest of a refused (413) body is read and dropped before the connection is cut. */
+const LINGER_MS = 5_000;
 
 /**
  * `AttemptGuard` stands between undici and the exchange for an attempt that has its own connect
@@ -569,12 +571,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
       { route: routeLabel(this.#f.match), requestId: this.#f.requestId, limit: this.#r.maxBodyBytes },
       'request body too large',
     );
-    // Read and drop what the client already sent while the answer goes out, so the close that
-    // follows does not reset the connection before the client reads the 413.
-    req.resume();
     const body = `${statusLine(413)} — Portico: request body larger than ${this.#r.maxBodyBytes} bytes\n`;
     if (this.#f.record !== undefined && req.method !== 'HEAD') this.#f.record.bytes = Buffer.byteLength(body);
-    sendBuiltIn(res, 413, body, this.#f.requestId, true, this.#f.hsts);
+    // nginx's lingering close: the rest of the body is read and dropped for a while, so the client
+    // reads the 413 instead of a reset on its unfinished upload. A body that ends in time leaves
+    // the connection usable; one that does not is cut after LINGER_MS.
+    req.resume();
+    if (!req.complete) {
+      const cut = setTimeout(() => {
+        if (req.complete) return;
+        if (req.httpVersionMajor === 2) res.destroy();
+        else req.socket.destroy();
+      }, LINGER_MS);
+      cut.unref();
+      req.once('end', () => clearTimeout(cut));
+    }
+    sendBuiltIn(res, 413, body, this.#f.requestId, this.#s.draining(), this.#f.hsts);
   }
 
   readonly #onLimitedData = (chunk: Buffer): void => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -219,6 +219,22 @@ describe('proxy-body-size', () => {
     if (slow.requests() > requestsBefore) assert.equal(slow.aborted(), abortedBefore + 1);
   });
 
+  test('after a 413 the rest of the body is read and dropped, and the connection serves the next request', async () => {
+    const before = slow.requests();
+    const socket = connect(h.ports.http, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const head = 'POST /upload HTTP/1.1\r\nhost: body.test\r\ncontent-length: 2048\r\n\r\n';
+    socket.write(head + 'x'.repeat(2048) + 'GET /after HTTP/1.1\r\nhost: body.test\r\n\r\n');
+    const text = async () => Buffer.concat(received).toString('latin1');
+    for (let i = 0; i < 100 && !(await text()).includes('"url":"/after"'); i++) await sleep(20);
+    socket.destroy();
+    const answer = await text();
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+    assert.match(answer, /HTTP\/1\.1 200 [^]*"url":"\/after"/);
+    assert.equal(slow.requests(), before + 1, 'only the second request reached the backend');
+  });
+
   test('a chunked body under the route limit streams through', async () => {
     const res = await request(h.ports.http, {
       method: 'POST',
@@ -306,4 +322,11 @@ describe('upstream-vhost and service-upstream', () => {
     assert.equal(viaPods.status, 200);
     assert.equal(viaPods.json<Echo>().name, 'pod');
   });
+});
+
+test('none of the above logged an error (aborted attempts and 413s are expected, not failures)', () => {
+  assert.deepEqual(
+    h.logs.filter((l) => l.level >= 50),
+    [],
+  );
 });
