@@ -5,10 +5,10 @@
  * packages). Location scoped. The request-time half is `proxy/upstream-policy.ts`.
  */
 
-import { nginxDuration, type Parsed } from '../settings/validators.js';
+import { nginxDuration, type Parsed, integer as settingsInteger } from '../settings/validators.js';
 import type { NextUpstreamCondition, UpstreamPolicy } from '../types.js';
 import { type AnnotationReader, defineAnnotations } from './spec.js';
-import { boolean, type Described, described, integer } from './validators.js';
+import { boolean, type Described, described } from './validators.js';
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = (reason: string): Parsed<never> => ({ ok: false, reason });
@@ -81,6 +81,15 @@ export const retryBudget: Described<number> = described((raw) => {
   return nginxDuration()(raw);
 }, 'seconds: `"10"` (or nginx time); `"0"` = no limit');
 
+/**
+ * `attempts` reads `proxy-next-upstream-tries`: any whole number, as ingress-nginx takes it (its
+ * e2e test writes 888888); attempts never exceed the backend's endpoints anyway.
+ */
+export const attempts: Described<number> = described(
+  settingsInteger(0, Number.MAX_SAFE_INTEGER),
+  'int ≥ 0; `0` = no limit',
+);
+
 const HOST_LABELS = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
@@ -152,7 +161,7 @@ export const upstreamAnnotations = defineAnnotations(
         'Portico never buffers request bodies, so a request whose body was already (partly) sent is never retried, and status-based retries (`http_NNN`) apply to requests without a body only. Without this annotation Portico also retries malformed responses (as `invalid_header`), as it always did.',
     },
     'proxy-next-upstream-tries': {
-      validate: integer(0, 100),
+      validate: attempts,
       scope: 'location',
       risk: 'low',
       default: 'ConfigMap `proxy-next-upstream-tries` (3)',

@@ -99,6 +99,14 @@ const valid: readonly Row[] = [
     upstream: { nextUpstream: ['off'] },
   },
   {
+    name: 'large tries and timeouts are taken as ingress-nginx takes them (settings/proxy_next_upstream.go)',
+    annotations: {
+      [`${N}proxy-next-upstream-tries`]: '888888',
+      [`${N}proxy-next-upstream-timeout`]: '999999',
+    },
+    upstream: { nextUpstreamTries: 888_888, nextUpstreamTimeoutMs: 999_999_000 },
+  },
+  {
     name: 'tries 0 means no limit, timeout 0 means no limit',
     annotations: { [`${N}proxy-next-upstream-tries`]: '0', [`${N}proxy-next-upstream-timeout`]: '0' },
     upstream: { nextUpstreamTries: 0, nextUpstreamTimeoutMs: 0 },
@@ -189,11 +197,9 @@ const invalid: readonly Row[] = [
     ],
   },
   {
-    name: 'tries above 100 are refused',
-    annotations: { [`${N}proxy-next-upstream-tries`]: '101' },
-    problems: [
-      { field: field(`${N}proxy-next-upstream-tries`), message: '"101": must be between 0 and 100' },
-    ],
+    name: 'negative tries are refused',
+    annotations: { [`${N}proxy-next-upstream-tries`]: '-1' },
+    problems: [{ field: field(`${N}proxy-next-upstream-tries`), message: '"-1": must be a whole number' }],
   },
   {
     name: 'an nginx variable in upstream-vhost is refused: annotations are data',
