@@ -96,6 +96,8 @@ before(async () => {
     ...serviceAt('slow', slow.port, ['127.0.0.1']),
     ...serviceAt('flaky', good.port, ['127.0.0.1', '127.0.0.2']),
     ...serviceAt('dead', dead.port, [DEAD_HOST]),
+    // 127.0.0.3 has nothing on that port: connections to it are refused.
+    ...serviceAt('half', good.port, ['127.0.0.2', '127.0.0.3']),
     ...serviceAt('web', clusterIpBackend.port, ['127.0.0.1'], CLUSTER_IP),
     route('short-read', 'short.test', 'slow', slow.port, { [`${N}proxy-read-timeout`]: '1' }),
     route('long-read', 'long.test', 'slow', slow.port, { [`${N}proxy-read-timeout`]: '5' }),
@@ -107,6 +109,11 @@ before(async () => {
       [`${N}proxy-next-upstream-tries`]: '2',
     }),
     route('no-retry', 'plain.test', 'flaky', good.port, {}),
+    route('half-default', 'half.test', 'half', good.port, {}),
+    route('half-off', 'half-off.test', 'half', good.port, { [`${N}proxy-next-upstream`]: 'off' }),
+    route('half-timeout-only', 'half-timeout.test', 'half', good.port, {
+      [`${N}proxy-next-upstream`]: 'timeout',
+    }),
     route('vhost', 'vhost.test', 'slow', slow.port, { [`${N}upstream-vhost`]: 'internal.example:8080' }),
     route('via-cluster-ip', 'cluster.test', 'web', clusterIpBackend.port, {
       [`${N}service-upstream`]: 'true',
@@ -288,6 +295,27 @@ describe('proxy-next-upstream', () => {
     }
     assert.ok(statuses.includes(502), `statuses ${statuses.join(',')}`);
     assert.ok(statuses.includes(200), `statuses ${statuses.join(',')}`);
+  });
+
+  const statusesOf = async (host: string, n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++)
+      out.push((await request(h.ports.http, { path: '/', headers: { host } })).status);
+    return out;
+  };
+
+  test('by default a refused connection goes to the next endpoint', async () => {
+    assert.deepEqual(await statusesOf('half.test', 4), [200, 200, 200, 200]);
+  });
+
+  test('"off": a refused connection is answered 502, never retried', async () => {
+    const statuses = await statusesOf('half-off.test', 4);
+    assert.ok(statuses.includes(502) && statuses.includes(200), `statuses ${statuses.join(',')}`);
+  });
+
+  test('"timeout" alone: a refused connection (an error, not a timeout) is not retried', async () => {
+    const statuses = await statusesOf('half-timeout.test', 4);
+    assert.ok(statuses.includes(502) && statuses.includes(200), `statuses ${statuses.join(',')}`);
   });
 
   test('a request with a body is not retried on a status (nothing is buffered)', async () => {
