@@ -77,7 +77,9 @@ export function buildRouteUpstream(
   policy: UpstreamPolicy | undefined,
 ): RouteUpstream {
   const tries = policy?.nextUpstreamTries;
-  const off = policy?.nextUpstream?.includes('off') === true;
+  // The annotation's words replace the ConfigMap's (or the flag's) as a whole, as in ingress-nginx.
+  const words = policy?.nextUpstream ?? global.nextUpstream;
+  const off = words?.includes('off') === true;
   const options = resolveUpstreamSettings(global, {
     ...(policy?.connectTimeoutMs !== undefined ? { connectTimeoutMs: policy.connectTimeoutMs } : {}),
     ...(policy?.readTimeoutMs !== undefined ? { readTimeoutMs: policy.readTimeoutMs } : {}),
@@ -87,8 +89,8 @@ export function buildRouteUpstream(
   return Object.freeze({
     options,
     maxBodyBytes: policy?.maxBodyBytes ?? global.maxBodyBytes ?? 0,
-    retry: retryRules(policy?.nextUpstream),
-    retryBudgetMs: policy?.nextUpstreamTimeoutMs ?? 0,
+    retry: retryRules(words),
+    retryBudgetMs: policy?.nextUpstreamTimeoutMs ?? global.nextUpstreamTimeoutMs ?? 0,
   });
 }
 

@@ -95,6 +95,8 @@ describe('parseFlags', () => {
         sendTimeoutMs: 60_000,
         maxTries: 3,
         maxBodyBytes: 1024 * 1024,
+        nextUpstream: ['error', 'timeout', 'invalid_header'],
+        nextUpstreamTimeoutMs: 0,
       },
       client: {
         headerTimeoutMs: 60_000,
@@ -156,6 +158,8 @@ describe('parseFlags', () => {
       '--proxy-send-timeout=3s',
       '--proxy-next-upstream-tries=1',
       '--proxy-body-size=8m',
+      '--proxy-next-upstream=error http_503',
+      '--proxy-next-upstream-timeout=10',
       '--client-header-timeout=4s',
       '--client-body-timeout=5s',
       '--keepalive-timeout=0',
@@ -193,6 +197,8 @@ describe('parseFlags', () => {
       sendTimeoutMs: 3000,
       maxTries: 1,
       maxBodyBytes: 8 * 1024 * 1024,
+      nextUpstream: ['error', 'http_503'],
+      nextUpstreamTimeoutMs: 10_000,
     });
     assert.deepEqual(proxy.client, {
       headerTimeoutMs: 4000,
@@ -242,6 +248,11 @@ describe('parseFlags', () => {
     { name: 'zero connect timeout', argv: ['--proxy-connect-timeout', '0'], match: /greater than 0/ },
     { name: 'zero tries', argv: ['--proxy-next-upstream-tries', '0'], match: /between 1 and 100/ },
     { name: 'a body size in an unknown unit', argv: ['--proxy-body-size', '15r'], match: /must be a size/ },
+    {
+      name: 'an unknown next-upstream word',
+      argv: ['--proxy-next-upstream', 'error http_501'],
+      match: /unknown condition "http_501"/,
+    },
     { name: 'bad size', argv: ['--max-header-size', '32q'], match: /--max-header-size/ },
     { name: 'tiny header size', argv: ['--max-header-size', '10'], match: /at least 1k/ },
     { name: 'bad bind address', argv: ['--bind-address', 'localhost'], match: /IPv4 or IPv6/ },

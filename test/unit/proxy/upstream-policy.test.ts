@@ -87,6 +87,35 @@ describe('buildRouteUpstream: annotation over the global settings', () => {
     });
   }
 
+  test('the ConfigMap words (settings/proxy_next_upstream.go "timeout http_502", 999999 s) apply without the annotation', () => {
+    const global: UpstreamOptions = {
+      ...GLOBAL,
+      nextUpstream: ['timeout', 'http_502'],
+      nextUpstreamTimeoutMs: 999_999_000,
+    };
+    const got = buildRouteUpstream(global, undefined);
+    assert.deepEqual(got.retry, {
+      error: false,
+      timeout: true,
+      invalidHeader: false,
+      nonIdempotent: false,
+      statuses: new Set([502]),
+    });
+    assert.equal(got.retryBudgetMs, 999_999_000);
+  });
+
+  test('the annotation words replace the ConfigMap words as a whole', () => {
+    const global: UpstreamOptions = { ...GLOBAL, nextUpstream: ['timeout', 'http_502'] };
+    const got = buildRouteUpstream(global, { nextUpstream: ['error'] });
+    assert.deepEqual(got.retry, { error: true, timeout: false, invalidHeader: false, nonIdempotent: false });
+  });
+
+  test('a global "off" allows one attempt; an annotation list turns retries back on for its Ingress', () => {
+    const global: UpstreamOptions = { ...GLOBAL, nextUpstream: ['off'] };
+    assert.equal(buildRouteUpstream(global, undefined).options.maxTries, 1);
+    assert.equal(buildRouteUpstream(global, { nextUpstream: ['error'] }).options.maxTries, GLOBAL.maxTries);
+  });
+
   test('without a global limit and without the annotation there is no limit', () => {
     assert.equal(buildRouteUpstream(DEFAULT_UPSTREAM_OPTIONS, undefined).maxBodyBytes, 0);
   });

@@ -145,6 +145,47 @@ describe('proxy-connect-timeout: the pools follow the longest route timeout', ()
   });
 });
 
+describe('proxy-next-upstream ConfigMap keys', () => {
+  const configMap = { namespace: 'portico', name: 'portico' };
+  const base = baseSettings({
+    bindAddress: '127.0.0.1',
+    httpPort: 0,
+    httpsPort: 0,
+    adminPort: 0,
+    trustedProxies: [],
+    upstream: DEFAULT_UPSTREAM_OPTIONS,
+    client: { headerTimeoutMs: 1, bodyIdleTimeoutMs: 1, keepAliveTimeoutMs: 1, maxHeaderBytes: 1024 },
+    shutdownDelayMs: 0,
+    drainTimeoutMs: 0,
+  });
+
+  test('ingress-nginx e2e values (settings/proxy_next_upstream.go) are taken', () => {
+    const got = parseConfigMapSettings(
+      {
+        'proxy-next-upstream': 'timeout http_502',
+        'proxy-next-upstream-timeout': '999999',
+        'proxy-next-upstream-tries': '44',
+      },
+      base,
+      { configMap },
+    );
+    assert.deepEqual(got.diagnostics, []);
+    assert.deepEqual(got.settings.upstream.nextUpstream, ['timeout', 'http_502']);
+    assert.equal(got.settings.upstream.nextUpstreamTimeoutMs, 999_999_000);
+    assert.equal(got.settings.upstream.maxTries, 44);
+  });
+
+  test('an unknown word is an error naming it, and the previous value stays', () => {
+    const got = parseConfigMapSettings({ 'proxy-next-upstream': 'error http_501' }, base, { configMap });
+    assert.equal(got.settings.upstream.nextUpstream, undefined);
+    assert.ok(
+      got.diagnostics.some(
+        (d) => d.severity === 'error' && d.message.includes('unknown condition "http_501"'),
+      ),
+    );
+  });
+});
+
 describe('proxy-body-size ConfigMap key', () => {
   const configMap = { namespace: 'portico', name: 'portico' };
   const base = baseSettings({

@@ -333,10 +333,10 @@ const ignored = [
     message: 'ingress-nginx setting not supported yet; ignored (value "true")',
   },
   {
-    name: 'proxy-next-upstream is planned (the annotation is supported)',
-    key: 'proxy-next-upstream',
-    value: 'error timeout http_502',
-    message: 'ingress-nginx setting not supported yet; ignored (value "error timeout http_502")',
+    name: 'upstream-keepalive-timeout is planned',
+    key: 'upstream-keepalive-timeout',
+    value: '30',
+    message: 'ingress-nginx setting not supported yet; ignored (value "30")',
   },
   {
     name: 'an unknown key is reported with its value',
