@@ -155,10 +155,10 @@ export const upstreamAnnotations = defineAnnotations(
       validate: nextUpstream,
       scope: 'location',
       risk: 'medium',
-      default: '`error timeout` (made safe, see below)',
-      doc: "Which failures send the request to the next endpoint: `error` (connection refused or reset), `timeout` (connect, send or read timeout), `invalid_header` (malformed response), `http_NNN` (the upstream answered that status; decided on the status line, before anything reaches the client), `non_idempotent` (also retry POST, PATCH, LOCK after the request may have reached the upstream), `off` (never). The last attempt's answer is relayed as it is.",
+      default: 'ConfigMap `proxy-next-upstream` (`error timeout invalid_header`)',
+      doc: "Which failures send the request to the next endpoint: `error` (connection refused or reset), `timeout` (connect, send or read timeout), `invalid_header` (malformed response), `http_NNN` (the upstream answered that status; decided on the status line, before anything reaches the client), `non_idempotent` (also retry POST, PATCH, LOCK after the request may have reached the upstream), `off` (never). The list replaces the ConfigMap's as a whole. The last attempt's answer is relayed as it is.",
       differs:
-        'Portico never buffers request bodies, so a request whose body was already (partly) sent is never retried, and status-based retries (`http_NNN`) apply to requests without a body only. Without this annotation Portico also retries malformed responses (as `invalid_header`), as it always did.',
+        "Portico never buffers request bodies, so a request whose body was already (partly) sent is never retried, and status-based retries (`http_NNN`) apply to requests without a body only. Portico's default list adds `invalid_header` to ingress-nginx's `error timeout` (malformed responses were always retried).",
     },
     'proxy-next-upstream-tries': {
       validate: attempts,
@@ -171,8 +171,8 @@ export const upstreamAnnotations = defineAnnotations(
       validate: retryBudget,
       scope: 'location',
       risk: 'low',
-      default: '0 (no limit)',
-      doc: 'Time from the first attempt after which no further endpoint is tried.',
+      default: 'ConfigMap `proxy-next-upstream-timeout` (0: no limit)',
+      doc: 'Time from the first attempt after which no further endpoint is tried; `"0"`: no limit.',
     },
     'upstream-vhost': {
       validate: vhost,
