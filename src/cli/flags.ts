@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type HstsOptions, type ProxyOptions, REDIRECT_CODES, type RedirectCode } from '../config/types.js';
 import { isKernelMode, L4_MODES, type L4Mode } from '../l4/translate.js';
+import { bodySize, nextUpstream, retryBudget } from '../model/annotations/upstream.js';
 import { KNOWN_KINDS } from '../model/objects.js';
 import { cipherList, INGRESS_NGINX_CIPHERS, nginxSize, tlsProtocols } from '../model/settings/tls.js';
 import { type Parsed, boolean as parseBoolean } from '../model/settings/validators.js';
@@ -202,6 +203,27 @@ export const FLAGS = {
     value: 'N',
     default: '3',
     doc: 'Attempts per request, the first included, when connecting to an upstream fails.',
+    group: 'Upstream',
+  },
+  'proxy-next-upstream': {
+    type: 'string',
+    value: 'WORDS',
+    default: 'error timeout invalid_header',
+    doc: "Failures retried on the next endpoint, as nginx's proxy_next_upstream: error timeout invalid_header http_500 http_502 http_503 http_504 http_403 http_404 http_429 non_idempotent off.",
+    group: 'Upstream',
+  },
+  'proxy-next-upstream-timeout': {
+    type: 'string',
+    value: 'DURATION',
+    default: '0',
+    doc: 'Time after which no further endpoint is tried for a request; 0 = no limit.',
+    group: 'Upstream',
+  },
+  'proxy-body-size': {
+    type: 'string',
+    value: 'SIZE',
+    default: '1m',
+    doc: 'Largest request body accepted (413 above it), e.g. 8m, 512k; 0 = no limit (ConfigMap and annotation proxy-body-size).',
     group: 'Upstream',
   },
   'client-header-timeout': {
@@ -579,6 +601,9 @@ export function parseFlags(argv: readonly string[]): Command {
       readTimeoutMs: at('proxy-read-timeout', positiveDuration),
       sendTimeoutMs: at('proxy-send-timeout', positiveDuration),
       maxTries: at('proxy-next-upstream-tries', (v) => parseInteger(v, 1, 100)),
+      maxBodyBytes: at('proxy-body-size', (v) => parsedOrThrow(bodySize(v))),
+      nextUpstream: at('proxy-next-upstream', (v) => parsedOrThrow(nextUpstream(v))),
+      nextUpstreamTimeoutMs: at('proxy-next-upstream-timeout', (v) => parsedOrThrow(retryBudget(v))),
     },
     client: {
       headerTimeoutMs: at('client-header-timeout', positiveDuration),

@@ -1,6 +1,7 @@
 /**
  * `types` holds the static (process) configuration the CLI builds and the data plane consumes.
  */
+import type { NextUpstreamCondition } from '../model/types.js';
 
 export interface UpstreamOptions {
   readonly connectTimeoutMs: number;
@@ -10,6 +11,12 @@ export interface UpstreamOptions {
   readonly sendTimeoutMs: number;
   /** Total attempts for one request (first try included). */
   readonly maxTries: number;
+  /** `proxy-body-size`: largest request body in bytes (413 above it); absent or 0: no limit. */
+  readonly maxBodyBytes?: number;
+  /** `proxy-next-upstream` words; absent: `error timeout invalid_header` (Portico's rule, made safe). */
+  readonly nextUpstream?: readonly NextUpstreamCondition[];
+  /** `proxy-next-upstream-timeout` in ms; absent or 0: no limit. */
+  readonly nextUpstreamTimeoutMs?: number;
 }
 
 export interface ClientOptions {

@@ -18,6 +18,18 @@
  *   ran) → retry on the next endpoint, any method;
  * - bytes may have been sent → retry only idempotent methods, only if no request body was
  *   consumed, and only before any response byte; never once response headers went out.
+ * A route's `proxy-next-upstream` (`upstream-policy.ts`) picks which failure kinds retry at all,
+ * lets `non_idempotent` methods retry, and adds `http_NNN`: such a status is decided on the status
+ * line, before anything is written to the client (the attempt is aborted, nothing is buffered),
+ * for requests without a body only. `proxy-next-upstream-tries` / `-timeout` bound the attempts.
+ *
+ * Body limit (`proxy-body-size`): a Content-Length above it answers 413 before any upstream is
+ * contacted; a body without one is counted as it streams, and crossing the limit aborts the
+ * upstream request and answers 413 (or cuts the response if it has begun).
+ *
+ * A route's connect timeout below the pools' (which are the global one, or the longest a route
+ * asks for) is a timer per attempt: when it fires before `onConnect`, the attempt is abandoned
+ * (`AttemptGuard`) and counts as a connect timeout.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -40,9 +52,63 @@ import {
   SEND_TIMEOUT,
   type UpstreamErrorRow,
 } from './upstream-errors.js';
+import { declaredBodyLength, type RouteUpstream, retryAllows, routeUpstream } from './upstream-policy.js';
 import type { BackendUpstreams, Upstream } from './upstreams.js';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Pseudo error code of an attempt abandoned for a status `proxy-next-upstream` retries. */
+const NEXT_UPSTREAM_STATUS = 'PORTICO_NEXT_UPSTREAM_STATUS';
+/** Pseudo error code of an attempt whose route connect timeout fired (classified as a connect timeout). */
+const ROUTE_CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
+const ABANDONED = new Error('attempt abandoned');
+/** How long the rest of a refused (413) body is read and dropped before the connection is cut. */
+const LINGER_MS = 5_000;
+
+/**
+ * `AttemptGuard` stands between undici and the exchange for an attempt that has its own connect
+ * deadline: once abandoned, whatever undici later reports for that attempt is dropped, and a
+ * connection it eventually gets is given up without touching the request body (the next attempt
+ * may be streaming it).
+ */
+class AttemptGuard implements Dispatcher.DispatchHandler {
+  #live = true;
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly h2: boolean,
+  ) {}
+
+  abandon(): void {
+    this.#live = false;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.#live) {
+      this.exchange.onConnect(abort);
+      return;
+    }
+    // HTTP/2: aborting resets the stream before any body is piped. HTTP/1.1: undici's abort would
+    // destroy the shared body stream; a throw makes it fail this request alone.
+    if (this.h2) abort();
+    else throw ABANDONED;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: (Buffer | string)[], resume: () => void): boolean {
+    return this.#live ? this.exchange.onHeaders(statusCode, rawHeaders, resume) : false;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#live ? this.exchange.onData(chunk) : false;
+  }
+
+  onComplete(trailers?: (Buffer | string)[] | null): void {
+    if (this.#live) this.exchange.onComplete(trailers);
+  }
+
+  onError(err: Error): void {
+    if (this.#live) this.exchange.onError(err);
+  }
+}
 
 /**
  * `ForwardSettings` is shared by every exchange of one data plane. The timeouts and retry budget
@@ -137,6 +203,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #f: ForwardRequest;
   readonly #s: ForwardSettings;
   readonly #u: UpstreamOptions;
+  readonly #r: RouteUpstream;
   readonly #method: string;
   #set: BackendUpstreams;
   #maxAttempts: number;
@@ -153,6 +220,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #resume: (() => void) | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #lastClientByte = 0;
+  /** Request body bytes seen, counted only when a body limit applies and no Content-Length says it. */
+  #bodyBytes = 0;
+  /** When the first attempt started, for `proxy-next-upstream-timeout`. */
+  #startedAt = 0;
+  /** The attempt in flight was aborted on purpose to retry its status on the next endpoint. */
+  #statusRetry = false;
+  #guard: AttemptGuard | undefined;
+  #connectTimer: NodeJS.Timeout | undefined;
   /** grpc-status & co. taken from the response headers of a trailers-only gRPC answer (HTTP/2 clients). */
   #statusTrailers: Record<string, string> | undefined;
   /** When the current attempt was dispatched, for EWMA feedback (only with `balancing`). */
@@ -161,23 +236,38 @@ export class Exchange implements Dispatcher.DispatchHandler {
   constructor(f: ForwardRequest, s: ForwardSettings, first: number) {
     this.#f = f;
     this.#s = s;
-    // NOTE: per-route overrides (annotations, later) plug in here via resolveUpstreamSettings.
-    this.#u = f.settings.upstream;
+    this.#r = routeUpstream(f.settings.upstream, f.match.policy.upstream);
+    this.#u = this.#r.options;
     this.#method = f.req.method ?? 'GET';
     this.#set = f.backend;
     this.#maxAttempts = Math.max(1, Math.min(this.#u.maxTries, f.backend.upstreams.length));
+    if (this.#r.retryBudgetMs > 0) this.#startedAt = Date.now();
     this.#first = first;
   }
 
   /** `start` sends the first attempt. */
   start(): void {
     const { req, res } = this.#f;
+    if (hasRequestBody(req)) {
+      const limit = this.#r.maxBodyBytes;
+      const declared = limit > 0 ? declaredBodyLength(req) : undefined;
+      if (declared !== undefined && declared > limit) {
+        // Refused before any upstream is contacted: the backend never sees this request.
+        this.#tooLarge();
+        return;
+      }
+      // Counted ahead of the pipe below, so the chunk that crosses the limit is never forwarded.
+      if (limit > 0 && declared === undefined) req.prependListener('data', this.#onLimitedData);
+    }
     res.once('close', this.#onClientClose);
     if (hasRequestBody(req)) {
       // The body goes through a PassThrough, not req itself: undici destroys a body stream on
       // failure, and destroying an IncomingMessage would kill the client socket before we could
       // answer 502/504. The PassThrough also stays reusable for a retry while nothing read it.
       const body = new PassThrough();
+      // Destroyed with an error when the body is too large; undici and H2Upstream listen while
+      // they use it, this keeps the error from being unhandled outside that window.
+      body.on('error', noop);
       this.#body = body;
       req.pipe(body);
       this.#lastClientByte = Date.now();
@@ -204,6 +294,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#connected = false;
     this.#abort = undefined;
     if (this.#f.balancing !== undefined) this.#dispatchedAt = performance.now();
+    // A route connect timeout shorter than the pool's: this attempt gets its own deadline.
+    const poolConnectMs = upstream.connectTimeoutMs ?? this.#f.settings.upstream.connectTimeoutMs;
+    let handler: Dispatcher.DispatchHandler = this;
+    if (this.#u.connectTimeoutMs < poolConnectMs) {
+      const guard = new AttemptGuard(this, upstream.transport?.h2 === true);
+      this.#guard = guard;
+      handler = guard;
+      this.#connectTimer = setTimeout(this.#onConnectDeadline, this.#u.connectTimeoutMs);
+      this.#connectTimer.unref();
+    } else this.#guard = undefined;
     const options: Dispatcher.DispatchOptions & { servername?: string | undefined } = {
       path: this.#f.upstreamTarget ?? this.#f.req.url ?? '/',
       method: this.#method as Dispatcher.HttpMethod,
@@ -215,10 +315,31 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // HTTPS pools: a constant, so undici does not reconnect when the Host header changes.
       servername: upstream.servername,
     };
-    upstream.pool.dispatch(options, this);
+    upstream.pool.dispatch(options, handler);
+  }
+
+  readonly #onConnectDeadline = (): void => {
+    this.#connectTimer = undefined;
+    const guard = this.#guard;
+    if (guard === undefined || this.#connected || this.#done) return;
+    guard.abandon();
+    this.#guard = undefined;
+    this.onError(
+      Object.assign(new Error('upstream connect timeout (route proxy-connect-timeout)'), {
+        code: ROUTE_CONNECT_TIMEOUT,
+      }),
+    );
+  };
+
+  #clearConnectTimer(): void {
+    if (this.#connectTimer !== undefined) {
+      clearTimeout(this.#connectTimer);
+      this.#connectTimer = undefined;
+    }
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    this.#clearConnectTimer();
     this.#abort = abort;
     this.#connected = true;
     if (this.#clientGone) abort();
@@ -227,6 +348,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: (Buffer | string)[], resume: () => void): boolean {
     // 1xx informational responses (other than 101, which only upgrades see) are not relayed.
     if (statusCode < 200) return true;
+    if (this.#r.retry.statuses?.has(statusCode) === true && this.#canRetryStatus()) {
+      // Nothing was written to the client yet: abandon this answer and ask the next endpoint.
+      this.#s.logger.info(
+        {
+          route: routeLabel(this.#f.match),
+          upstream: this.#upstream?.key,
+          status: statusCode,
+          requestId: this.#f.requestId,
+        },
+        'upstream status retried on the next endpoint (proxy-next-upstream)',
+      );
+      this.#statusRetry = true;
+      this.#abort?.(
+        Object.assign(new Error(`upstream answered ${statusCode}`), { code: NEXT_UPSTREAM_STATUS }),
+      );
+      return false;
+    }
     const res = this.#f.res;
     const record = this.#f.record;
     if (record !== undefined) {
@@ -306,9 +444,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    this.#clearConnectTimer();
     if (this.#done) return;
     if (this.#clientGone) {
       this.#finish();
+      return;
+    }
+    if (this.#statusRetry) {
+      this.#statusRetry = false;
+      this.#attempt++;
+      this.#dispatch();
       return;
     }
     const row = classifyUpstreamError(err);
@@ -360,9 +505,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #canRetry(row: UpstreamErrorRow): boolean {
     if (this.#attempt + 1 >= this.#maxAttempts) return false;
     if (row.status === 400) return false;
+    if (!retryAllows(this.#r.retry, row) || this.#retryBudgetSpent()) return false;
     if (row.phase === 'connect' || !this.#connected) return this.#bodyReusable();
-    if (!IDEMPOTENT.has(this.#method)) return false;
+    if (!IDEMPOTENT.has(this.#method) && !this.#r.retry.nonIdempotent) return false;
     return this.#bodyReusable();
+  }
+
+  /** A status retry aborts the attempt, which would destroy a request body: body-less requests only. */
+  #canRetryStatus(): boolean {
+    if (this.#attempt + 1 >= this.#maxAttempts || this.#body !== null || this.#retryBudgetSpent()) {
+      return false;
+    }
+    return IDEMPOTENT.has(this.#method) || this.#r.retry.nonIdempotent;
+  }
+
+  #retryBudgetSpent(): boolean {
+    return this.#r.retryBudgetMs > 0 && Date.now() - this.#startedAt >= this.#r.retryBudgetMs;
   }
 
   #bodyReusable(): boolean {
@@ -402,6 +560,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #finish(): void {
     this.#done = true;
+    this.#clearConnectTimer();
     this.#stopWatchdog();
     const { req, res } = this.#f;
     res.off('close', this.#onClientClose);
@@ -424,6 +583,52 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#stopWatchdog();
     this.#abort?.();
     this.#body?.destroy();
+  };
+
+  /** Answers 413 for a body whose Content-Length is above the limit; nothing was sent upstream. */
+  #tooLarge(): void {
+    this.#done = true;
+    const { req, res } = this.#f;
+    this.#s.logger.info(
+      { route: routeLabel(this.#f.match), requestId: this.#f.requestId, limit: this.#r.maxBodyBytes },
+      'request body too large',
+    );
+    const body = `${statusLine(413)} — Portico: request body larger than ${this.#r.maxBodyBytes} bytes\n`;
+    if (this.#f.record !== undefined && req.method !== 'HEAD') this.#f.record.bytes = Buffer.byteLength(body);
+    // nginx's lingering close: the rest of the body is read and dropped for a while, so the client
+    // reads the 413 instead of a reset on its unfinished upload. A body that ends in time leaves
+    // the connection usable; one that does not is cut after LINGER_MS.
+    req.resume();
+    if (!req.complete) {
+      const cut = setTimeout(() => {
+        if (req.complete) return;
+        if (req.httpVersionMajor === 2) res.destroy();
+        else req.socket.destroy();
+      }, LINGER_MS);
+      cut.unref();
+      req.once('end', () => clearTimeout(cut));
+    }
+    sendBuiltIn(res, 413, body, this.#f.requestId, this.#s.draining(), this.#f.hsts);
+  }
+
+  readonly #onLimitedData = (chunk: Buffer): void => {
+    this.#bodyBytes += chunk.length;
+    if (this.#bodyBytes <= this.#r.maxBodyBytes) return;
+    this.#f.req.off('data', this.#onLimitedData);
+    if (this.#done) return;
+    // Before the pipe's own 'data' handler runs: this chunk never reaches the upstream.
+    this.#body?.destroy(
+      Object.assign(new Error('request body too large'), { code: 'PORTICO_BODY_TOO_LARGE' }),
+    );
+    const abort = this.#abort;
+    const responded = this.#responded;
+    this.#finish();
+    abort?.();
+    if (responded) {
+      this.#f.res.destroy();
+      return;
+    }
+    this.#tooLarge();
   };
 
   readonly #onClientData = (chunk: Buffer): void => {
@@ -490,6 +695,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
   };
 }
+
+function noop(): void {}
 
 const GRPC_STATUS_FIELDS: ReadonlySet<string> = new Set([
   'grpc-status',

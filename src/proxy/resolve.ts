@@ -31,6 +31,7 @@ import {
 } from './redirect.js';
 import { appRootLocation, rewriteUpstream, setForwardedPrefix } from './rewrite.js';
 import { configuredRedirect } from './route-redirect.js';
+import { setUpstreamHost } from './upstream-policy.js';
 import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `ResolveContext` is what resolution needs from the data plane. */
@@ -326,6 +327,8 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   if (clientAuthHeaders !== undefined) built.headers.push(...clientAuthHeaders);
   const rewritten = match.rewrite === undefined ? undefined : rewriteUpstream(match, normalized.path, target);
   if (rewritten?.forwardedPrefix !== undefined) setForwardedPrefix(built.headers, rewritten.forwardedPrefix);
+  // `upstream-vhost`: after the duplicate check, so X-Forwarded-Host keeps the client's host.
+  if (policy.upstream?.vhost !== undefined) setUpstreamHost(built.headers, policy.upstream.vhost);
   return {
     ok: true,
     requestId,

@@ -48,6 +48,8 @@ export interface Upstream {
   readonly pool: UpstreamDispatcher;
   /** Absent for plain HTTP/1.1. */
   readonly transport?: UpstreamTransport;
+  /** The connect timeout the pool was created with; shorter route timeouts are timers (forward.ts). */
+  readonly connectTimeoutMs?: number;
   /**
    * For HTTPS pools: a constant per pool, passed as undici's per-request `servername`. undici
    * would otherwise derive it from each request's Host header and reconnect whenever it changes;
@@ -96,6 +98,19 @@ export function transportUses(
   for (const binding of model.hostDefaults.values()) visit(binding.backend, binding.policy);
   if (model.catchAll !== undefined) visit(model.catchAll.backend, model.catchAll.policy);
   return out;
+}
+
+/** `longestRouteConnectTimeout` is the longest `proxy-connect-timeout` of a model's routes (0: none). */
+export function longestRouteConnectTimeout(model: RoutingModel): number {
+  let longest = 0;
+  const visit = (policy: RoutePolicy | undefined): void => {
+    const ms = policy?.upstream?.connectTimeoutMs;
+    if (ms !== undefined && ms > longest) longest = ms;
+  };
+  for (const route of model.routes) visit(route.policy);
+  for (const binding of model.hostDefaults.values()) visit(binding.policy);
+  if (model.catchAll !== undefined) visit(model.catchAll.policy);
+  return longest;
 }
 
 /** `endpointKey` renders an endpoint as `address:port`, bracketing IPv6 addresses. */
@@ -186,6 +201,8 @@ export class UpstreamRegistry {
   /** How many endpoint sets use each pool (pool key): a pool closes when nobody does. */
   #refs = new Map<string, number>();
   #closed = false;
+  /** The longest `proxy-connect-timeout` a route asks for (0: none); pools use at least this. */
+  #routeConnectMs = 0;
 
   constructor(options: UpstreamOptions, logger: Logger) {
     this.#options = options;
@@ -242,9 +259,17 @@ export class UpstreamRegistry {
    */
   setRoutes(model: RoutingModel): void {
     this.#model = model;
+    const before = this.#poolConnectMs();
+    this.#routeConnectMs = longestRouteConnectTimeout(model);
+    if (this.#poolConnectMs() !== before) this.#recreatePools();
     const external = this.#setExternal(externalTargets(model));
     const uses = this.#setUses();
     if (external || uses) this.#reconcile();
+  }
+
+  /** The connect timeout pools are created with: the global one, or a longer one a route asks for. */
+  #poolConnectMs(): number {
+    return Math.max(this.#options.connectTimeoutMs, this.#routeConnectMs);
   }
 
   /** `setCaBundles` takes the CA bundles of the TLS table (`proxy-ssl-secret`). */
@@ -379,9 +404,13 @@ export class UpstreamRegistry {
    * one. Read/send timeouts and tries are per request and need nothing here.
    */
   setOptions(options: UpstreamOptions): void {
-    const reconnect = options.connectTimeoutMs !== this.#options.connectTimeoutMs;
+    const before = this.#poolConnectMs();
     this.#options = options;
-    if (!reconnect || this.#closed) return;
+    if (this.#poolConnectMs() !== before) this.#recreatePools();
+  }
+
+  #recreatePools(): void {
+    if (this.#closed) return;
     for (const [key, upstream] of this.#pools) {
       this.#pools.set(key, this.#createUpstream(upstream.endpoint, upstream.transport));
       this.#retire(upstream.pool);
@@ -391,7 +420,7 @@ export class UpstreamRegistry {
 
   /** `connectTimeoutMs` is the connect timeout new pools get (tests). */
   get connectTimeoutMs(): number {
-    return this.#options.connectTimeoutMs;
+    return this.#poolConnectMs();
   }
 
   stats(): UpstreamStats {
@@ -472,7 +501,7 @@ export class UpstreamRegistry {
 
   #createUpstream(endpoint: UpstreamEndpoint, transport: UpstreamTransport | undefined): Upstream {
     const key = endpointKey(endpoint);
-    const o = this.#options;
+    const o = { ...this.#options, connectTimeoutMs: this.#poolConnectMs() };
     const tls = transport?.tls;
     const origin = `${tls === undefined ? 'http' : 'https'}://${key}`;
     if (transport?.h2 === true) {
@@ -484,7 +513,7 @@ export class UpstreamRegistry {
         headersTimeoutMs: o.readTimeoutMs,
         bodyTimeoutMs: o.readTimeoutMs,
       });
-      return { key, origin, endpoint, pool, transport };
+      return { key, origin, endpoint, pool, transport, connectTimeoutMs: o.connectTimeoutMs };
     }
     const pool = new Pool(origin, {
       connect: tls === undefined ? { timeout: o.connectTimeoutMs } : tlsConnector(tls, o.connectTimeoutMs),
@@ -497,8 +526,9 @@ export class UpstreamRegistry {
     // A pool emits 'connectionError' per failed connect; the request path logs those once per
     // request, so swallow the event here instead of letting it become noise.
     pool.on('connectionError', () => undefined);
-    if (transport === undefined) return { key, origin, endpoint, pool };
-    return { key, origin, endpoint, pool, transport, servername: transport.key };
+    const connectTimeoutMs = o.connectTimeoutMs;
+    if (transport === undefined) return { key, origin, endpoint, pool, connectTimeoutMs };
+    return { key, origin, endpoint, pool, transport, servername: transport.key, connectTimeoutMs };
   }
 
   #retire(pool: UpstreamDispatcher): void {

@@ -33,6 +33,7 @@ import {
   type FieldValue,
 } from './spec.js';
 import { parseSslRedirect, sslRedirectAnnotations } from './ssl-redirect.js';
+import { parseUpstream, upstreamAnnotations } from './upstream.js';
 
 /** `FAMILIES` lists every family, in the order the docs show them. */
 export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
@@ -51,6 +52,7 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   loadBalanceAnnotations,
   redirectAnnotations,
   serverAliasAnnotations,
+  upstreamAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -102,6 +104,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const rateLimit = readRateLimit(reader);
   const routeRedirect = parseRedirect(reader);
   const aliases = parseServerAlias(reader);
+  const upstream = parseUpstream(reader);
   // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
@@ -133,7 +136,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     affinity !== undefined ||
     loadBalance !== undefined ||
     routeRedirect.redirect !== undefined ||
-    routeRedirect.preserveTrailingSlash !== undefined;
+    routeRedirect.preserveTrailingSlash !== undefined ||
+    upstream !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -155,6 +159,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(routeRedirect.preserveTrailingSlash !== undefined
           ? { preserveTrailingSlash: routeRedirect.preserveTrailingSlash }
           : {}),
+        ...(upstream !== undefined ? { upstream } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 

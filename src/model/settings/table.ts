@@ -6,6 +6,8 @@
  */
 
 import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
+import { bodySize, nextUpstream, retryBudget } from '../annotations/upstream.js';
+import type { NextUpstreamCondition } from '../types.js';
 import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
 import type { GlobalSettings } from './types.js';
 import { boolean, cidrList, integer, nginxDuration, type Parsed, type Validator } from './validators.js';
@@ -105,6 +107,9 @@ const TLS_LIVE = 'A change applies to TLS handshakes that start afterwards; open
 // Tries: 0 is nginx's "no limit"; the balancer never tries an endpoint twice in one request, so the
 // endpoint count is the real ceiling.
 const NO_TRY_LIMIT = Number.MAX_SAFE_INTEGER;
+
+// Portico's rule without any setting: ingress-nginx's `error timeout`, plus malformed responses.
+const DEFAULT_NEXT_UPSTREAM: readonly NextUpstreamCondition[] = ['error', 'timeout', 'invalid_header'];
 
 /** `SETTINGS` is the table; keys are ingress-nginx ConfigMap keys, sorted within each status. */
 export const SETTINGS = {
@@ -254,6 +259,19 @@ export const SETTINGS = {
     render: String,
     differs: '`portico.dev/` limits answer 429 (or their `limit-status-code`) whatever this says.',
   }),
+  'proxy-body-size': supported({
+    type: 'string',
+    ingressNginxDefault: '"1m"',
+    default: '1m',
+    flag: 'proxy-body-size',
+    doc: 'Largest request body accepted (nginx size: `"8m"`, `"512k"`, bytes; `"0"` = no limit); above it Portico answers 413. A Content-Length above the limit is refused before the upstream is contacted; a chunked body is counted as it streams and cut with 413 when it crosses the limit (nothing is buffered). The `proxy-body-size` annotation overrides it per Ingress. Applies to requests that start after the change.',
+    validate: bodySize,
+    read: (s) => s.upstream.maxBodyBytes ?? 0,
+    apply: (s, v) => ({ ...s, upstream: { ...s.upstream, maxBodyBytes: v } }),
+    render: (v) => (v === 0 ? '0' : showSize(v)),
+    differs:
+      'nginx buffers the body and refuses it before proxying; Portico streams, so an upstream may have received the first bytes of a chunked body that turns out too large (never the whole of it). Portico before this key existed had no limit: the 1m default now refuses larger uploads unless the flag, this key or the annotation raises it.',
+  }),
   'proxy-connect-timeout': supported({
     type: SECONDS,
     ingressNginxDefault: '5',
@@ -266,6 +284,31 @@ export const SETTINGS = {
     render: showDuration,
     differs: `${SECONDS_NOTE} nginx caps this at about 75 seconds; Portico does not.`,
   }),
+  'proxy-next-upstream': supported({
+    type: 'string',
+    ingressNginxDefault: '"error timeout"',
+    default: 'error timeout invalid_header',
+    flag: 'proxy-next-upstream',
+    doc: "Which failures send a request to the next endpoint, as nginx's `proxy_next_upstream`: `error`, `timeout`, `invalid_header`, `http_500`, `http_502`, `http_503`, `http_504`, `http_403`, `http_404`, `http_429`, `non_idempotent`, `off`. A status (`http_NNN`) is decided on the status line, before anything reaches the client. The `proxy-next-upstream` annotation replaces the whole list for its Ingress. Applies to requests that start after the change.",
+    validate: nextUpstream,
+    read: (s) => s.upstream.nextUpstream ?? DEFAULT_NEXT_UPSTREAM,
+    apply: (s, v) => ({ ...s, upstream: { ...s.upstream, nextUpstream: v } }),
+    render: (v) => v.join(' '),
+    differs:
+      'Portico never buffers request bodies: a request whose body was (partly) sent is never retried, and status retries apply to requests without a body only. The default also retries malformed responses (`invalid_header`), as Portico always did. WebSocket upgrades keep retrying failed connections only.',
+  }),
+  'proxy-next-upstream-timeout': supported({
+    type: 'int',
+    ingressNginxDefault: '0',
+    default: '0',
+    flag: 'proxy-next-upstream-timeout',
+    doc: 'Time from the first attempt after which no further endpoint is tried (`"0"`: no limit). Applies to requests that start after the change.',
+    validate: retryBudget,
+    read: (s) => s.upstream.nextUpstreamTimeoutMs ?? 0,
+    apply: (s, v) => ({ ...s, upstream: { ...s.upstream, nextUpstreamTimeoutMs: v } }),
+    render: (v) => (v === 0 ? '0' : showDuration(v)),
+    differs: SECONDS_NOTE,
+  }),
   'proxy-next-upstream-tries': supported({
     type: 'int',
     ingressNginxDefault: '3',
@@ -277,7 +320,7 @@ export const SETTINGS = {
     apply: (s, v) => ({ ...s, upstream: { ...s.upstream, maxTries: v === 0 ? NO_TRY_LIMIT : v } }),
     render: (v) => (v === NO_TRY_LIMIT ? '0' : String(v)),
     differs:
-      'Portico retries only what is safe: a failed connection for any request; other failures only for idempotent methods whose body was not consumed and before any response byte (ingress-nginx retries `error timeout` per `proxy-next-upstream`, which is not configurable yet). At most 100.',
+      'Portico retries only what is safe: a failed connection for any request; other failures only for idempotent methods whose body was not consumed and before any response byte (see `proxy-next-upstream`). At most 100.',
   }),
   'proxy-protocol-header-timeout': supported({
     type: 'string',
@@ -474,13 +517,6 @@ export const SETTINGS = {
   'hide-headers': planned('[]string', 'empty', 'Upstream response headers not passed to the client.'),
   'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
   'load-balance': planned('string', '"round_robin"', 'Load-balancing algorithm (round_robin, ewma).'),
-  'proxy-body-size': planned('string', '"1m"', 'Largest request body accepted; larger ones get 413.'),
-  'proxy-next-upstream': planned(
-    'string',
-    '"error timeout"',
-    'Which failures are retried on the next endpoint.',
-  ),
-  'proxy-next-upstream-timeout': planned('int', '0', 'Time limit for all retries of one request.'),
   'proxy-set-headers': planned('string', '""', 'Headers sent to upstreams, from another ConfigMap.'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),

@@ -9,6 +9,7 @@ import {
   type ProxyOptions,
   type ProxyProtocolOptions,
 } from '../../config/types.js';
+import type { NextUpstreamCondition } from '../types.js';
 import { DEFAULT_TLS_SETTINGS, type TlsSettings } from './tls.js';
 
 /** `UpstreamSettings` governs every exchange with an upstream. Same shape as `UpstreamOptions`. */
@@ -20,6 +21,12 @@ export interface UpstreamSettings {
   readonly sendTimeoutMs: number;
   /** Total attempts for one request (first try included). */
   readonly maxTries: number;
+  /** `proxy-body-size`: largest request body in bytes; absent or 0: no limit. */
+  readonly maxBodyBytes?: number;
+  /** `proxy-next-upstream` words; absent: Portico's default rule. */
+  readonly nextUpstream?: readonly NextUpstreamCondition[];
+  /** `proxy-next-upstream-timeout` in ms; absent or 0: no limit. */
+  readonly nextUpstreamTimeoutMs?: number;
 }
 
 /** `ClientSettings` governs client connections. */
@@ -72,6 +79,11 @@ export function baseSettings(options: ProxyOptions): GlobalSettings {
       readTimeoutMs: options.upstream.readTimeoutMs,
       sendTimeoutMs: options.upstream.sendTimeoutMs,
       maxTries: options.upstream.maxTries,
+      ...(options.upstream.maxBodyBytes !== undefined ? { maxBodyBytes: options.upstream.maxBodyBytes } : {}),
+      ...(options.upstream.nextUpstream !== undefined ? { nextUpstream: options.upstream.nextUpstream } : {}),
+      ...(options.upstream.nextUpstreamTimeoutMs !== undefined
+        ? { nextUpstreamTimeoutMs: options.upstream.nextUpstreamTimeoutMs }
+        : {}),
     },
     client: {
       headerTimeoutMs: options.client.headerTimeoutMs,
@@ -105,7 +117,7 @@ export function resolveUpstreamSettings(
   route?: Partial<UpstreamSettings>,
 ): UpstreamSettings {
   if (route === undefined) return global;
-  let out: { -readonly [K in keyof UpstreamSettings]: number } | undefined;
+  let out: { -readonly [K in keyof UpstreamSettings]: UpstreamSettings[K] } | undefined;
   for (const key of ['connectTimeoutMs', 'readTimeoutMs', 'sendTimeoutMs', 'maxTries'] as const) {
     const v = route[key];
     if (v === undefined || v === global[key]) continue;

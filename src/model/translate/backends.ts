@@ -20,6 +20,31 @@ export type ServiceIndex = ReadonlyMap<string, Service>;
 /** `DEFAULT_NAMESPACE` is what an object without `metadata.namespace` belongs to, as kubectl assumes. */
 export const DEFAULT_NAMESPACE = 'default';
 
+/** `CLUSTER_IP_SUFFIX` ends the key of a backend reached through its Service's ClusterIP. */
+export const CLUSTER_IP_SUFFIX = ' via ClusterIP';
+
+/**
+ * `viaClusterIp` turns an endpoints backend into a `cluster-ip` one for `service-upstream`.
+ * Broken references and ExternalName Services stay as they are (there is no ClusterIP to use);
+ * a headless Service keeps its endpoints, with a warning.
+ */
+function viaClusterIp(resolved: BackendResolution, svc: Service | undefined, key: string): BackendResolution {
+  const ref = resolved.ref;
+  if (ref.target?.kind !== 'endpoints') return resolved;
+  const clusterIp = svc?.spec?.clusterIP ?? '';
+  if (clusterIp === '' || clusterIp === 'None') {
+    return {
+      ref,
+      warning: {
+        code: 'PORTICO_WARN_ANNOTATION_IGNORED',
+        message: `service-upstream: service "${ref.namespace}/${ref.service}" has no ClusterIP (${clusterIp === 'None' ? 'headless' : 'not allocated'}); its endpoints are used`,
+      },
+    };
+  }
+  const target: BackendTarget = { kind: 'cluster-ip', address: clusterIp, port: ref.target.servicePort };
+  return { ref: Object.freeze({ ...ref, key, target: Object.freeze(target) }) };
+}
+
 /** `indexServices` builds the `ServiceIndex` for one translation pass. */
 export function indexServices(services: readonly Service[]): ServiceIndex {
   const index = new Map<string, Service>();
@@ -43,17 +68,24 @@ export class BackendResolver {
     this.#services = services;
   }
 
-  /** `resolve` turns a validated `IngressBackend` of an Ingress in `namespace` into a `BackendResolution`. */
-  resolve(namespace: string, backend: IngressBackend): BackendResolution {
+  /**
+   * `resolve` turns a validated `IngressBackend` of an Ingress in `namespace` into a
+   * `BackendResolution`. `serviceUpstream` (the `service-upstream` annotation) targets the
+   * Service's ClusterIP under its own key (`CLUSTER_IP_SUFFIX`), so the same Service port can be
+   * reached through its endpoints by other Ingresses at the same time.
+   */
+  resolve(namespace: string, backend: IngressBackend, serviceUpstream = false): BackendResolution {
     if (backend.resource) return this.#resource(namespace, backend.resource.kind, backend.resource.name);
     const service = backend.service;
     const name = service?.name ?? '';
     const port: number | string = service?.port?.number ?? service?.port?.name ?? '';
     const key = backendKey(namespace, name, port);
-    let hit = this.#cache.get(key);
+    const cacheKey = serviceUpstream ? `${key}${CLUSTER_IP_SUFFIX}` : key;
+    let hit = this.#cache.get(cacheKey);
     if (!hit) {
       hit = this.#service(namespace, name, port, key);
-      this.#cache.set(key, hit);
+      if (serviceUpstream) hit = viaClusterIp(hit, this.#services.get(`${namespace}/${name}`), cacheKey);
+      this.#cache.set(cacheKey, hit);
     }
     return hit;
   }

@@ -296,7 +296,7 @@ function resolveReporting(
   make: DiagnosticFactory,
   diagnostics: Diagnostic[],
 ): BackendRef {
-  const resolution = resolver.resolve(c.namespace, backend);
+  const resolution = resolver.resolve(c.namespace, backend, c.annotations.policy.upstream?.serviceUpstream);
   if (resolution.warning) {
     const sub = backend.resource ? `${field}.resource` : `${field}.service`;
     diagnostics.push(make('warning', resolution.warning.code, sub, resolution.warning.message));

@@ -333,10 +333,10 @@ const ignored = [
     message: 'ingress-nginx setting not supported yet; ignored (value "true")',
   },
   {
-    name: 'proxy-body-size is planned',
-    key: 'proxy-body-size',
-    value: '8m',
-    message: 'ingress-nginx setting not supported yet; ignored (value "8m")',
+    name: 'upstream-keepalive-timeout is planned',
+    key: 'upstream-keepalive-timeout',
+    value: '30',
+    message: 'ingress-nginx setting not supported yet; ignored (value "30")',
   },
   {
     name: 'an unknown key is reported with its value',

@@ -58,7 +58,7 @@ test('the keys the issue names are in the table with the right status', () => {
     'hsts-max-age': 'supported',
     'hsts-include-subdomains': 'supported',
     'hsts-preload': 'supported',
-    'proxy-body-size': 'planned',
+    'proxy-body-size': 'supported',
     'limit-req-status-code': 'supported',
     'limit-conn-status-code': 'supported',
   };
