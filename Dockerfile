@@ -3,7 +3,7 @@
 #   deps           - a clean production-only install from the lockfile (no devDependencies, no
 #                    install scripts); test/unit/deploy/runtime-stage.test.ts reproduces exactly this
 #                    and runs the result, which proves no runtime import needs a devDependency
-#   app            - deps' node_modules + dist/, nothing else from the build
+#   app            - deps' node_modules + the build's compiled re2 addon + dist/, nothing else
 #   runtime-kernel - app + the kernel L4 tools with file capabilities, for deploy/daemonset:
 #                    `docker build --target runtime-kernel -t portico-kernel:0.1.0 .`
 #   runtime        - app as it is: user space only, no capability. The LAST stage, so a plain
@@ -15,6 +15,11 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# re2 (Ingress regexes run on RE2, linear time) is Portico's one native addon: its install script
+# fetches a prebuilt binary or compiles it with node-gyp, which needs this toolchain (build stage
+# only; the runtime gets the compiled re2.node and no compiler).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
+    && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -24,7 +29,8 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# `npm ci` installs exactly the lockfile; no dependency of Portico needs an install script.
+# `npm ci` installs exactly the lockfile, without install scripts: the only dependency that has one
+# is re2, whose compiled addon the app stage takes from the build stage (same base image, same ABI).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS app
@@ -33,6 +39,7 @@ WORKDIR /app
 # package.json is read at run time (`--version`).
 COPY package.json package-lock.json ./
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/node_modules/re2/build/Release/re2.node ./node_modules/re2/build/Release/re2.node
 COPY --from=build /app/dist ./dist
 # The bundled demo folder (`node dist/demo/start.js`, file mode).
 COPY examples ./examples

@@ -137,6 +137,11 @@ describe('Dockerfile', () => {
     assert.match(dockerfile, /RUN npm ci --omit=dev --ignore-scripts/);
     assert.match(dockerfile, /COPY --from=deps \/app\/node_modules \.\/node_modules/);
     assert.match(dockerfile, /COPY --from=build \/app\/dist \.\/dist/);
+    // The one native addon, compiled where the toolchain is (the runtime has none).
+    assert.ok(
+      dockerfile.includes(`COPY --from=build /app/${RE2_ADDON} ./${RE2_ADDON}`),
+      'the app stage copies the compiled re2 addon from the build stage',
+    );
     assert.doesNotMatch(dockerfile, /npm install/, 'npm ci only: the lockfile decides');
   });
 
