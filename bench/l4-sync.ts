@@ -276,8 +276,8 @@ tens of percent. Measured ${new Date().toISOString().slice(0, 10)}.
 
 Every figure goes through \`KernelL4.sync\` (src/l4/sync.ts) and the real tools. "Full sync" is the
 first sync into the empty namespace (\`iptables-save -t nat\` to adopt, one
-\`iptables-restore --noflush\`, five \`iptables -C\`/\`-I\` for the jumps; or \`nft list table\` and
-one \`nft -f\` transaction). "One endpoint change" is the partial sync after one endpoint of one TCP
+\`iptables-restore --noflush\`, five \`iptables -C\`/\`-I\` for the jumps; or one
+\`nft -f\` transaction that replaces the table, read by nothing first). "One endpoint change" is the partial sync after one endpoint of one TCP
 service is replaced: iptables rewrites that service's chains plus PORTICO-NODEPORTS (one rule per
 service); nftables flushes and rewrites that service's one chain (mark, then DNAT through a
 \`numgen\` map over the endpoints) and touches no verdict-map element (the service keeps its chain
