@@ -605,8 +605,8 @@ async function main(): Promise<number> {
   const nft = by('nftables');
   const control = rows.find((r) => r.path === 'nftables-plain-masq');
   const masquerades = `The nftables rendering masquerades with \`fully-random\` (a random source port per
-flow, as kube-proxy's nftables mode does), the iptables rendering with a plain \`MASQUERADE\` (the
-client's port kept when free; kube-proxy adds \`--random-fully\` where iptables supports it).`;
+flow, as kube-proxy's nftables mode does), and so does the iptables rendering
+(\`MASQUERADE --random-fully\`, as kube-proxy's iptables mode where supported).`;
   const noTimeWait = `TIME_WAIT: the backends keep none in this run (\`net.ipv4.tcp_max_tw_buckets=0\` in their
 namespaces). At these rates the default table (131,072 sockets) fills within seconds, so whether
 a run's own TIME_WAIT sockets were kept would depend on what ran in the minute before it. ${masquerades}
