@@ -338,6 +338,7 @@ export class Controller {
         ingressClasses: classes,
         services: store.list('Service'),
         rateLimitPolicies: policies.policies,
+        configMaps: store.list('ConfigMap'),
       },
       translateOptions,
     );

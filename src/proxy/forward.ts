@@ -27,12 +27,14 @@ import type { UpstreamOptions } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessRecord } from './access-log.js';
 import { attemptIndex, roundRobin } from './balancer.js';
+import { answerWithErrorPage, interceptedStatus } from './custom-errors.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { peerAddress } from './forwarded-headers.js';
 import { buildResponseHeaders, trailerFields } from './hop-by-hop.js';
 import { http2HasBody } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import { routeLabel } from './resolve.js';
+import type { ResponseShaping } from './response-shaping.js';
 import {
   classifyUpstreamError,
   errorCodeOf,
@@ -80,6 +82,8 @@ export interface ForwardRequest {
   readonly headersForStatus?: ((status: number) => readonly string[]) | undefined;
   /** The access log record to fill, when a line is due. */
   readonly record?: AccessRecord | undefined;
+  /** Headers the route's policy sets on every response (CORS, `custom-headers`). */
+  readonly shaping?: ResponseShaping | undefined;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -148,6 +152,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #resume: (() => void) | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #lastClientByte = 0;
+  /** The backend's status when `custom-http-errors` intercepts it: its body is discarded. */
+  #intercepted: number | undefined;
   /** grpc-status & co. taken from the response headers of a trailers-only gRPC answer (HTTP/2 clients). */
   #statusTrailers: Record<string, string> | undefined;
 
@@ -226,6 +232,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
       record.upstreamMs = performance.now() - record.upstreamStart;
     }
     this.#resume = resume;
+    if (interceptedStatus(this.#f.match, statusCode)) {
+      // Decided on the status line: nothing of this response reaches the client.
+      this.#intercepted = statusCode;
+      return true;
+    }
+    const shaping = this.#f.shaping;
     const headers = buildResponseHeaders(rawHeaders, {
       requestId: this.#f.requestId,
       // An upstream may answer before reading the whole request body; the rest of that body is
@@ -235,10 +247,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.#f.req.httpVersionMajor !== 2 &&
         (this.#s.draining() || (this.#body !== null && !this.#f.req.complete)),
       hsts: this.#f.hsts,
-      extra:
+      extra: withShaping(
         this.#f.headersForStatus === undefined
           ? this.#f.extraHeaders
           : [...(this.#f.extraHeaders ?? []), ...this.#f.headersForStatus(statusCode)],
+        shaping,
+      ),
+      replace: shaping?.replace,
     });
     // A gRPC "trailers-only" answer (an error with no message) carries grpc-status in its one
     // HEADERS frame with END_STREAM. Relayed as response headers followed by an empty end, gRPC
@@ -262,6 +277,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.#intercepted !== undefined) return true;
     const res = this.#f.res;
     if (this.#f.record !== undefined) this.#f.record.bytes += chunk.length;
     if (res.write(chunk)) return true;
@@ -271,6 +287,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(trailers?: (Buffer | string)[] | null): void {
     this.#finish();
+    if (this.#intercepted !== undefined) {
+      this.#errorPage(this.#intercepted);
+      return;
+    }
     const res = this.#f.res;
     // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
     // responses, and drops them on a response sized by Content-Length (nowhere to put them).
@@ -290,6 +310,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     if (this.#clientGone) {
       this.#finish();
+      return;
+    }
+    if (this.#intercepted !== undefined) {
+      // The discarded body failed: the error page answers all the same.
+      this.#finish();
+      this.#errorPage(this.#intercepted);
       return;
     }
     const row = classifyUpstreamError(err);
@@ -343,6 +369,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.#bodyReusable();
   }
 
+  #errorPage(status: number): void {
+    const { req, res } = this.#f;
+    if (this.#f.record !== undefined) this.#f.record.upstreamStatus = status;
+    answerWithErrorPage({
+      req,
+      res,
+      match: this.#f.match,
+      status,
+      requestId: this.#f.requestId,
+      upstreamHeaders: this.#f.headers,
+      hsts: this.#f.hsts,
+      extra: this.#f.extraHeaders,
+      shaping: this.#f.shaping,
+      close: req.httpVersionMajor !== 2 && (this.#s.draining() || (this.#body !== null && !req.complete)),
+      readTimeoutMs: this.#u.readTimeoutMs,
+      endpoints: (key) => this.#s.currentEndpoints(key),
+      logger: this.#s.logger,
+    });
+  }
+
   #bodyReusable(): boolean {
     const body = this.#body;
     return body === null || (!body.destroyed && !body.readableDidRead);
@@ -358,7 +404,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       upstreamErrorBody(row.status, this.#set.backendKey, row.what),
       this.#f.requestId,
       close,
-      this.#f.hsts,
+      withShaping(this.#f.hsts, this.#f.shaping),
     );
   }
 
@@ -467,6 +513,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       );
     }
   };
+}
+
+/** `withShaping` appends a route's shaping headers to a flat header list. */
+function withShaping(
+  headers: readonly string[] | undefined,
+  shaping: ResponseShaping | undefined,
+): readonly string[] | undefined {
+  if (shaping === undefined || shaping.headers.length === 0) return headers;
+  return headers === undefined ? shaping.headers : [...headers, ...shaping.headers];
 }
 
 const GRPC_STATUS_FIELDS: ReadonlySet<string> = new Set([

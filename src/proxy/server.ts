@@ -24,12 +24,14 @@ import type { Logger } from '../log/logger.js';
 import { applyToUpstream, type PolicyPass, type PolicyRefusal } from '../policy/chain.js';
 import type { AccessLog, AccessRecord } from './access-log.js';
 import { roundRobin } from './balancer.js';
+import { answerPreflight } from './cors.js';
 import { badRequestBody, statusLine } from './errors.js';
 import { Exchange, type ForwardSettings, hasRequestBody, sendBuiltIn } from './forward.js';
 import { gate, withHeaders } from './policy-gate.js';
 import { acceptProxyHeaders, type ProxyProtocolGate } from './proxy-protocol-listener.js';
 import { sendRedirect } from './redirect.js';
 import { type Resolution, type ResolveContext, requestIdOf, resolveRequest } from './resolve.js';
+import { responseShaping } from './response-shaping.js';
 import { handleUpgrade } from './websocket.js';
 
 /** `ProxyServerDeps` wires the listener to the rest of the data plane. */
@@ -217,8 +219,8 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
       else {
         const extra = withHeaders(
-          withHeaders(r.hsts, pass?.responseHeaders),
-          pass?.headersForStatus?.(r.status),
+          withHeaders(withHeaders(r.hsts, pass?.responseHeaders), pass?.headersForStatus?.(r.status)),
+          responseShaping(req, r.match?.policy)?.headers,
         );
         sendBuiltIn(res, r.status, r.body, r.requestId, close, extra);
       }
@@ -242,6 +244,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         extraHeaders: pass?.responseHeaders,
         headersForStatus: pass?.headersForStatus,
         record,
+        shaping: responseShaping(req, r.match.policy),
       },
       forward,
       first,
@@ -268,7 +271,10 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       refusal.body,
       r.requestId,
       close,
-      withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
+      withHeaders(
+        withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
+        responseShaping(req, r.match?.policy)?.headers,
+      ),
     );
   };
 
@@ -289,6 +295,8 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         accessLog?.tracks === true
           ? accessLog.begin(req, res, started, r.requestId, r.match, resolve.settings().accessLog)
           : undefined;
+      // Step (1) of the hook order: a CORS preflight needs neither credentials nor the backend.
+      if (answerPreflight(req, res, r, forward.draining() || (hasRequestBody(req) && !req.complete))) return;
       const verdict = gate(req, r, resolve);
       if (verdict === undefined) proceed(req, res, r, record, undefined);
       else if (verdict instanceof Promise) {

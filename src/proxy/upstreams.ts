@@ -114,7 +114,10 @@ export function externalTargets(model: RoutingModel): Map<string, UpstreamEndpoi
       out.set(backend.key, { address: target.hostname, port: target.port, kind: 'dns' });
     }
   };
-  for (const route of model.routes) visit(route.backend);
+  for (const route of model.routes) {
+    visit(route.backend);
+    if (route.policy?.customErrors?.backend !== undefined) visit(route.policy.customErrors.backend);
+  }
   for (const binding of model.hostDefaults.values()) visit(binding.backend);
   if (model.catchAll !== undefined) visit(model.catchAll.backend);
   return out;

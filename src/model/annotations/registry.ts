@@ -9,6 +9,9 @@ import { accessLogAnnotations, parseAccessLog } from './access-log.js';
 import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './auth-tls.js';
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
+import { corsAnnotations, parseCors } from './cors.js';
+import { type CustomErrorsSettings, customErrorsAnnotations, parseCustomErrors } from './custom-errors.js';
+import { type ConfigMapName, customHeadersAnnotations, parseCustomHeaders } from './custom-headers.js';
 import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
 import {
@@ -24,6 +27,7 @@ import {
   AnnotationReader,
   type AnnotationTable,
   annotationField,
+  type FieldValue,
 } from './spec.js';
 import { parseSslRedirect, sslRedirectAnnotations } from './ssl-redirect.js';
 
@@ -38,6 +42,9 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   externalAuthAnnotations,
   rateLimitAnnotations,
   nginxRateLimitAnnotations,
+  corsAnnotations,
+  customErrorsAnnotations,
+  customHeadersAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -54,6 +61,11 @@ export interface IngressAnnotations {
   readonly rateLimitPolicy?: RateLimitPolicyRef;
   /** Well-formed values that fail closed (the `deny` of `policy` or `clientAuth`), with their fields. */
   readonly denials: readonly AnnotationProblem[];
+  /** `custom-http-errors`/`default-backend` and `custom-headers`: resolved by translation (`response-shaping.ts`). */
+  readonly responseShaping?: {
+    readonly customErrors?: CustomErrorsSettings;
+    readonly customHeaders?: FieldValue<ConfigMapName>;
+  };
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
 }
@@ -75,6 +87,10 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const externalAuth = parseExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
+  // Response shaping (issue 8): CORS is complete here; the rest needs Services and ConfigMaps.
+  const cors = parseCors(reader);
+  const customErrors = parseCustomErrors(reader);
+  const customHeaders = parseCustomHeaders(reader);
   // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
@@ -95,7 +111,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     ipAccess.deny !== undefined ||
     basicAuth !== undefined ||
     externalAuth !== undefined ||
-    rateLimit.config !== undefined;
+    rateLimit.config !== undefined ||
+    cors !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -110,6 +127,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
         ...(basicAuth !== undefined ? { basicAuth: Object.freeze(basicAuth) } : {}),
         ...(externalAuth !== undefined ? { externalAuth: Object.freeze(externalAuth) } : {}),
         ...(rateLimit.config !== undefined ? { rateLimit: rateLimit.config } : {}),
+        ...(cors !== undefined ? { cors } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -135,6 +153,16 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     problems: reader.problems,
     warnings: reader.warnings,
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
+    ...(customErrors.codes !== undefined || customErrors.backend !== undefined || customHeaders !== undefined
+      ? {
+          responseShaping: {
+            ...(customErrors.codes !== undefined || customErrors.backend !== undefined
+              ? { customErrors }
+              : {}),
+            ...(customHeaders !== undefined ? { customHeaders } : {}),
+          },
+        }
+      : {}),
     denials,
     unknown,
   };
