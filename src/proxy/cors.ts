@@ -140,13 +140,17 @@ export function answerPreflight(
   res: ServerResponse,
   r: Resolution,
   close: boolean,
+  global?: readonly (readonly [string, string])[],
 ): boolean {
   const cors = r.match?.policy.cors;
   if (cors === undefined || r.location !== undefined) return false;
   if (!r.ok && !BACKEND_ANSWERS.has(r.code)) return false;
   const headers = preflightHeaders(req, cors);
   if (headers === undefined) return false;
-  for (const [name, value] of r.match?.policy.responseHeaders ?? []) headers.push(name, value);
+  const own = r.match?.policy.responseHeaders ?? [];
+  const ownNames = new Set(own.map(([name]) => name.toLowerCase()));
+  for (const [name, value] of global ?? []) if (!ownNames.has(name.toLowerCase())) headers.push(name, value);
+  for (const [name, value] of own) headers.push(name, value);
   headers.push('server', 'portico', 'x-request-id', r.requestId);
   if (r.hsts !== undefined) headers.push(...r.hsts);
   if (close && req.httpVersionMajor !== 2) headers.push('connection', 'close');

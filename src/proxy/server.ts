@@ -31,7 +31,7 @@ import { gate, withHeaders } from './policy-gate.js';
 import { acceptProxyHeaders, type ProxyProtocolGate } from './proxy-protocol-listener.js';
 import { sendRedirect } from './redirect.js';
 import { type Resolution, type ResolveContext, requestIdOf, resolveRequest } from './resolve.js';
-import { responseShaping } from './response-shaping.js';
+import { responseShaping, withUpstreamHeaders } from './response-shaping.js';
 import { handleUpgrade } from './websocket.js';
 
 /** `ProxyServerDeps` wires the listener to the rest of the data plane. */
@@ -220,7 +220,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       else {
         const extra = withHeaders(
           withHeaders(withHeaders(r.hsts, pass?.responseHeaders), pass?.headersForStatus?.(r.status)),
-          responseShaping(req, r.match?.policy)?.headers,
+          responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
         );
         sendBuiltIn(res, r.status, r.body, r.requestId, close, extra);
       }
@@ -235,7 +235,10 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       {
         req,
         res,
-        headers: pass === undefined ? r.headers : applyToUpstream(r.headers, pass),
+        headers: withUpstreamHeaders(
+          pass === undefined ? r.headers : applyToUpstream(r.headers, pass),
+          r.settings.requestHeaders,
+        ),
         requestId: r.requestId,
         backend: r.backend,
         match: r.match,
@@ -244,7 +247,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         extraHeaders: pass?.responseHeaders,
         headersForStatus: pass?.headersForStatus,
         record,
-        shaping: responseShaping(req, r.match.policy),
+        shaping: responseShaping(req, r.match.policy, r.settings.responseHeaders),
       },
       forward,
       first,
@@ -273,7 +276,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       close,
       withHeaders(
         withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
-        responseShaping(req, r.match?.policy)?.headers,
+        responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
       ),
     );
   };
@@ -296,7 +299,8 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
           ? accessLog.begin(req, res, started, r.requestId, r.match, resolve.settings().accessLog)
           : undefined;
       // Step (1) of the hook order: a CORS preflight needs neither credentials nor the backend.
-      if (answerPreflight(req, res, r, forward.draining() || (hasRequestBody(req) && !req.complete))) return;
+      const closing = forward.draining() || (hasRequestBody(req) && !req.complete);
+      if (answerPreflight(req, res, r, closing, resolve.settings().responseHeaders)) return;
       const verdict = gate(req, r, resolve);
       if (verdict === undefined) proceed(req, res, r, record, undefined);
       else if (verdict instanceof Promise) {

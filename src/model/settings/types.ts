@@ -9,6 +9,7 @@ import {
   type ProxyOptions,
   type ProxyProtocolOptions,
 } from '../../config/types.js';
+import type { GlobalHeaderSettings } from './global-headers.js';
 import { DEFAULT_TLS_SETTINGS, type TlsSettings } from './tls.js';
 
 /** `UpstreamSettings` governs every exchange with an upstream. Same shape as `UpstreamOptions`. */
@@ -53,6 +54,8 @@ export interface GlobalSettings {
   readonly limits: { readonly request: number; readonly connection: number };
   /** `use-proxy-protocol` and `proxy-protocol-header-timeout`: read at each accepted connection. */
   readonly proxyProtocol: ProxyProtocolOptions;
+  /** `add-headers` / `proxy-set-headers` (issue 8); absent when neither is set. */
+  readonly globalHeaders?: GlobalHeaderSettings;
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */
