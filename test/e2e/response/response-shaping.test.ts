@@ -15,8 +15,9 @@ import {
   manifestDir,
   type PorticoProcess,
   startPortico,
+  waitUntil,
 } from '../../support/portico-process.js';
-import { type Pods, startPods, yamlOf } from '../portico/helpers.js';
+import { type Pods, settingsConfigMap, startPods, yamlOf } from '../portico/helpers.js';
 
 const N = 'nginx.ingress.kubernetes.io';
 const P = 'portico.dev';
@@ -35,6 +36,20 @@ const shopHeaders: ConfigMap = {
   metadata: { name: 'shop-headers', namespace: 'default' },
   // The echo backend sends X-Backend itself: the ConfigMap's value replaces it.
   data: { 'X-Backend': 'from-configmap', 'X-Frame-Options': 'DENY', 'X-Shop': 'yes; really' },
+};
+
+const globalResponse: ConfigMap = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'response-headers', namespace: 'ingress' },
+  data: { 'X-Global': 'everywhere', 'X-Shop': 'global value, overridden by custom-headers' },
+};
+
+const globalRequest: ConfigMap = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'request-headers', namespace: 'ingress' },
+  data: { 'X-Tenant': 'acme', 'User-Agent': 'portico-set' },
 };
 
 const basic = (user: string, password: string): string =>
@@ -57,6 +72,11 @@ describe('response shaping (file mode)', () => {
     pods = await startPods('web', 'error-pages');
     dir = await manifestDir({
       'class.yaml': yamlOf(ingressClass('portico').build()),
+      'settings.yaml': settingsConfigMap({
+        'add-headers': 'ingress/response-headers',
+        'proxy-set-headers': 'ingress/request-headers',
+      }),
+      'global-headers.yaml': yamlOf(globalResponse, globalRequest),
       'services.yaml': yamlOf(...pods.objects),
       'cors.yaml': yamlOf(
         usersSecret,
@@ -110,7 +130,7 @@ describe('response shaping (file mode)', () => {
           .build(),
       ),
     });
-    portico = await startPortico({ manifests: dir.dir });
+    portico = await startPortico({ manifests: dir.dir, args: ['--configmap', 'ingress/portico'] });
   });
 
   after(async () => {
@@ -288,5 +308,45 @@ describe('response shaping (file mode)', () => {
     assert.equal(res.status, 503);
     const routes = await get(portico.adminPort, '/routes');
     assert.match(routes.body, /ConfigMap default\/nope not found/);
+  });
+
+  test("add-headers: every response carries the global headers, Portico's own answers too", async () => {
+    const ok = await get(portico.httpPort, '/', { host: 'open.test' });
+    assert.equal(ok.headers['x-global'], 'everywhere');
+    const refused = await get(portico.httpPort, '/', { host: 'api.test' });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers['x-global'], 'everywhere');
+    const preflight = await get(portico.httpPort, '/', {
+      host: 'open.test',
+      method: 'OPTIONS',
+      headers: { origin: 'https://a.example', 'access-control-request-method': 'GET' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['x-global'], 'everywhere');
+  });
+
+  test('custom-headers win over add-headers of the same name', async () => {
+    const res = await get(portico.httpPort, '/', { host: 'shop.test' });
+    assert.equal(res.headers['x-shop'], 'yes; really');
+    assert.equal(res.headers['x-global'], 'everywhere');
+  });
+
+  test("proxy-set-headers: the backend sees them on every request, replacing the client's", async () => {
+    const res = await get(portico.httpPort, '/', { host: 'open.test', headers: { 'user-agent': 'client' } });
+    const echo = JSON.parse(res.body) as EchoBody;
+    assert.equal(echo.headers['x-tenant'], 'acme');
+    assert.equal(echo.headers['user-agent'], 'portico-set');
+  });
+
+  test('editing the add-headers ConfigMap applies without a restart', async () => {
+    await dir.write(
+      'global-headers.yaml',
+      yamlOf({ ...globalResponse, data: { 'X-Global': 'edited' } }, globalRequest),
+    );
+    await waitUntil(
+      async () => (await get(portico.httpPort, '/', { host: 'open.test' })).headers['x-global'] === 'edited',
+      10_000,
+      'the edited add-headers ConfigMap applied',
+    );
   });
 });
