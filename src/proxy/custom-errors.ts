@@ -15,9 +15,8 @@ import type { Logger } from '../log/logger.js';
 import { roundRobin } from './balancer.js';
 import { statusLine } from './errors.js';
 import { buildResponseHeaders } from './hop-by-hop.js';
-import { routeLabel } from './resolve.js';
 import type { ResponseShaping } from './response-shaping.js';
-import type { BackendUpstreams } from './upstreams.js';
+import type { BackendUpstreams, UpstreamRegistry } from './upstreams.js';
 
 /** `interceptedStatus` says whether the route answers `status` from its error backend. */
 export function interceptedStatus(match: RouteMatch, status: number): boolean {
@@ -213,7 +212,7 @@ class ErrorPageExchange implements Dispatcher.DispatchHandler {
     p.res.off('close', this.#onClientClose);
     if (p.res.destroyed) return;
     p.logger.warn(
-      { route: routeLabel(p.match), backend: this.#backendKey, err: err.message, requestId: p.requestId },
+      { ingress: p.match.ingress, backend: this.#backendKey, err: err.message, requestId: p.requestId },
       'error backend failed; answering with the built-in page',
     );
     if (this.#responded) p.res.destroy();
@@ -223,4 +222,21 @@ class ErrorPageExchange implements Dispatcher.DispatchHandler {
   readonly #onClientClose = (): void => {
     if (!this.#done) this.#abort?.();
   };
+}
+
+/**
+ * `fallbackBackend` is the `default-backend` annotation's endpoint set, used instead of a route
+ * backend that has no ready endpoints (as ingress-nginx does); undefined when the route has no
+ * such annotation or the default backend has no endpoints either.
+ */
+export function fallbackBackend(
+  match: RouteMatch,
+  upstreams: UpstreamRegistry,
+): BackendUpstreams | undefined {
+  const errors = match.policy.customErrors;
+  if (errors?.fallback !== true || errors.backend === undefined || errors.backend.problem !== undefined) {
+    return undefined;
+  }
+  const set = upstreams.backend(errors.backend.key);
+  return set === undefined || set.upstreams.length === 0 ? undefined : set;
 }

@@ -59,9 +59,7 @@ export const customErrorsAnnotations = defineAnnotations(
       scope: 'location',
       risk: 'low',
       default: '`--default-backend-service`',
-      doc: "A Service in the Ingress's namespace (its first port) that answers the `custom-http-errors` statuses.",
-      differs:
-        "ingress-nginx also sends requests to it while the route's Service has no ready endpoints; Portico answers 503 then (not implemented yet).",
+      doc: "A Service in the Ingress's namespace (its first port) that answers the `custom-http-errors` statuses, and that receives the route's requests (unchanged, after the policies) while the route's own Service has no ready endpoints.",
     },
   },
 );

@@ -130,6 +130,7 @@ export function withResponseShaping(
     customErrors = Object.freeze({
       codes: errors.codes ?? [],
       ...(backend !== undefined ? { backend } : {}),
+      ...(errors.backend !== undefined ? { fallback: true } : {}),
     });
   }
   let responseHeaders: HeaderList | undefined;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import type { ConfigMap, Secret } from '../../../src/model/objects.js';
-import { ingress, ingressClass, svc } from '../../support/builders.js';
+import { ingress, ingressClass, service, svc } from '../../support/builders.js';
 import {
   get,
   type ManifestDir,
@@ -77,7 +77,7 @@ describe('response shaping (file mode)', () => {
         'proxy-set-headers': 'ingress/request-headers',
       }),
       'global-headers.yaml': yamlOf(globalResponse, globalRequest),
-      'services.yaml': yamlOf(...pods.objects),
+      'services.yaml': yamlOf(...pods.objects, service('empty').port(80).build()),
       'cors.yaml': yamlOf(
         usersSecret,
         ingress('api')
@@ -106,6 +106,12 @@ describe('response shaping (file mode)', () => {
           .annotate(`${N}/default-backend`, 'error-pages')
           .host('pages.test')
           .prefix('/', svc('web', 80))
+          .build(),
+        ingress('fallback')
+          .cls('portico')
+          .annotate(`${N}/default-backend`, 'error-pages')
+          .host('fallback.test')
+          .prefix('/', svc('empty', 80))
           .build(),
         ingress('builtin')
           .cls('portico')
@@ -348,5 +354,13 @@ describe('response shaping (file mode)', () => {
       10_000,
       'the edited add-headers ConfigMap applied',
     );
+  });
+
+  test("default-backend answers the route's requests while its Service has no ready endpoints", async () => {
+    const res = await get(portico.httpPort, '/some/page?q=1', { host: 'fallback.test' });
+    assert.equal(res.status, 200, res.body);
+    const echo = JSON.parse(res.body) as EchoBody;
+    assert.equal(echo.name, 'error-pages');
+    assert.equal(echo.url, '/some/page?q=1');
   });
 });
