@@ -337,7 +337,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#log(row, err);
     this.#finish();
-    this.#fail(row);
+    // ingress-nginx's error_page covers the errors nginx itself answers (502, 504) too.
+    if (interceptedStatus(this.#f.match, row.status)) this.#errorPage(row.status);
+    else this.#fail(row);
   }
 
   /**

@@ -25,6 +25,8 @@ import { applyToUpstream, type PolicyPass, type PolicyRefusal } from '../policy/
 import type { AccessLog, AccessRecord } from './access-log.js';
 import { roundRobin } from './balancer.js';
 import { answerPreflight } from './cors.js';
+import { answerWithErrorPage, interceptedStatus } from './custom-errors.js';
+import type { ProxyErrorCode } from './errors.js';
 import { badRequestBody, statusLine } from './errors.js';
 import { Exchange, type ForwardSettings, hasRequestBody, sendBuiltIn } from './forward.js';
 import { gate, withHeaders } from './policy-gate.js';
@@ -78,6 +80,12 @@ export interface ProxyServer {
   /** The same server seen as a TLS server, when `deps.tls` was given (for `setSecureContext`). */
   readonly tlsServer?: TlsServer;
 }
+
+// Portico's own answers about the backend that `custom-http-errors` may replace (not 400s/404s).
+const BACKEND_ERRORS: ReadonlySet<ProxyErrorCode> = new Set<ProxyErrorCode>([
+  'PORTICO_ERR_NO_ENDPOINTS',
+  'PORTICO_ERR_BACKEND_PROBLEM',
+]);
 
 // CONNECT is a forward-proxy method: Node routes it to the 'connect' event, which Portico does
 // not handle (the socket is closed), as ingress-nginx answers it with 400/405.
@@ -217,7 +225,25 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       // Neither answer reads the request body: an unread one makes the connection unusable.
       const close = forward.draining() || (hasRequestBody(req) && !req.complete);
       if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close);
-      else {
+      else if (r.match !== undefined && BACKEND_ERRORS.has(r.code) && interceptedStatus(r.match, r.status)) {
+        // `custom-http-errors` listing 503: the error backend tells "no ready endpoints" too.
+        const settings = resolve.settings();
+        answerWithErrorPage({
+          req,
+          res,
+          match: r.match,
+          status: r.status,
+          requestId: r.requestId,
+          upstreamHeaders: ['host', r.host ?? ''],
+          hsts: r.hsts,
+          extra: withHeaders(pass?.responseHeaders, pass?.headersForStatus?.(r.status)),
+          shaping: responseShaping(req, r.match.policy, settings.responseHeaders),
+          close: req.httpVersionMajor !== 2 && close,
+          readTimeoutMs: settings.upstream.readTimeoutMs,
+          endpoints: (key) => forward.currentEndpoints(key),
+          logger: deps.logger,
+        });
+      } else {
         const extra = withHeaders(
           withHeaders(withHeaders(r.hsts, pass?.responseHeaders), pass?.headersForStatus?.(r.status)),
           responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,

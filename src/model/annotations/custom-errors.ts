@@ -52,7 +52,7 @@ export const customErrorsAnnotations = defineAnnotations(
       default: '(none)',
       doc: "Upstream statuses answered by the error backend: the `default-backend` annotation's Service, else `--default-backend-service`, else Portico's built-in page for that status.",
       differs:
-        'Without any default backend Portico answers its own short text page for the status (ingress-nginx needs its default backend). Statuses Portico itself produces (502, 503, 504 when the backend fails) are not replaced.',
+        "Without any default backend Portico answers its own short text page for the status (ingress-nginx needs its default backend). As with nginx's `error_page`, Portico's own 502/504 (backend failed) and 503 (no ready endpoints, without a `default-backend` to fall back to) are replaced too; refusals by the policies (401, 403, 429) are not.",
     },
     'default-backend': {
       validate: serviceName,

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import type { ConfigMap, Secret } from '../../../src/model/objects.js';
-import { ingress, ingressClass, service, svc } from '../../support/builders.js';
+import { refusedPort } from '../../support/backends.js';
+import { echoService, ingress, ingressClass, service, svc } from '../../support/builders.js';
 import {
   get,
   type ManifestDir,
@@ -70,6 +71,7 @@ describe('response shaping (file mode)', () => {
 
   before(async () => {
     pods = await startPods('web', 'error-pages');
+    const closed = await refusedPort('127.0.0.1');
     dir = await manifestDir({
       'class.yaml': yamlOf(ingressClass('portico').build()),
       'settings.yaml': settingsConfigMap({
@@ -77,7 +79,11 @@ describe('response shaping (file mode)', () => {
         'proxy-set-headers': 'ingress/request-headers',
       }),
       'global-headers.yaml': yamlOf(globalResponse, globalRequest),
-      'services.yaml': yamlOf(...pods.objects, service('empty').port(80).build()),
+      'services.yaml': yamlOf(
+        ...pods.objects,
+        service('empty').port(80).build(),
+        ...echoService('refused', { addresses: ['127.0.0.1'], targetPort: closed }),
+      ),
       'cors.yaml': yamlOf(
         usersSecret,
         ingress('api')
@@ -106,6 +112,13 @@ describe('response shaping (file mode)', () => {
           .annotate(`${N}/default-backend`, 'error-pages')
           .host('pages.test')
           .prefix('/', svc('web', 80))
+          .build(),
+        ingress('refusing')
+          .cls('portico')
+          .annotate(`${N}/custom-http-errors`, '502')
+          .annotate(`${N}/default-backend`, 'error-pages')
+          .host('refusing.test')
+          .prefix('/', svc('refused', 80))
           .build(),
         ingress('fallback')
           .cls('portico')
@@ -362,5 +375,14 @@ describe('response shaping (file mode)', () => {
     const echo = JSON.parse(res.body) as EchoBody;
     assert.equal(echo.name, 'error-pages');
     assert.equal(echo.url, '/some/page?q=1');
+  });
+
+  test("Portico's own 502 (backend refused) is replaced too, as nginx's error_page does", async () => {
+    const res = await get(portico.httpPort, '/x', { host: 'refusing.test' });
+    assert.equal(res.status, 200, res.body);
+    const echo = JSON.parse(res.body) as EchoBody;
+    assert.equal(echo.name, 'error-pages');
+    assert.equal(echo.headers['x-code'], '502');
+    assert.equal(echo.headers['x-service-name'], 'refused');
   });
 });
