@@ -350,6 +350,33 @@ describe('cluster mode', () => {
     }
   });
 
+  test('custom-headers: a ConfigMap created later is seen and re-translates (issue 8)', async () => {
+    const shop = ingress('shop');
+    const annotated = {
+      ...shop,
+      metadata: {
+        ...shop.metadata,
+        annotations: { 'nginx.ingress.kubernetes.io/custom-headers': 'shop-headers' },
+      },
+    };
+    const env = await setup([ingressClass(), service('web'), endpointSlice('web', addresses(1)), annotated]);
+    const { api, portico } = env;
+    const missing = async (): Promise<boolean> =>
+      (await get(portico.adminPort, '/routes')).body.includes('ConfigMap default/shop-headers not found');
+    try {
+      assert.equal(await missing(), true, 'the missing ConfigMap is reported');
+      api.create({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'shop-headers', namespace: 'default' },
+        data: { 'X-Frame-Options': 'DENY' },
+      });
+      await waitUntil(async () => !(await missing()), 10_000, 'the created ConfigMap is read');
+    } finally {
+      await env.close();
+    }
+  });
+
   test('watch drops, compaction (410 Gone) and an API server restart: readyz stays 200, changes still arrive', async () => {
     const env = await setup(base());
     const { api, portico } = env;
