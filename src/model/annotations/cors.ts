@@ -85,7 +85,7 @@ export const corsAnnotations = defineAnnotations(
       default: 'false',
       doc: '`"true"` turns CORS on for this Ingress\'s routes; the other `cors-*` annotations only apply with it (set without it, they are reported as ignored).',
       differs:
-        'Portico answers a preflight only when it is one (`OPTIONS` with `Origin` and `Access-Control-Request-Method`); other `OPTIONS` requests go to the backend, where ingress-nginx answered every `OPTIONS` from an allowed origin with 204. A preflight from an origin not allowed goes on to the policies and the backend, as in ingress-nginx.',
+        'Portico answers a preflight only when it is one (`OPTIONS` with `Origin` and `Access-Control-Request-Method`); other `OPTIONS` requests go to the backend, where ingress-nginx answered every `OPTIONS` from an allowed origin with 204. A preflight from an origin not allowed goes on to the policies and the backend, as in ingress-nginx. On plain HTTP the HTTPS redirect comes first (ingress-nginx answered the preflight before redirecting).',
     },
     'cors-allow-origin': {
       validate: originList,
