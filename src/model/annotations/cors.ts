@@ -94,7 +94,7 @@ export const corsAnnotations = defineAnnotations(
       default: '*',
       doc: 'Allowed origins. With `*`, responses carry `Access-Control-Allow-Origin: *`; with a list, a request whose `Origin` matches one (case-insensitively, the port included) gets its own origin back, with `Vary: Origin`, and a request from another origin gets no CORS headers.',
       differs:
-        "Origins match whole (ingress-nginx's regex is not anchored at the start, so `https://evil.example` followed by an allowed origin's text matches there), `*.` stands for exactly one label as in ingress-nginx, and an invalid item rejects the Ingress instead of being skipped (a list of only invalid items allowed every origin in ingress-nginx). Portico adds `Vary: Origin` when the answer depends on the origin.",
+        "Origins match whole: ingress-nginx's regex is anchored only at the end, so an origin merely ending with an allowed one matched there. `*.` stands for exactly one label, as in ingress-nginx. An invalid item rejects the Ingress instead of being skipped (a list of only invalid items allowed every origin in ingress-nginx). Portico adds `Vary: Origin` when the answer depends on the origin.",
     },
     'cors-allow-methods': {
       validate: tokenList('method', METHOD, false, 'comma-separated method names'),
