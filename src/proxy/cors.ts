@@ -106,7 +106,8 @@ export function preflightHeaders(req: IncomingMessage, policy: CorsPolicy): stri
   const c = compile(policy);
   const headers = ['access-control-allow-origin', c.any ? '*' : origin, ...c.preflight];
   if (!c.any) headers.push('vary', 'Origin');
-  headers.push('content-type', 'text/plain charset=UTF-8', 'content-length', '0');
+  // ingress-nginx also sets Content-Length: 0, which RFC 9110 §8.6 forbids on a 204.
+  headers.push('content-type', 'text/plain charset=UTF-8');
   return headers;
 }
 

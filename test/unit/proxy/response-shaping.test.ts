@@ -78,8 +78,6 @@ describe('preflight and actual CORS headers', () => {
       'Origin',
       'content-type',
       'text/plain charset=UTF-8',
-      'content-length',
-      '0',
     ]);
   });
 
