@@ -333,6 +333,8 @@ export class Controller {
     const selection = this.#lastGood.select(store.list('Ingress'), isOurs);
     const policies = resolveRateLimitPolicies(store.list('RateLimitPolicy'), this.#policiesGood);
     this.#policiesGood = policies.good;
+    // Settings first: `global-allowed-response-headers` governs what `custom-headers` may set.
+    const settings = this.#withGlobalHeaders(this.#effectiveSettings());
     const translated = pipeline.translate(
       {
         ingresses: selection.ingresses,
@@ -340,10 +342,12 @@ export class Controller {
         services: store.list('Service'),
         rateLimitPolicies: policies.policies,
         configMaps: store.list('ConfigMap'),
+        ...(settings.settings !== undefined
+          ? { allowedResponseHeaders: settings.settings.allowedResponseHeaders ?? [] }
+          : {}),
       },
       translateOptions,
     );
-    const settings = this.#withGlobalHeaders(this.#effectiveSettings());
     // Secrets are read on every full run; a Secret change is a full run (only EndpointSlices are not).
     const tls = this.#tlsBuilder.build(
       translated.tls,

@@ -44,9 +44,9 @@ export const customHeadersAnnotations = defineAnnotations(
       scope: 'location',
       risk: 'medium',
       default: '(none)',
-      doc: "The ConfigMap (`name`, or `namespace/name` with the Ingress's own namespace). Names must be tokens (`A-Z a-z 0-9 - _`), values printable without CR/LF. A missing ConfigMap, a bad name or value, or a ConfigMap in another namespace makes the routes answer 503 (fail closed), as ingress-nginx denies the location.",
+      doc: "The ConfigMap (`name`, or `namespace/name` with the Ingress's own namespace). Names must be tokens (`A-Z a-z 0-9 - _`) listed in the controller ConfigMap key `global-allowed-response-headers`, values printable without CR/LF. A missing ConfigMap, a name not allowed, a bad name or value, or a ConfigMap in another namespace makes the routes answer 503 (fail closed), as ingress-nginx denies the location.",
       differs:
-        "ingress-nginx also requires each name to be listed in the ConfigMap key `global-allowed-response-headers` (empty by default, so nothing passes until an administrator lists names); Portico has no such allow-list: the annotation's risk level is the control. Values containing `$` are refused (nginx would expand them as variables).",
+        'Allowed names match case-insensitively. Values containing `$` are refused (nginx would expand them as variables); connection headers (Content-Length, Transfer-Encoding, …) cannot be set.',
     },
   },
 );

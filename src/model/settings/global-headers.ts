@@ -108,3 +108,31 @@ export function resolveGlobalHeaders(
     diagnostics,
   };
 }
+
+const HEADER_NAME = /^[A-Za-z0-9_-]+$/;
+
+/** `headerNames` reads `global-allowed-response-headers`: comma-separated header names, or `""`. */
+export const headerNames: Validator<readonly string[]> = (raw) => {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const bad = items.filter((i) => !HEADER_NAME.test(i));
+  if (bad.length > 0) {
+    return {
+      ok: false,
+      reason: `${bad.map((b) => JSON.stringify(b)).join(', ')} ${bad.length === 1 ? 'is not a header name' : 'are not header names'} (letters, digits, "-" and "_")`,
+    };
+  }
+  return { ok: true, value: items };
+};
+
+/** `withAllowedResponseHeaders` sets the list (empty: the key's default, so the field is dropped). */
+export function withAllowedResponseHeaders(
+  settings: GlobalSettings,
+  names: readonly string[],
+): GlobalSettings {
+  if (names.length > 0) return { ...settings, allowedResponseHeaders: names };
+  const { allowedResponseHeaders: _dropped, ...rest } = settings;
+  return rest;
+}

@@ -6,7 +6,7 @@
  */
 
 import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
-import { configMapRef, withHeaderRef } from './global-headers.js';
+import { configMapRef, headerNames, withAllowedResponseHeaders, withHeaderRef } from './global-headers.js';
 import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
 import type { GlobalSettings } from './types.js';
 import { boolean, cidrList, integer, nginxDuration, type Parsed, type Validator } from './validators.js';
@@ -169,6 +169,17 @@ export const SETTINGS = {
     render: String,
     differs:
       'As in ingress-nginx, a request from a trusted proxy (`use-forwarded-headers`) with `X-Forwarded-Proto: https` is not redirected.',
+  }),
+  'global-allowed-response-headers': supported({
+    type: 'string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: 'Comma-separated header names the `custom-headers` annotation may set. A `custom-headers` ConfigMap with any other name makes its routes answer 503 (fail closed) with a diagnostic naming the header, as ingress-nginx denies the location. Empty (the default): `custom-headers` can set nothing.',
+    validate: headerNames,
+    read: (s) => s.allowedResponseHeaders ?? [],
+    apply: withAllowedResponseHeaders,
+    render: (v) => v.join(','),
+    differs: 'Names match case-insensitively (ingress-nginx compares them exactly). No command-line flag.',
   }),
   hsts: supported({
     type: 'bool',

@@ -56,6 +56,8 @@ export interface GlobalSettings {
   readonly proxyProtocol: ProxyProtocolOptions;
   /** `add-headers` / `proxy-set-headers` (issue 8); absent when neither is set. */
   readonly globalHeaders?: GlobalHeaderSettings;
+  /** `global-allowed-response-headers`: the names `custom-headers` may set; absent: none. */
+  readonly allowedResponseHeaders?: readonly string[];
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */

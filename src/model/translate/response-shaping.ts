@@ -74,6 +74,8 @@ export interface ShapingContext {
   readonly configMaps: ReadonlyMap<string, ConfigMap>;
   /** `"namespace/name"` → Service (the `default-backend` Service's first port). */
   readonly services: ReadonlyMap<string, Service>;
+  /** `global-allowed-response-headers`, lowercased; absent: every valid name may be set. */
+  readonly allowedHeaders?: ReadonlySet<string>;
   /** `--default-backend-service`, resolved (the error backend when the annotation names none). */
   readonly defaultBackend?: () => BackendRef | undefined;
 }
@@ -146,8 +148,14 @@ export function withResponseShaping(
       if (found === undefined) deny = `${cm.key}: ConfigMap ${key} not found`;
       else {
         const list = headerList(found.data, `${cm.key}: ConfigMap ${key}`);
-        if (list.ok) responseHeaders = list.headers;
-        else deny = list.reason;
+        const allowed = ctx.allowedHeaders;
+        const refused = list.ok
+          ? list.headers.find(([name]) => allowed?.has(name.toLowerCase()) === false)
+          : undefined;
+        if (!list.ok) deny = list.reason;
+        else if (refused !== undefined) {
+          deny = `${cm.key}: ConfigMap ${key}: header ${refused[0]} is not allowed; an administrator lists the names custom-headers may set in the ConfigMap key global-allowed-response-headers`;
+        } else responseHeaders = list.headers;
       }
     }
     if (deny !== undefined) {

@@ -40,6 +40,11 @@ export interface TranslateInput {
   readonly rateLimitPolicies?: ReadonlyMap<string, RateLimitPolicyState>;
   /** ConfigMaps annotations reference (`custom-headers`). Absent: every such reference is missing. */
   readonly configMaps?: readonly StoredObject<ConfigMap>[];
+  /**
+   * The ConfigMap key `global-allowed-response-headers`: the only names `custom-headers` may set
+   * (lowercased). Absent: not checked (admission, tools without the controller's settings).
+   */
+  readonly allowedResponseHeaders?: readonly string[];
 }
 
 /** `DefaultBackendService` is the `--default-backend-service` flag: the catch-all of last resort. */
@@ -98,6 +103,9 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     resolver,
     services,
     configMaps: indexConfigMaps((input.configMaps ?? []).map((s) => s.object)),
+    ...(input.allowedResponseHeaders !== undefined
+      ? { allowedHeaders: new Set(input.allowedResponseHeaders.map((h) => h.toLowerCase())) }
+      : {}),
     defaultBackend: () => {
       const flag = options.defaultBackendService;
       if (flag === undefined) return undefined;

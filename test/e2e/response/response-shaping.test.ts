@@ -77,6 +77,7 @@ describe('response shaping (file mode)', () => {
       'settings.yaml': settingsConfigMap({
         'add-headers': 'ingress/response-headers',
         'proxy-set-headers': 'ingress/request-headers',
+        'global-allowed-response-headers': 'X-Backend,x-frame-options,X-Shop',
       }),
       'global-headers.yaml': yamlOf(globalResponse, globalRequest),
       'services.yaml': yamlOf(
@@ -139,6 +140,17 @@ describe('response shaping (file mode)', () => {
           .cls('portico')
           .annotate(`${N}/custom-headers`, 'shop-headers')
           .host('shop.test')
+          .prefix('/', svc('web', 80))
+          .build(),
+        {
+          ...shopHeaders,
+          metadata: { name: 'too-many', namespace: 'default' },
+          data: { 'Set-Cookie': 'a=b' },
+        },
+        ingress('shop-not-allowed')
+          .cls('portico')
+          .annotate(`${N}/custom-headers`, 'too-many')
+          .host('not-allowed.test')
           .prefix('/', svc('web', 80))
           .build(),
         ingress('shop-missing')
@@ -384,5 +396,12 @@ describe('response shaping (file mode)', () => {
     assert.equal(echo.name, 'error-pages');
     assert.equal(echo.headers['x-code'], '502');
     assert.equal(echo.headers['x-service-name'], 'refused');
+  });
+
+  test('custom-headers setting a name not in global-allowed-response-headers fails the routes closed', async () => {
+    const res = await get(portico.httpPort, '/', { host: 'not-allowed.test' });
+    assert.equal(res.status, 503);
+    const routes = await get(portico.adminPort, '/routes');
+    assert.match(routes.body, /header Set-Cookie is not allowed/);
   });
 });

@@ -29,20 +29,48 @@ const shop = (annotations: Record<string, string>) => {
   return b.build();
 };
 
-const model = (objects: readonly KubeObject[], flag = false): RoutingModel =>
-  translate(inputFrom([cls, web, pages, ...objects]), {
-    ...TEST_OPTIONS,
-    ...(flag ? { defaultBackendService: { namespace: 'default', name: 'web', port: 80 } } : {}),
-  });
+const model = (objects: readonly KubeObject[], flag = false, allowed?: readonly string[]): RoutingModel =>
+  translate(
+    {
+      ...inputFrom([cls, web, pages, ...objects]),
+      ...(allowed !== undefined ? { allowedResponseHeaders: allowed } : {}),
+    },
+    {
+      ...TEST_OPTIONS,
+      ...(flag ? { defaultBackendService: { namespace: 'default', name: 'web', port: 80 } } : {}),
+    },
+  );
 
 describe('custom-headers through translation', () => {
   const cases: readonly {
     name: string;
     value: string;
     objects: readonly KubeObject[];
+    allowed?: readonly string[];
     headers?: readonly (readonly [string, string])[];
     deny?: string;
   }[] = [
+    {
+      name: 'names listed in global-allowed-response-headers pass (any case)',
+      value: 'shop-headers',
+      objects: [configMap('default', 'shop-headers', { 'X-Frame-Options': 'DENY' })],
+      allowed: ['x-frame-options'],
+      headers: [['X-Frame-Options', 'DENY']],
+    },
+    {
+      name: 'a name not in global-allowed-response-headers fails the routes closed, naming it',
+      value: 'shop-headers',
+      objects: [configMap('default', 'shop-headers', { 'X-Frame-Options': 'DENY', 'Set-Cookie': 'a=b' })],
+      allowed: ['X-Frame-Options'],
+      deny: `${N}custom-headers: ConfigMap default/shop-headers: header Set-Cookie is not allowed; an administrator lists the names custom-headers may set in the ConfigMap key global-allowed-response-headers`,
+    },
+    {
+      name: 'an empty allow-list (the default) allows nothing',
+      value: 'shop-headers',
+      objects: [configMap('default', 'shop-headers', { 'X-A': 'b' })],
+      allowed: [],
+      deny: `${N}custom-headers: ConfigMap default/shop-headers: header X-A is not allowed; an administrator lists the names custom-headers may set in the ConfigMap key global-allowed-response-headers`,
+    },
     {
       name: "the ConfigMap's data become response headers, sorted by name",
       value: 'shop-headers',
@@ -79,7 +107,7 @@ describe('custom-headers through translation', () => {
   ];
   for (const c of cases) {
     test(c.name, () => {
-      const m = model([shop({ [`${N}custom-headers`]: c.value }), ...c.objects]);
+      const m = model([shop({ [`${N}custom-headers`]: c.value }), ...c.objects], false, c.allowed);
       const policy = m.routes[0]?.policy;
       assert.deepEqual(policy?.responseHeaders, c.headers);
       assert.equal(policy?.deny, c.deny);

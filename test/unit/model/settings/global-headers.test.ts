@@ -115,3 +115,32 @@ describe('resolveGlobalHeaders', () => {
     assert.deepEqual(cleared.settings, base);
   });
 });
+
+describe('global-allowed-response-headers', () => {
+  const cases: readonly { name: string; raw: string; names?: readonly string[]; error?: string }[] = [
+    {
+      name: 'a comma-separated list is read',
+      raw: 'X-Frame-Options, x-shop',
+      names: ['X-Frame-Options', 'x-shop'],
+    },
+    { name: 'an empty value allows nothing (the default)', raw: '' },
+    {
+      name: 'a name with a colon is refused naming it',
+      raw: 'X-A, X-B: c',
+      error:
+        'invalid value "X-A, X-B: c": "X-B: c" is not a header name (letters, digits, "-" and "_"); keeping the default ',
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const parsed = parseConfigMapSettings({ 'global-allowed-response-headers': c.raw }, base, {
+        configMap: SETTINGS,
+      });
+      assert.deepEqual(parsed.settings.allowedResponseHeaders, c.names);
+      assert.deepEqual(
+        parsed.diagnostics.map((d) => d.message),
+        c.error === undefined ? [] : [c.error],
+      );
+    });
+  }
+});
