@@ -276,11 +276,28 @@ export class IngressAdmission {
     }
     // The referenced RateLimitPolicy only: its state decides the warnings the user is shown. Without
     // the controller's history a rejected policy reads as never good, which only words the warning.
-    const ref = readIngressAnnotations(stored.object).rateLimitPolicy;
+    const annotations = readIngressAnnotations(stored.object);
+    const ref = annotations.rateLimitPolicy;
     const policy = ref === undefined ? undefined : store.get('RateLimitPolicy', ref.namespace, ref.name);
     const rateLimitPolicies = resolveRateLimitPolicies(policy === undefined ? [] : [policy]).policies;
+    // What response-shaping annotations name (issue 8): the error backend and the headers ConfigMap.
+    const shaping = annotations.responseShaping;
+    const errorService = shaping?.customErrors?.backend?.value;
+    const errorSvc = errorService === undefined ? undefined : store.get('Service', namespace, errorService);
+    if (errorSvc !== undefined) services.push(errorSvc);
+    const headers = shaping?.customHeaders?.value;
+    const headersCm =
+      headers === undefined
+        ? undefined
+        : store.get('ConfigMap', headers.namespace ?? namespace ?? 'default', headers.name);
     return translate(
-      { ingresses: [stored], ingressClasses, services, rateLimitPolicies },
+      {
+        ingresses: [stored],
+        ingressClasses,
+        services,
+        rateLimitPolicies,
+        ...(headersCm !== undefined ? { configMaps: [headersCm] } : {}),
+      },
       this.#options.translate,
     );
   }

@@ -8,7 +8,7 @@ import type { RouteSnapshot } from '../compile/types.js';
 import type { EndpointTable, UpstreamEndpoint } from '../endpoints/types.js';
 import type { Logger } from '../log/logger.js';
 import type { PorticoMetrics } from '../metrics/registry.js';
-import { type Diagnostic, describeDiagnostic, formatLocation } from '../model/diagnostics.js';
+import { type Diagnostic, describeDiagnostic, formatLocation, objectLabel } from '../model/diagnostics.js';
 import {
   type EndpointSlice,
   type Ingress,
@@ -17,6 +17,7 @@ import {
   SERVICE_NAME_LABEL,
 } from '../model/objects.js';
 import { type LastGoodPolicies, resolveRateLimitPolicies } from '../model/rate-limit-policy.js';
+import { resolveGlobalHeaders } from '../model/settings/global-headers.js';
 import { type GoodValues, parseConfigMapSettings } from '../model/settings/parse.js';
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
@@ -332,16 +333,21 @@ export class Controller {
     const selection = this.#lastGood.select(store.list('Ingress'), isOurs);
     const policies = resolveRateLimitPolicies(store.list('RateLimitPolicy'), this.#policiesGood);
     this.#policiesGood = policies.good;
+    // Settings first: `global-allowed-response-headers` governs what `custom-headers` may set.
+    const settings = this.#withGlobalHeaders(this.#effectiveSettings());
     const translated = pipeline.translate(
       {
         ingresses: selection.ingresses,
         ingressClasses: classes,
         services: store.list('Service'),
         rateLimitPolicies: policies.policies,
+        configMaps: store.list('ConfigMap'),
+        ...(settings.settings !== undefined
+          ? { allowedResponseHeaders: settings.settings.allowedResponseHeaders ?? [] }
+          : {}),
       },
       translateOptions,
     );
-    const settings = this.#effectiveSettings();
     // Secrets are read on every full run; a Secret change is a full run (only EndpointSlices are not).
     const tls = this.#tlsBuilder.build(
       translated.tls,
@@ -421,6 +427,25 @@ export class Controller {
     this.#settingsGood = result.good;
     this.#reportSettings(result.diagnostics, undefined);
     return result;
+  }
+
+  /**
+   * `#withGlobalHeaders` reads the ConfigMaps `add-headers` / `proxy-set-headers` name (issue 8);
+   * their problems join the settings diagnostics.
+   */
+  #withGlobalHeaders(result: { settings: GlobalSettings | undefined; diagnostics: readonly Diagnostic[] }): {
+    settings: GlobalSettings | undefined;
+    diagnostics: readonly Diagnostic[];
+  } {
+    const ref = this.#o.settingsConfigMap;
+    if (result.settings?.globalHeaders === undefined || ref === undefined) return result;
+    const store = this.#o.source.store;
+    const resolved = resolveGlobalHeaders(
+      result.settings,
+      (namespace, name) => store.get('ConfigMap', namespace, name)?.object,
+      objectLabel('ConfigMap', ref.namespace, ref.name),
+    );
+    return { settings: resolved.settings, diagnostics: [...result.diagnostics, ...resolved.diagnostics] };
   }
 
   #reportSettings(diagnostics: readonly Diagnostic[], missing: SettingsConfigMapRef | undefined): void {

@@ -4,7 +4,7 @@
  */
 import type { EndpointSlice } from '../model/objects.js';
 import { SERVICE_NAME_LABEL } from '../model/objects.js';
-import type { BackendRef, RoutingModel } from '../model/types.js';
+import type { BackendRef, RoutePolicy, RoutingModel } from '../model/types.js';
 import type { EndpointTable, UpstreamEndpoint } from './types.js';
 
 const DEFAULT_NAMESPACE = 'default';
@@ -18,12 +18,24 @@ export function collectBackends(model: RoutingModel): BackendRef[] {
   const add = (ref: BackendRef): void => {
     if (!seen.has(ref.key)) seen.set(ref.key, ref);
   };
+  // Error backends (`custom-http-errors` + `default-backend`) need endpoints like any backend.
+  const addError = (policy: RoutePolicy | undefined): void => {
+    const errors = policy?.customErrors?.backend;
+    if (errors !== undefined) add(errors);
+  };
   for (const route of model.routes) {
     add(route.backend);
+    addError(route.policy);
     if (route.canary !== undefined) add(route.canary.backend);
   }
-  for (const binding of model.hostDefaults.values()) add(binding.backend);
-  if (model.catchAll) add(model.catchAll.backend);
+  for (const binding of model.hostDefaults.values()) {
+    add(binding.backend);
+    addError(binding.policy);
+  }
+  if (model.catchAll) {
+    add(model.catchAll.backend);
+    addError(model.catchAll.policy);
+  }
   return [...seen.values()];
 }
 

@@ -112,6 +112,8 @@ export class ClusterSource implements ConfigSource {
         true,
       );
       this.#add({ kind: 'L4Route', ...nsOf(ns) }, this.#policyHandler('L4Route'), false, true);
+      // `custom-headers` annotations name ConfigMaps of the Ingress's namespace (issue 8).
+      this.#add({ kind: 'ConfigMap', ...nsOf(ns) }, this.#plainHandler('ConfigMap'));
       this.#add(
         { kind: 'Secret', ...nsOf(ns), fieldSelector: SECRET_FIELD_SELECTOR },
         this.#secrets.handler,
@@ -119,10 +121,13 @@ export class ClusterSource implements ConfigSource {
       );
     }
     this.#add({ kind: 'IngressClass' }, this.#classHandler());
-    // Only the named ConfigMaps matter; a field selector keeps the others off the wire.
+    // Named ConfigMaps outside the watched namespaces get their own informer; a field selector
+    // keeps the others off the wire.
     const configMaps = new Map<string, ObjectName>();
+    const watched = (namespace: string): boolean =>
+      namespaces.includes(undefined) || namespaces.includes(namespace);
     for (const cm of [options.cluster.configMap, ...(options.l4ConfigMaps ?? [])]) {
-      if (cm !== undefined) configMaps.set(objectKey(cm.namespace, cm.name), cm);
+      if (cm !== undefined && !watched(cm.namespace)) configMaps.set(objectKey(cm.namespace, cm.name), cm);
     }
     for (const cm of configMaps.values()) {
       this.#add(

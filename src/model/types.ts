@@ -190,6 +190,11 @@ export interface CustomErrorsPolicy {
   readonly codes: readonly number[];
   /** `default-backend` annotation (else `--default-backend-service`). */
   readonly backend?: BackendRef;
+  /**
+   * True when `backend` is the `default-backend` annotation's: it also answers, as the route's
+   * backend, while that has no ready endpoints (ingress-nginx's custom default backend).
+   */
+  readonly fallback?: boolean;
 }
 
 /**

@@ -460,6 +460,12 @@ function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSetti
     hsts: hstsHeader(settings.https.hsts),
     accessLog: settings.accessLog,
     limitStatus: settings.limits,
+    ...(settings.globalHeaders?.response !== undefined
+      ? { responseHeaders: settings.globalHeaders.response }
+      : {}),
+    ...(settings.globalHeaders?.request !== undefined
+      ? { requestHeaders: settings.globalHeaders.request }
+      : {}),
   };
 }
 

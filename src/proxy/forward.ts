@@ -40,12 +40,14 @@ import type { Logger } from '../log/logger.js';
 import type { AccessRecord } from './access-log.js';
 import type { Balancing } from './backend-selection.js';
 import { attemptIndex, roundRobin } from './balancer.js';
+import { answerWithErrorPage, interceptedStatus } from './custom-errors.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { peerAddress } from './forwarded-headers.js';
 import { buildResponseHeaders, trailerFields } from './hop-by-hop.js';
 import { http2HasBody } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
 import { routeLabel } from './resolve.js';
+import type { ResponseShaping } from './response-shaping.js';
 import {
   classifyUpstreamError,
   errorCodeOf,
@@ -151,6 +153,8 @@ export interface ForwardRequest {
   readonly upstreamTarget?: string | undefined;
   /** Endpoint choice of routes with affinity or a load-balance annotation (cookie, EWMA feedback). */
   readonly balancing?: Balancing | undefined;
+  /** Headers the route's policy sets on every response (CORS, `custom-headers`). */
+  readonly shaping?: ResponseShaping | undefined;
 }
 
 /** `hasRequestBody` tells whether a request carries a body (RFC 9112 §6.3). */
@@ -228,6 +232,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #statusRetry = false;
   #guard: AttemptGuard | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
+  /** The backend's status when `custom-http-errors` intercepts it: its body is discarded. */
+  #intercepted: number | undefined;
   /** grpc-status & co. taken from the response headers of a trailers-only gRPC answer (HTTP/2 clients). */
   #statusTrailers: Record<string, string> | undefined;
   /** When the current attempt was dispatched, for EWMA feedback (only with `balancing`). */
@@ -372,6 +378,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
       record.upstreamMs = performance.now() - record.upstreamStart;
     }
     this.#resume = resume;
+    if (interceptedStatus(this.#f.match, statusCode)) {
+      // Decided on the status line: nothing of this response reaches the client.
+      this.#intercepted = statusCode;
+      return true;
+    }
+    const shaping = this.#f.shaping;
     const headers = buildResponseHeaders(rawHeaders, {
       requestId: this.#f.requestId,
       // An upstream may answer before reading the whole request body; the rest of that body is
@@ -381,7 +393,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.#f.req.httpVersionMajor !== 2 &&
         (this.#s.draining() || (this.#body !== null && !this.#f.req.complete)),
       hsts: this.#f.hsts,
-      extra: this.#extraHeaders(statusCode),
+      extra: withShaping(this.#extraHeaders(statusCode), shaping),
+      replace: shaping?.replace,
     });
     // A gRPC "trailers-only" answer (an error with no message) carries grpc-status in its one
     // HEADERS frame with END_STREAM. Relayed as response headers followed by an empty end, gRPC
@@ -415,6 +428,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.#intercepted !== undefined) return true;
     const res = this.#f.res;
     if (this.#f.record !== undefined) this.#f.record.bytes += chunk.length;
     if (res.write(chunk)) return true;
@@ -427,6 +441,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const balancing = this.#f.balancing;
     if (balancing?.observe !== undefined && this.#upstream !== undefined) {
       balancing.observe(this.#set, this.#upstream, performance.now() - this.#dispatchedAt);
+    }
+    if (this.#intercepted !== undefined) {
+      this.#errorPage(this.#intercepted);
+      return;
     }
     const res = this.#f.res;
     // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
@@ -456,6 +474,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#dispatch();
       return;
     }
+    if (this.#intercepted !== undefined) {
+      // The discarded body failed: the error page answers all the same.
+      this.#finish();
+      this.#errorPage(this.#intercepted);
+      return;
+    }
     const row = classifyUpstreamError(err);
     if (this.#responded) {
       // Headers went out: the only honest signal left is a truncated response.
@@ -475,7 +499,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#log(row, err);
     this.#finish();
-    this.#fail(row);
+    // ingress-nginx's error_page covers the errors nginx itself answers (502, 504) too.
+    if (interceptedStatus(this.#f.match, row.status)) this.#errorPage(row.status);
+    else this.#fail(row);
   }
 
   /**
@@ -523,6 +549,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.#r.retryBudgetMs > 0 && Date.now() - this.#startedAt >= this.#r.retryBudgetMs;
   }
 
+  #errorPage(status: number): void {
+    const { req, res } = this.#f;
+    if (this.#f.record !== undefined) this.#f.record.upstreamStatus = status;
+    answerWithErrorPage({
+      req,
+      res,
+      match: this.#f.match,
+      status,
+      requestId: this.#f.requestId,
+      upstreamHeaders: this.#f.headers,
+      hsts: this.#f.hsts,
+      extra: this.#f.extraHeaders,
+      shaping: this.#f.shaping,
+      close: req.httpVersionMajor !== 2 && (this.#s.draining() || (this.#body !== null && !req.complete)),
+      readTimeoutMs: this.#u.readTimeoutMs,
+      endpoints: (key) => this.#s.currentEndpoints(key),
+      logger: this.#s.logger,
+    });
+  }
+
   #bodyReusable(): boolean {
     const body = this.#body;
     return body === null || (!body.destroyed && !body.readableDidRead);
@@ -538,7 +584,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       upstreamErrorBody(row.status, this.#set.backendKey, row.what),
       this.#f.requestId,
       close,
-      this.#f.hsts,
+      withShaping(this.#f.hsts, this.#f.shaping),
     );
   }
 
@@ -697,6 +743,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
 }
 
 function noop(): void {}
+/** `withShaping` appends a route's shaping headers to a flat header list. */
+function withShaping(
+  headers: readonly string[] | undefined,
+  shaping: ResponseShaping | undefined,
+): readonly string[] | undefined {
+  if (shaping === undefined || shaping.headers.length === 0) return headers;
+  return headers === undefined ? shaping.headers : [...headers, ...shaping.headers];
+}
 
 const GRPC_STATUS_FIELDS: ReadonlySet<string> = new Set([
   'grpc-status',

@@ -76,6 +76,8 @@ export interface ResponseHeaderOptions {
   readonly hsts?: readonly string[] | undefined;
   /** Flat `[name, value, …]` Portico adds after the upstream's (RateLimit-*, Set-Cookie from external auth). */
   readonly extra?: readonly string[] | undefined;
+  /** Lowercased names Portico sets itself (CORS, `custom-headers`): the upstream's are dropped. */
+  readonly replace?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -110,6 +112,7 @@ export function buildResponseHeaders(
     const lower = name.toLowerCase();
     if (isHopByHop(lower, named) || lower === 'server') continue;
     if (hsts !== undefined && lower === 'strict-transport-security') continue;
+    if (opts.replace?.has(lower) === true) continue;
     if (lower === 'x-request-id') hasRequestId = true;
     out.push(name, latin1(raw[i + 1]));
   }

@@ -22,6 +22,10 @@ export interface LiveSettings {
   readonly accessLog: boolean;
   /** Status of refusals by limits written with ingress-nginx's spellings (`limit-req/conn-status-code`). */
   readonly limitStatus: LimitStatusCodes;
+  /** `add-headers`: `[name, value]` pairs set on every response (issue 8). */
+  readonly responseHeaders?: readonly (readonly [string, string])[];
+  /** `proxy-set-headers`: `[name, value]` pairs set on every upstream request (issue 8). */
+  readonly requestHeaders?: readonly (readonly [string, string])[];
 }
 
 /** `LiveSettingsHolder` holds the settings in force; see the module comment. */

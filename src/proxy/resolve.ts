@@ -9,6 +9,7 @@ import type { RouteMatch, RouteSnapshot } from '../compile/types.js';
 import type { PolicyEngine } from '../policy/chain.js';
 import { type Balancing, needsSelection, selectBackend } from './backend-selection.js';
 import type { ClientCertChecker } from './client-certs.js';
+import { fallbackBackend } from './custom-errors.js';
 import {
   backendProblemBody,
   badRequestBody,
@@ -264,7 +265,11 @@ export function resolveRequest(req: IncomingMessage, ctx: ResolveContext, upgrad
   }
   // Plain HTTP/1.1 (the default) is one Map lookup; other protocols go through their transport.
   const plain = policy.backendProtocol === 'HTTP';
-  const backend = plain ? ctx.upstreams.backend(backendRef.key) : ctx.upstreams.backendVia(match, backendRef);
+  let backend = plain ? ctx.upstreams.backend(backendRef.key) : ctx.upstreams.backendVia(match, backendRef);
+  // `default-backend` answers while the route's own backend has no ready endpoints (issue 8).
+  if (backend === undefined || (typeof backend !== 'string' && backend.upstreams.length === 0)) {
+    backend = fallbackBackend(match, ctx.upstreams) ?? backend;
+  }
   if (typeof backend === 'string') {
     return {
       ok: false,

@@ -24,12 +24,16 @@ import type { Logger } from '../log/logger.js';
 import { applyToUpstream, type PolicyPass, type PolicyRefusal } from '../policy/chain.js';
 import type { AccessLog, AccessRecord } from './access-log.js';
 import { roundRobin } from './balancer.js';
+import { answerPreflight } from './cors.js';
+import { answerWithErrorPage, interceptedStatus } from './custom-errors.js';
+import type { ProxyErrorCode } from './errors.js';
 import { badRequestBody, statusLine } from './errors.js';
 import { Exchange, type ForwardSettings, hasRequestBody, sendBuiltIn } from './forward.js';
 import { gate, withHeaders } from './policy-gate.js';
 import { acceptProxyHeaders, type ProxyProtocolGate } from './proxy-protocol-listener.js';
 import { sendRedirect } from './redirect.js';
 import { type Resolution, type ResolveContext, requestIdOf, resolveRequest } from './resolve.js';
+import { responseShaping, withUpstreamHeaders } from './response-shaping.js';
 import { handleUpgrade } from './websocket.js';
 
 /** `ProxyServerDeps` wires the listener to the rest of the data plane. */
@@ -76,6 +80,12 @@ export interface ProxyServer {
   /** The same server seen as a TLS server, when `deps.tls` was given (for `setSecureContext`). */
   readonly tlsServer?: TlsServer;
 }
+
+// Portico's own answers about the backend that `custom-http-errors` may replace (not 400s/404s).
+const BACKEND_ERRORS: ReadonlySet<ProxyErrorCode> = new Set<ProxyErrorCode>([
+  'PORTICO_ERR_NO_ENDPOINTS',
+  'PORTICO_ERR_BACKEND_PROBLEM',
+]);
 
 // CONNECT is a forward-proxy method: Node routes it to the 'connect' event, which Portico does
 // not handle (the socket is closed), as ingress-nginx answers it with 400/405.
@@ -215,10 +225,28 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       // Neither answer reads the request body: an unread one makes the connection unusable.
       const close = forward.draining() || (hasRequestBody(req) && !req.complete);
       if (r.location !== undefined) sendRedirect(res, r.status, r.location, r.requestId, close, r.hsts);
-      else {
+      else if (r.match !== undefined && BACKEND_ERRORS.has(r.code) && interceptedStatus(r.match, r.status)) {
+        // `custom-http-errors` listing 503: the error backend tells "no ready endpoints" too.
+        const settings = resolve.settings();
+        answerWithErrorPage({
+          req,
+          res,
+          match: r.match,
+          status: r.status,
+          requestId: r.requestId,
+          upstreamHeaders: ['host', r.host ?? ''],
+          hsts: r.hsts,
+          extra: withHeaders(pass?.responseHeaders, pass?.headersForStatus?.(r.status)),
+          shaping: responseShaping(req, r.match.policy, settings.responseHeaders),
+          close: req.httpVersionMajor !== 2 && close,
+          readTimeoutMs: settings.upstream.readTimeoutMs,
+          endpoints: (key) => forward.currentEndpoints(key),
+          logger: deps.logger,
+        });
+      } else {
         const extra = withHeaders(
-          withHeaders(r.hsts, pass?.responseHeaders),
-          pass?.headersForStatus?.(r.status),
+          withHeaders(withHeaders(r.hsts, pass?.responseHeaders), pass?.headersForStatus?.(r.status)),
+          responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
         );
         sendBuiltIn(res, r.status, r.body, r.requestId, close, extra);
       }
@@ -236,7 +264,10 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       {
         req,
         res,
-        headers: pass === undefined ? r.headers : applyToUpstream(r.headers, pass),
+        headers: withUpstreamHeaders(
+          pass === undefined ? r.headers : applyToUpstream(r.headers, pass),
+          r.settings.requestHeaders,
+        ),
         requestId: r.requestId,
         backend: r.backend,
         match: r.match,
@@ -247,6 +278,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         record,
         upstreamTarget: r.upstreamTarget,
         balancing: r.balancing,
+        shaping: responseShaping(req, r.match.policy, r.settings.responseHeaders),
       },
       forward,
       first,
@@ -273,7 +305,10 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       refusal.body,
       r.requestId,
       close,
-      withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
+      withHeaders(
+        withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
+        responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
+      ),
     );
   };
 
@@ -294,6 +329,9 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         accessLog?.tracks === true
           ? accessLog.begin(req, res, started, r.requestId, r.match, resolve.settings().accessLog)
           : undefined;
+      // Step (1) of the hook order: a CORS preflight needs neither credentials nor the backend.
+      const closing = forward.draining() || (hasRequestBody(req) && !req.complete);
+      if (answerPreflight(req, res, r, closing, resolve.settings().responseHeaders)) return;
       const verdict = gate(req, r, resolve);
       if (verdict === undefined) proceed(req, res, r, record, undefined);
       else if (verdict instanceof Promise) {

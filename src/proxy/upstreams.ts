@@ -135,6 +135,7 @@ export function externalTargets(model: RoutingModel): Map<string, UpstreamEndpoi
   for (const route of model.routes) {
     visit(route.backend);
     if (route.canary !== undefined) visit(route.canary.backend);
+    if (route.policy?.customErrors?.backend !== undefined) visit(route.policy.customErrors.backend);
   }
   for (const binding of model.hostDefaults.values()) visit(binding.backend);
   if (model.catchAll !== undefined) visit(model.catchAll.backend);

@@ -21,6 +21,7 @@ import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
 import { gate } from './policy-gate.js';
 import { rawRedirect } from './redirect.js';
 import { type Resolution, type ResolveContext, requestIdOf, resolveRequest, routeLabel } from './resolve.js';
+import { withUpstreamHeaders } from './response-shaping.js';
 import { classifyUpstreamError, errorCodeOf } from './upstream-errors.js';
 import type { Upstream } from './upstreams.js';
 
@@ -133,7 +134,10 @@ function tunnel(
     return;
   }
   if (client.destroyed) return;
-  const headers = verdict === undefined ? r.headers : applyToUpstream(r.headers, verdict);
+  const headers = withUpstreamHeaders(
+    verdict === undefined ? r.headers : applyToUpstream(r.headers, verdict),
+    r.settings.requestHeaders,
+  );
   const set = r.backend;
   const upstreamSettings = r.settings.upstream;
   const count = set.upstreams.length;

@@ -6,6 +6,7 @@
 import { compileSnapshot } from '../../src/compile/snapshot.js';
 import type { RouteSnapshot } from '../../src/compile/types.js';
 import type {
+  ConfigMap,
   Endpoint,
   EndpointSlice,
   HTTPIngressPath,
@@ -367,19 +368,23 @@ export function inputFrom(objects: readonly KubeObject[]): TranslateInput {
   const ingressClasses: StoredObject<IngressClass>[] = [];
   const services: StoredObject<Service>[] = [];
   const policies: StoredObject<RateLimitPolicy>[] = [];
+  const configMaps: StoredObject<ConfigMap>[] = [];
   for (const o of objects) {
+    if (o.kind === 'ConfigMap') configMaps.push(stored(o));
     if (o.kind === 'Ingress') ingresses.push(stored(o));
     else if (o.kind === 'IngressClass') ingressClasses.push(stored(o));
     else if (o.kind === 'Service') services.push(stored(o));
     else if (o.kind === 'RateLimitPolicy') policies.push(stored(o));
   }
-  // Only with policies, so inputs of every other test stay as they were.
-  if (policies.length === 0) return { ingresses, ingressClasses, services };
+  // Only with policies (ConfigMaps), so inputs of every other test stay as they were.
+  const withConfigMaps = configMaps.length > 0 ? { configMaps } : {};
+  if (policies.length === 0) return { ingresses, ingressClasses, services, ...withConfigMaps };
   return {
     ingresses,
     ingressClasses,
     services,
     rateLimitPolicies: resolveRateLimitPolicies(policies).policies,
+    ...withConfigMaps,
   };
 }
 

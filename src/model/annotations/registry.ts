@@ -11,6 +11,9 @@ import { authTlsAnnotations, type ClientAuthSettings, parseAuthTls } from './aut
 import { backendProtocolAnnotations, parseBackendProtocol } from './backend-protocol.js';
 import { basicAuthAnnotations, parseBasicAuth } from './basic-auth.js';
 import { type CanaryAnnotations, canaryAnnotations, parseCanary } from './canary.js';
+import { corsAnnotations, parseCors } from './cors.js';
+import { type CustomErrorsSettings, customErrorsAnnotations, parseCustomErrors } from './custom-errors.js';
+import { type ConfigMapName, customHeadersAnnotations, parseCustomHeaders } from './custom-headers.js';
 import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
 import { loadBalanceAnnotations, parseLoadBalance } from './load-balance.js';
@@ -53,6 +56,9 @@ export const FAMILIES: readonly AnnotationFamily<AnnotationTable>[] = [
   redirectAnnotations,
   serverAliasAnnotations,
   upstreamAnnotations,
+  corsAnnotations,
+  customErrorsAnnotations,
+  customHeadersAnnotations,
 ];
 
 /** `IngressAnnotations` is everything Portico reads from one Ingress's annotations. */
@@ -73,6 +79,11 @@ export interface IngressAnnotations {
   readonly denials: readonly AnnotationProblem[];
   /** `canary: "true"`: the Ingress is a canary (translation attaches it to main routes). */
   readonly canary?: CanaryAnnotations & { readonly affinityBehavior: 'sticky' | 'legacy' };
+  /** `custom-http-errors`/`default-backend` and `custom-headers`: resolved by translation (`response-shaping.ts`). */
+  readonly responseShaping?: {
+    readonly customErrors?: CustomErrorsSettings;
+    readonly customHeaders?: FieldValue<ConfigMapName>;
+  };
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
   /** `use-regex` or `rewrite-target`: this Ingress's Prefix and ImplementationSpecific paths are regexes. */
@@ -105,6 +116,10 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const routeRedirect = parseRedirect(reader);
   const aliases = parseServerAlias(reader);
   const upstream = parseUpstream(reader);
+  // Response shaping (issue 8): CORS is complete here; the rest needs Services and ConfigMaps.
+  const cors = parseCors(reader);
+  const customErrors = parseCustomErrors(reader);
+  const customHeaders = parseCustomHeaders(reader);
   // Snippets and the rest of the refusal table reject the whole Ingress, like an invalid value.
   const refused = refusedAnnotations(annotations);
   for (const r of refused) reader.problem(r.field, r.message);
@@ -137,7 +152,8 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     loadBalance !== undefined ||
     routeRedirect.redirect !== undefined ||
     routeRedirect.preserveTrailingSlash !== undefined ||
-    upstream !== undefined;
+    upstream !== undefined ||
+    cors !== undefined;
   // One shared default object keeps the models of annotation-free Ingresses (and /routes) unchanged.
   const policy: RoutePolicy = hasPolicy
     ? Object.freeze({
@@ -160,6 +176,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
           ? { preserveTrailingSlash: routeRedirect.preserveTrailingSlash }
           : {}),
         ...(upstream !== undefined ? { upstream } : {}),
+        ...(cors !== undefined ? { cors } : {}),
       })
     : DEFAULT_ROUTE_POLICY;
 
@@ -193,6 +210,16 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
     problems: reader.problems,
     warnings: reader.warnings,
     ...(rateLimit.policy !== undefined ? { rateLimitPolicy: rateLimit.policy } : {}),
+    ...(customErrors.codes !== undefined || customErrors.backend !== undefined || customHeaders !== undefined
+      ? {
+          responseShaping: {
+            ...(customErrors.codes !== undefined || customErrors.backend !== undefined
+              ? { customErrors }
+              : {}),
+            ...(customHeaders !== undefined ? { customHeaders } : {}),
+          },
+        }
+      : {}),
     denials,
     ...(canary !== undefined
       ? { canary: Object.freeze({ ...canary, affinityBehavior: canaryBehavior }) }

@@ -41,13 +41,13 @@ export function renderConfigMapDoc(): string {
   ];
   for (const [key, row] of supported) {
     out.push(
-      `| [\`${key}\`](#${key}) | ${cell(row.type)} | \`${cell(row.default)}\` | \`--${row.flag}\` | ${cell(row.ingressNginxDefault)} |`,
+      `| [\`${key}\`](#${key}) | ${cell(row.type)} | ${row.default === '' ? '(none)' : `\`${cell(row.default)}\``} | ${row.flag === undefined ? '—' : `\`--${row.flag}\``} | ${cell(row.ingressNginxDefault)} |`,
     );
   }
   for (const [key, row] of supported) {
     out.push('', `### ${key}`, '', row.doc, '');
     out.push(
-      `- Default: \`${row.default}\` (flag \`--${row.flag}\`); ingress-nginx: ${row.ingressNginxDefault}.`,
+      `- Default: ${row.default === '' ? '(none)' : `\`${row.default}\``}${row.flag === undefined ? ' (no flag)' : ` (flag \`--${row.flag}\`)`}; ingress-nginx: ${row.ingressNginxDefault}.`,
     );
     out.push(`- Differs from ingress-nginx: ${row.differs ?? 'no.'}`);
   }

@@ -8,6 +8,7 @@
 import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
 import { bodySize, nextUpstream, retryBudget } from '../annotations/upstream.js';
 import type { NextUpstreamCondition } from '../types.js';
+import { configMapRef, headerNames, withAllowedResponseHeaders, withHeaderRef } from './global-headers.js';
 import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
 import type { GlobalSettings } from './types.js';
 import { boolean, cidrList, integer, nginxDuration, type Parsed, type Validator } from './validators.js';
@@ -29,8 +30,8 @@ export interface SupportedSetting extends RowBase {
   readonly status: 'supported';
   /** Portico's default, which is the flag default (a unit test holds them together). */
   readonly default: string;
-  /** The command-line flag giving the default, without `--`. */
-  readonly flag: string;
+  /** The command-line flag giving the default, without `--`; absent for keys only the ConfigMap sets. */
+  readonly flag?: string;
   /** How Portico's behaviour differs from ingress-nginx's, if it does. */
   readonly differs?: string;
   /** Parses a raw value into the patch that applies it. */
@@ -113,6 +114,18 @@ const DEFAULT_NEXT_UPSTREAM: readonly NextUpstreamCondition[] = ['error', 'timeo
 
 /** `SETTINGS` is the table; keys are ingress-nginx ConfigMap keys, sorted within each status. */
 export const SETTINGS = {
+  'add-headers': supported({
+    type: 'string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: "`namespace/name` of a ConfigMap whose data are headers added to every response (the backend's header of the same name is replaced; an Ingress's `custom-headers` wins over it). The ConfigMap is re-read on every change. A missing ConfigMap or an invalid header is a warning and sets no headers.",
+    validate: configMapRef,
+    read: (s) => s.globalHeaders?.addHeaders ?? '',
+    apply: (s, v) => withHeaderRef(s, 'addHeaders', v),
+    render: String,
+    differs:
+      'Values are literal: one containing `$` is refused (nginx expands variables there). Names must be tokens (`A-Z a-z 0-9 - _`); connection headers (Content-Length, Transfer-Encoding, …) cannot be set. No command-line flag.',
+  }),
   'client-body-timeout': supported({
     type: SECONDS,
     ingressNginxDefault: '60',
@@ -161,6 +174,17 @@ export const SETTINGS = {
     render: String,
     differs:
       'As in ingress-nginx, a request from a trusted proxy (`use-forwarded-headers`) with `X-Forwarded-Proto: https` is not redirected.',
+  }),
+  'global-allowed-response-headers': supported({
+    type: 'string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: 'Comma-separated header names the `custom-headers` annotation may set. A `custom-headers` ConfigMap with any other name makes its routes answer 503 (fail closed) with a diagnostic naming the header, as ingress-nginx denies the location. Empty (the default): `custom-headers` can set nothing.',
+    validate: headerNames,
+    read: (s) => s.allowedResponseHeaders ?? [],
+    apply: withAllowedResponseHeaders,
+    render: (v) => v.join(','),
+    differs: 'Names match case-insensitively (ingress-nginx compares them exactly). No command-line flag.',
   }),
   hsts: supported({
     type: 'bool',
@@ -371,6 +395,18 @@ export const SETTINGS = {
     render: showDuration,
     differs: SECONDS_NOTE,
   }),
+  'proxy-set-headers': supported({
+    type: 'string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: "`namespace/name` of a ConfigMap whose data are headers set on every request sent upstream (replacing the client's header of the same name). The ConfigMap is re-read on every change. A missing ConfigMap or an invalid header is a warning and sets no headers.",
+    validate: configMapRef,
+    read: (s) => s.globalHeaders?.proxySetHeaders ?? '',
+    apply: (s, v) => withHeaderRef(s, 'proxySetHeaders', v),
+    render: String,
+    differs:
+      'Values are literal: one containing `$` is refused (ingress-nginx lets nginx expand `$variables` there; Portico sends X-Forwarded-*, X-Real-IP and X-Request-ID itself). `Host` and connection headers cannot be set. No command-line flag.',
+  }),
   'ssl-ciphers': supported({
     type: 'string',
     ingressNginxDefault: '"ECDHE-ECDSA-AES128-GCM-SHA256:…:DHE-RSA-AES256-GCM-SHA384" (8 suites)',
@@ -502,7 +538,6 @@ export const SETTINGS = {
       'Live (ingress-nginx reloads nginx): turning it on refuses every new connection that lacks a header, so switch the load balancer and Portico together. Refused connections are logged at debug level and counted in `portico_proxy_protocol_rejected_total` by reason. v2 headers longer than 4096 bytes (TLVs included) are refused, as nginx does; TLVs are ignored.',
   }),
 
-  'add-headers': planned('string', '""', 'Headers added to every response, from another ConfigMap.'),
   'block-cidrs': planned('[]string', '""', 'Client CIDRs refused for every Ingress.'),
   'compute-full-forwarded-for': planned(
     'bool',
@@ -517,7 +552,6 @@ export const SETTINGS = {
   'hide-headers': planned('[]string', 'empty', 'Upstream response headers not passed to the client.'),
   'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
   'load-balance': planned('string', '"round_robin"', 'Load-balancing algorithm (round_robin, ewma).'),
-  'proxy-set-headers': planned('string', '""', 'Headers sent to upstreams, from another ConfigMap.'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),

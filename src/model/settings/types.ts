@@ -10,6 +10,7 @@ import {
   type ProxyProtocolOptions,
 } from '../../config/types.js';
 import type { NextUpstreamCondition } from '../types.js';
+import type { GlobalHeaderSettings } from './global-headers.js';
 import { DEFAULT_TLS_SETTINGS, type TlsSettings } from './tls.js';
 
 /** `UpstreamSettings` governs every exchange with an upstream. Same shape as `UpstreamOptions`. */
@@ -60,6 +61,10 @@ export interface GlobalSettings {
   readonly limits: { readonly request: number; readonly connection: number };
   /** `use-proxy-protocol` and `proxy-protocol-header-timeout`: read at each accepted connection. */
   readonly proxyProtocol: ProxyProtocolOptions;
+  /** `add-headers` / `proxy-set-headers` (issue 8); absent when neither is set. */
+  readonly globalHeaders?: GlobalHeaderSettings;
+  /** `global-allowed-response-headers`: the names `custom-headers` may set; absent: none. */
+  readonly allowedResponseHeaders?: readonly string[];
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */

@@ -8,7 +8,7 @@ import type { StoredObject } from '../../store/object-store.js';
 import { type IngressAnnotations, readIngressAnnotations } from '../annotations/registry.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { objectLabel } from '../diagnostics.js';
-import type { Ingress, IngressBackend, IngressClass, PathType, Service } from '../objects.js';
+import type { ConfigMap, Ingress, IngressBackend, IngressClass, PathType, Service } from '../objects.js';
 import type { RateLimitPolicyState } from '../rate-limit-policy.js';
 import {
   type BackendRef,
@@ -27,6 +27,7 @@ import { compareAge, routeKey } from './conflicts.js';
 import { HostSettingsBinder } from './host-settings.js';
 import { type DiagnosticFactory, diagnosticsFor } from './locate.js';
 import { routeRegex } from './regex-paths.js';
+import { indexConfigMaps, type ShapingContext, withResponseShaping } from './response-shaping.js';
 import { tlsBindings, tlsHostList } from './tls.js';
 import { validateIngress } from './validate.js';
 
@@ -40,6 +41,13 @@ export interface TranslateInput {
    * (`resolveRateLimitPolicies`). Absent: every `portico.dev/rate-limit-policy` is missing.
    */
   readonly rateLimitPolicies?: ReadonlyMap<string, RateLimitPolicyState>;
+  /** ConfigMaps annotations reference (`custom-headers`). Absent: every such reference is missing. */
+  readonly configMaps?: readonly StoredObject<ConfigMap>[];
+  /**
+   * The ConfigMap key `global-allowed-response-headers`: the only names `custom-headers` may set
+   * (lowercased). Absent: not checked (admission, tools without the controller's settings).
+   */
+  readonly allowedResponseHeaders?: readonly string[];
 }
 
 /** `DefaultBackendService` is the `--default-backend-service` flag: the catch-all of last resort. */
@@ -92,7 +100,22 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     input.ingressClasses.map((s) => s.object),
     options,
   );
-  const resolver = new BackendResolver(indexServices(input.services.map((s) => s.object)));
+  const services = indexServices(input.services.map((s) => s.object));
+  const resolver = new BackendResolver(services);
+  const shaping: ShapingContext = {
+    resolver,
+    services,
+    configMaps: indexConfigMaps((input.configMaps ?? []).map((s) => s.object)),
+    ...(input.allowedResponseHeaders !== undefined
+      ? { allowedHeaders: new Set(input.allowedResponseHeaders.map((h) => h.toLowerCase())) }
+      : {}),
+    defaultBackend: () => {
+      const flag = options.defaultBackendService;
+      if (flag === undefined) return undefined;
+      const port = typeof flag.port === 'number' ? { number: flag.port } : { name: flag.port };
+      return resolver.resolve(flag.namespace, { service: { name: flag.name, port } }).ref;
+    },
+  };
   const diagnostics: Diagnostic[] = [];
   const reports: IngressReport[] = [];
   const candidates: Candidate[] = [];
@@ -154,7 +177,14 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
       continue;
     }
     const rules = spec.rules ?? [];
-    const policy = withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics);
+    const policy = withResponseShaping(
+      withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics),
+      c.annotations,
+      c.namespace,
+      shaping,
+      make,
+      diagnostics,
+    );
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.
     const withPolicy: { policy?: RoutePolicy } = policy === DEFAULT_ROUTE_POLICY ? {} : { policy };
     reportAnnotations(c.annotations, make, diagnostics);

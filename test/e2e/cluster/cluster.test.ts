@@ -311,7 +311,7 @@ describe('cluster mode', () => {
     }
   });
 
-  test('--configmap: only that ConfigMap is watched, and its settings apply live', async () => {
+  test('--configmap: its settings apply live; ConfigMaps are watched once, namespace-wide (custom-headers)', async () => {
     const settings = (data: Record<string, string>) => ({
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -337,12 +337,41 @@ describe('cluster mode', () => {
       assert.equal(await readTimeout(), 30_000);
       api.update(settings({ 'proxy-read-timeout': '45' }));
       await waitUntil(async () => (await readTimeout()) === 45_000, 10_000, 'the edited ConfigMap applied');
+      // `custom-headers` annotations read ConfigMaps of any watched namespace, so one informer
+      // watches them all; the settings ConfigMap needs no second, name-scoped one.
       const cmRequests = api.requests.filter((r) => r.resource === 'configmaps');
       assert.ok(cmRequests.length > 0);
       for (const r of cmRequests) {
-        assert.equal(r.namespace, 'default');
-        assert.equal(r.query['fieldSelector'], 'metadata.name=portico-settings');
+        assert.equal(r.namespace, undefined);
+        assert.equal(r.query['fieldSelector'], undefined);
       }
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('custom-headers: a ConfigMap created later is seen and re-translates (issue 8)', async () => {
+    const shop = ingress('shop');
+    const annotated = {
+      ...shop,
+      metadata: {
+        ...shop.metadata,
+        annotations: { 'nginx.ingress.kubernetes.io/custom-headers': 'shop-headers' },
+      },
+    };
+    const env = await setup([ingressClass(), service('web'), endpointSlice('web', addresses(1)), annotated]);
+    const { api, portico } = env;
+    const missing = async (): Promise<boolean> =>
+      (await get(portico.adminPort, '/routes')).body.includes('ConfigMap default/shop-headers not found');
+    try {
+      assert.equal(await missing(), true, 'the missing ConfigMap is reported');
+      api.create({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'shop-headers', namespace: 'default' },
+        data: { 'X-Frame-Options': 'DENY' },
+      });
+      await waitUntil(async () => !(await missing()), 10_000, 'the created ConfigMap is read');
     } finally {
       await env.close();
     }

@@ -299,6 +299,8 @@ test('--watch-namespace runs one informer per namespace per namespaced kind; --c
     `${c.collection.kind} ${c.collection.namespace ?? '*'} ${c.collection.fieldSelector ?? ''}`.trim(),
   );
   assert.deepEqual(describe.sort(), [
+    'ConfigMap a',
+    'ConfigMap b',
     'ConfigMap portico metadata.name=settings',
     'EndpointSlice a',
     'EndpointSlice b',
