@@ -107,10 +107,15 @@ const VARIANTS: readonly Variant[] = [
   { id: 'canary', label: 'canary by weight (50 %)', host: CANARY_HOST, byDefault: false },
 ];
 
-/** The variants' own Ingresses, all pointing at the target Ingress's Service (the same backend). */
+/** The variants' own Ingresses, pointing at generated Services (all the same nginx backend). */
 function writeVariantManifests(dir: string): void {
-  const service = `app-${String(benchTargetIndex(ingresses)).padStart(4, '0')}`;
+  const target = benchTargetIndex(ingresses);
+  const service = `app-${String(target).padStart(4, '0')}`;
   const backend = { service: { name: service, port: { number: 80 } } };
+  // A canary must name another Service than its main route (else it is ignored, as a no-op): a
+  // neighbouring generated one, whose endpoints are the same nginx backend.
+  const canaryService = `app-${String(target === 0 ? 1 : target - 1).padStart(4, '0')}`;
+  const canaryBackend = { service: { name: canaryService, port: { number: 80 } } };
   const ingress = (name: string, host: string, annotations: Record<string, string>, paths: object[]) => ({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
@@ -127,7 +132,7 @@ function writeVariantManifests(dir: string): void {
     // The canary slot: a main route and a 50 % canary of the same host and path.
     ingress('features-canary-main', CANARY_HOST, {}, [{ path: '/', pathType: 'Prefix', backend }]),
     ingress('features-canary', CANARY_HOST, { [`${N}canary`]: 'true', [`${N}canary-weight`]: '50' }, [
-      { path: '/', pathType: 'Prefix', backend },
+      { path: '/', pathType: 'Prefix', backend: canaryBackend },
     ]),
   ];
   writeFileSync(join(dir, 'zz-features.yaml'), docs.map((d) => stringify(d)).join('---\n'));
