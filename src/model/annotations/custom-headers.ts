@@ -3,37 +3,14 @@
  * (ingress-nginx's `customheaders` package). Location scoped. The ConfigMap is read at translation
  * (`translate/response-shaping.ts`), so a change to it re-translates like any other object.
  */
-import type { Parsed } from '../settings/validators.js';
 import { type AnnotationReader, defineAnnotations, type FieldValue } from './spec.js';
-import { type Described, described } from './validators.js';
-
-const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
-const fail = (reason: string): Parsed<never> => ({ ok: false, reason });
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+import { type Described, type ObjectName, objectName } from './validators.js';
 
 /** `ConfigMapName` is a parsed ConfigMap reference, before the namespace rule is applied. */
-export interface ConfigMapName {
-  readonly namespace?: string;
-  readonly name: string;
-}
+export type ConfigMapName = ObjectName;
 
 /** `configMapName` reads `name` or `namespace/name`. */
-export const configMapName: Described<ConfigMapName> = described((raw) => {
-  const v = raw.trim();
-  const parts = v.split('/');
-  if (parts.length > 2) return fail('must be "name" or "namespace/name"');
-  const name = parts.length === 2 ? (parts[1] ?? '') : v;
-  const namespace = parts.length === 2 ? parts[0] : undefined;
-  if (namespace !== undefined && (namespace.length > 63 || !DNS_LABEL.test(namespace))) {
-    return fail(`namespace ${JSON.stringify(namespace)} is not a valid namespace name`);
-  }
-  if (name.length === 0 || name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
-    return fail(`${JSON.stringify(name)} is not a valid ConfigMap name`);
-  }
-  return ok(namespace === undefined ? { name } : { namespace, name });
-}, 'ConfigMap: `name` or `namespace/name` (same namespace)');
+export const configMapName: Described<ConfigMapName> = objectName('ConfigMap', 'same namespace');
 
 export const customHeadersAnnotations = defineAnnotations(
   'custom-headers',

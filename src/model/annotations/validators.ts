@@ -66,28 +66,39 @@ export const onOff: Described<boolean> = described((raw) => {
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** `SecretName` is a parsed Secret reference, before the namespace rule is applied. */
-export interface SecretName {
+/** `ObjectName` is a parsed reference to a namespaced object, before the namespace rule is applied. */
+export interface ObjectName {
   /** Absent when only a name was written (the Ingress's own namespace). */
   readonly namespace?: string;
   readonly name: string;
 }
 
+/** `objectName` reads `name` or `namespace/name` (ingress-nginx writes the latter) for a `kind` of object. */
+export function objectName(kind: string, note?: string): Described<ObjectName> {
+  return described(
+    (raw) => {
+      const v = raw.trim();
+      const parts = v.split('/');
+      if (parts.length > 2) return fail('must be "name" or "namespace/name"');
+      const name = parts.length === 2 ? (parts[1] ?? '') : v;
+      const namespace = parts.length === 2 ? parts[0] : undefined;
+      if (namespace !== undefined && (namespace.length > 63 || !DNS_LABEL.test(namespace))) {
+        return fail(`namespace ${JSON.stringify(namespace)} is not a valid namespace name`);
+      }
+      if (name.length === 0 || name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+        return fail(`${JSON.stringify(name)} is not a valid ${kind} name`);
+      }
+      return ok(namespace === undefined ? { name } : { namespace, name });
+    },
+    `${kind}: \`name\` or \`namespace/name\`${note === undefined ? '' : ` (${note})`}`,
+  );
+}
+
+/** `SecretName` is a parsed Secret reference, before the namespace rule is applied. */
+export type SecretName = ObjectName;
+
 /** `secretName` reads `name` or `namespace/name` (ingress-nginx writes the latter). */
-export const secretName: Described<SecretName> = described((raw) => {
-  const v = raw.trim();
-  const parts = v.split('/');
-  if (parts.length > 2) return fail('must be "name" or "namespace/name"');
-  const name = parts.length === 2 ? (parts[1] ?? '') : v;
-  const namespace = parts.length === 2 ? parts[0] : undefined;
-  if (namespace !== undefined && (namespace.length > 63 || !DNS_LABEL.test(namespace))) {
-    return fail(`namespace ${JSON.stringify(namespace)} is not a valid namespace name`);
-  }
-  if (name.length === 0 || name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
-    return fail(`${JSON.stringify(name)} is not a valid Secret name`);
-  }
-  return ok(namespace === undefined ? { name } : { namespace, name });
-}, 'Secret: `name` or `namespace/name`');
+export const secretName: Described<SecretName> = objectName('Secret');
 
 /** `hostname` reads a DNS name (for `proxy-ssl-name`): lowercase labels, no port, no wildcard. */
 export const hostname: Described<string> = described((raw) => {
