@@ -176,10 +176,13 @@ export class PathTable<V> {
    */
   #lookupWithRegex(path: string, rules: readonly RegexRule<V>[]): V | undefined {
     let regex: RegexRule<V> | undefined;
-    // One UTF-8 conversion for every pattern tried, instead of one per pattern (RE2 reads UTF-8).
-    const utf8 = Buffer.from(path);
+    // Patterns on RE2 read UTF-8: one conversion serves all of them, and none is made when every
+    // pattern tried runs on V8 (src/util/re2-fast-path.ts).
+    let utf8: Buffer | undefined;
     for (const rule of rules) {
-      if (rule.regex.testBytes(utf8)) {
+      const compiled = rule.regex;
+      if (!compiled.fast && utf8 === undefined) utf8 = Buffer.from(path);
+      if (utf8 === undefined ? compiled.test(path) : compiled.testBytes(utf8)) {
         regex = rule;
         break;
       }

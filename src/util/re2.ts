@@ -9,6 +9,7 @@
  * `compileRegex` turns them into plain words an Ingress author can act on.
  */
 import RE2 from 're2';
+import { fastPathRegex } from './re2-fast-path.js';
 
 /** `CompiledRegex` is a compiled RE2 pattern (case-insensitive unless asked otherwise). */
 export interface CompiledRegex {
@@ -22,6 +23,11 @@ export interface CompiledRegex {
   testBytes(utf8: Buffer): boolean;
   /** Capture groups of the first match (`[0]` is the whole match), or null. */
   exec(text: string): RegExpExecArray | null;
+  /**
+   * True when the pattern runs on V8 (src/util/re2-fast-path.ts): `test` on the string is then
+   * cheaper than converting it for `testBytes`.
+   */
+  readonly fast: boolean;
 }
 
 export type RegexResult =
@@ -63,6 +69,9 @@ export function describeRe2Error(message: string): string {
   return `not a valid RE2 pattern: ${message}`;
 }
 
+/** `String.prototype.isWellFormed` (Node 20; not yet in the ES2023 lib typings). */
+const isWellFormed = (t: string): boolean => (t as string & { isWellFormed(): boolean }).isWellFormed();
+
 function compileOnce(source: string, caseInsensitive: boolean): RE2 {
   // `u` is added by the package.
   return new RE2(source, caseInsensitive ? 'i' : '');
@@ -89,13 +98,30 @@ export function compileRegex(
   try {
     compileOnce(userPattern, caseInsensitive);
     const regex = compileOnce(source, caseInsensitive);
+    const fast = fastPathRegex(source, caseInsensitive);
+    if (!fast.ok) {
+      return {
+        ok: true,
+        regex: Object.freeze({
+          source,
+          fast: false,
+          test: (t: string) => regex.test(t),
+          testBytes: (b: Buffer) => regex.test(b),
+          exec: (t: string) => regex.exec(t),
+        }),
+      };
+    }
+    const v8 = fast.regex;
     return {
       ok: true,
       regex: Object.freeze({
         source,
-        test: (t: string) => regex.test(t),
+        fast: true,
+        test: (t: string) => v8.test(t),
         testBytes: (b: Buffer) => regex.test(b),
-        exec: (t: string) => regex.exec(t),
+        // RE2 sees a lone surrogate as U+FFFD (the UTF-8 conversion replaces it) and returns it so
+        // in a capture; such a text stays on RE2 to get RE2's captures.
+        exec: (t: string) => (isWellFormed(t) ? v8.exec(t) : regex.exec(t)),
       }),
     };
   } catch (err) {
