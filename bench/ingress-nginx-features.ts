@@ -6,16 +6,17 @@
  * One Portico (CPU 0) serves the proxy bench's 1,000 generated Ingresses plus the variants' own:
  * - `plain`: the proxy bench's target host (a Prefix `/` route), request `GET /something/index.html`;
  * - `regex`: a `use-regex` Ingress with `rewrite-target: /$2` on `/something(/|$)(.*)` (the
- *   ingress-nginx docs example) next to two more regex paths on its host, same request;
- * - `canary` (a slot, off unless named in `--only`): a main Ingress and a `canary-weight: "50"`
- *   Ingress on one host. It needs the canary data plane (`Route.canary`); before it lands, its
- *   proof fails loudly instead of measuring a plain route under the canary's name.
+ *   ingress-nginx docs example) next to two more regex paths on its host, same request; all three
+ *   are simple enough to run on V8 (src/util/re2-fast-path.ts, `regexEngine: v8` in /routes);
+ * - `regex-re2`: the same Ingress with each pattern spelled so that it stays on RE2 (a `{1}`
+ *   repetition: same meaning, outside the fast path's subset) — what any other pattern costs;
+ * - `canary`: a main Ingress and a `canary-weight: "50"` Ingress on one host.
  * Load is `wrk -t1 -c50 --latency` on CPU 1 against the nginx `return 200` backend. Variants run in
  * interleaved rounds (the order rotates) against the same process; each ratio is the median of the
  * per-round ratios to the plain run of the same round. Any non-2xx answer fails the run.
  *
  *   npx tsx bench/ingress-nginx-features.ts [--quick] [--rounds N] [--duration S] [--warmup S]
- *                                           [--only plain,regex,canary] [--connections C]
+ *                                           [--only plain,regex,regex-re2,canary] [--connections C]
  *                                           [--ingresses N] [--portico-main PATH] [--no-pin]
  *                                           [--no-results] [--keep]
  *
@@ -81,9 +82,10 @@ const N = 'nginx.ingress.kubernetes.io/';
 /** Every variant gets the same request line, so only the route differs. */
 const REQUEST_PATH = '/something/index.html';
 const REGEX_HOST = 'regex.bench.portico.test';
+const REGEX_RE2_HOST = 'regex-re2.bench.portico.test';
 const CANARY_HOST = 'canary.bench.portico.test';
 
-type VariantId = 'plain' | 'regex' | 'canary';
+type VariantId = 'plain' | 'regex' | 'regex-re2' | 'canary';
 
 interface Variant {
   readonly id: VariantId;
@@ -104,7 +106,13 @@ const VARIANTS: readonly Variant[] = [
     maxCost: 0.1,
     byDefault: true,
   },
-  { id: 'canary', label: 'canary by weight (50 %)', host: CANARY_HOST, byDefault: false },
+  {
+    id: 'regex-re2',
+    label: 'the same regex routes on RE2 (outside the fast path)',
+    host: REGEX_RE2_HOST,
+    byDefault: true,
+  },
+  { id: 'canary', label: 'canary by weight (50 %)', host: CANARY_HOST, byDefault: true },
 ];
 
 /** The variants' own Ingresses, pointing at generated Services (all the same nginx backend). */
@@ -122,13 +130,28 @@ function writeVariantManifests(dir: string): void {
     metadata: { name, namespace: BENCH_NAMESPACE, annotations },
     spec: { ingressClassName: 'portico', rules: [{ host, http: { paths } }] },
   });
-  const docs = [
-    ingress('features-regex', REGEX_HOST, { [`${N}use-regex`]: 'true', [`${N}rewrite-target`]: '/$2' }, [
+  const rewrite = { [`${N}use-regex`]: 'true', [`${N}rewrite-target`]: '/$2' };
+  const regexPaths = (spell: (p: string) => string) =>
+    [
       // Longer patterns first in the table: the measured one is not the first tried.
-      { path: '/api/v[0-9]+/users/([0-9]+)', pathType: 'ImplementationSpecific', backend },
-      { path: '/static/(.*)\\.(css|js)', pathType: 'ImplementationSpecific', backend },
-      { path: '/something(/|$)(.*)', pathType: 'ImplementationSpecific', backend },
-    ]),
+      '/api/v[0-9]+/users/([0-9]+)',
+      '/static/(.*)\\.(css|js)',
+      '/something(/|$)(.*)',
+    ].map((p) => ({ path: spell(p), pathType: 'ImplementationSpecific', backend }));
+  const docs = [
+    ingress(
+      'features-regex',
+      REGEX_HOST,
+      rewrite,
+      regexPaths((p) => p),
+    ),
+    // `x{1}` is `x`: the same routes, but a repetition count keeps each pattern on RE2.
+    ingress(
+      'features-regex-re2',
+      REGEX_RE2_HOST,
+      rewrite,
+      regexPaths((p) => p.replace('/', '/{1}')),
+    ),
     // The canary slot: a main route and a 50 % canary of the same host and path.
     ingress('features-canary-main', CANARY_HOST, {}, [{ path: '/', pathType: 'Prefix', backend }]),
     ingress('features-canary', CANARY_HOST, { [`${N}canary`]: 'true', [`${N}canary-weight`]: '50' }, [
@@ -142,6 +165,7 @@ interface RouteView {
   readonly host: string;
   readonly path: string;
   readonly regex?: string;
+  readonly regexEngine?: string;
   readonly canary?: unknown;
 }
 
@@ -157,13 +181,19 @@ async function proveActive(v: Variant, portico: RunningPortico): Promise<string>
     case 'plain':
       if (own.some((r) => r.regex !== undefined)) throw new Error('plain: the host has a regex route');
       return '200, Prefix routes only';
-    case 'regex': {
-      if (own.filter((r) => r.regex !== undefined).length !== 3)
-        throw new Error(`regex: expected 3 regex routes on ${v.host}, /routes shows ${JSON.stringify(own)}`);
+    case 'regex':
+    case 'regex-re2': {
+      const regexes = own.filter((r) => r.regex !== undefined);
+      const engine = v.id === 'regex' ? 'v8' : 're2';
+      if (regexes.length !== 3 || regexes.some((r) => r.regexEngine !== engine))
+        throw new Error(
+          `${v.id}: expected 3 regex routes on ${engine} on ${v.host}, /routes shows ${JSON.stringify(own)}`,
+        );
       // Only regex paths on this host: a path none of them matches must not be routed.
       const miss = await httpGet(`${portico.url}nothing-here`, v.host);
-      if (miss.status !== 404) throw new Error(`regex: /nothing-here answered ${miss.status}, expected 404`);
-      return '200, 3 regex routes, unmatched path 404';
+      if (miss.status !== 404)
+        throw new Error(`${v.id}: /nothing-here answered ${miss.status}, expected 404`);
+      return `200, 3 regex routes on ${engine}, unmatched path 404`;
     }
     case 'canary':
       if (!own.some((r) => r.canary !== undefined))
@@ -292,7 +322,7 @@ async function main(): Promise<number> {
     .filter((s) => s !== '');
   for (const o of only ?? []) {
     if (!VARIANTS.some((v) => v.id === o))
-      throw new Error(`--only: unknown variant ${o} (plain, regex, canary)`);
+      throw new Error(`--only: unknown variant ${o} (${VARIANTS.map((x) => x.id).join(', ')})`);
   }
   const selected = VARIANTS.filter(
     (v) => v.id === 'plain' || (only === undefined ? v.byDefault : only.includes(v.id)),

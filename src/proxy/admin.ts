@@ -9,11 +9,13 @@
  * Plain node:http: three fixed paths do not need a router, and the admin server must keep
  * answering `/readyz` 503 while the proxy listener drains.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { RouteSnapshot } from '../compile/types.js';
 import type { L4Report } from '../l4/runtime.js';
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { BackendRef, CanaryRule } from '../model/types.js';
+import { fastPathRegex } from '../util/re2-fast-path.js';
 import type { ExplainQuery, ExplainReport } from './explain.js';
 import type { UpstreamRegistry, UpstreamStats } from './upstreams.js';
 
@@ -93,6 +95,11 @@ export interface RoutesReport {
     readonly field: string;
     /** The RE2 source of a regex path (`use-regex` / `rewrite-target`), matched case-insensitively. */
     readonly regex?: string;
+    /**
+     * Where that regex runs: `v8` when src/util/re2-fast-path.ts proved a V8 translation gives RE2's
+     * answers in linear time (cheaper per request), else `re2`.
+     */
+    readonly regexEngine?: 'v8' | 're2';
     /** The canary attached to the route, if any. */
     readonly canary?: CanaryView;
   })[];
@@ -123,7 +130,12 @@ export function describeRoutes(
       pathType: r.pathType,
       ingress: r.ingress,
       field: r.field,
-      ...(r.regex !== undefined ? { regex: r.regex } : {}),
+      ...(r.regex !== undefined
+        ? {
+            regex: r.regex,
+            regexEngine: fastPathRegex(r.regex, true).ok ? ('v8' as const) : ('re2' as const),
+          }
+        : {}),
       ...backendView(r.backend, upstreams),
       ...(r.canary !== undefined ? { canary: canaryView(r.canary, upstreams) } : {}),
     })),

@@ -59,6 +59,15 @@ describe('regex paths and rewrite (ingress-nginx scenarios, real process)', () =
           .host('rewrite.bar.com')
           .path('/something(/|$)(.*)', 'ImplementationSpecific', svc('web', 80))
           .build(),
+        // The same route spelled so that it stays on RE2 (`{1}` is outside the V8 fast path).
+        ingress('rewrite-re2')
+          .cls('portico')
+          .annotate(`${N}use-regex`, 'true')
+          .annotate(`${N}rewrite-target`, '/$2')
+          .annotate(`${N}x-forwarded-prefix`, '/something')
+          .host('rewrite-re2.bar.com')
+          .path('/some{1}thing(/|$)(.*)', 'ImplementationSpecific', svc('web', 80))
+          .build(),
       ),
       'order.yaml': yamlOf(
         ingress('kube-lego')
@@ -112,6 +121,22 @@ describe('regex paths and rewrite (ingress-nginx scenarios, real process)', () =
       assert.equal(seen.url, c.url);
     });
   }
+
+  test('the pattern runs on V8, a pattern outside the fast path on RE2, with the same rewrites', async () => {
+    const routes = JSON.parse((await get(portico.adminPort, '/routes')).body) as {
+      routes: { host: string; regex?: string; regexEngine?: string }[];
+    };
+    const engine = (host: string) => routes.routes.find((r) => r.host === host)?.regexEngine;
+    assert.equal(engine('rewrite.bar.com'), 'v8');
+    assert.equal(engine('rewrite-re2.bar.com'), 're2');
+    for (const c of [...captureCases, { path: '/so%C5%BFmething/x' }, { path: '/something%E2%82%AC/x' }]) {
+      const fast = await get(portico.httpPort, c.path, { host: 'rewrite.bar.com' });
+      const re2 = await get(portico.httpPort, c.path, { host: 'rewrite-re2.bar.com' });
+      assert.equal(fast.status, re2.status, c.path);
+      if (fast.status === 200)
+        assert.equal((JSON.parse(fast.body) as Echo).url, (JSON.parse(re2.body) as Echo).url);
+    }
+  });
 
   test('a path the regex does not match is not routed to it', async () => {
     const res = await get(portico.httpPort, '/somethingelse', { host: 'rewrite.bar.com' });
