@@ -20,7 +20,7 @@ import { type LastGoodPolicies, resolveRateLimitPolicies } from '../model/rate-l
 import { resolveGlobalHeaders } from '../model/settings/global-headers.js';
 import { type GoodValues, parseConfigMapSettings } from '../model/settings/parse.js';
 import type { GlobalSettings } from '../model/settings/types.js';
-import type { TranslateInput, TranslateOptions } from '../model/translate/translate.js';
+import type { RouteDefaults, TranslateInput, TranslateOptions } from '../model/translate/translate.js';
 import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
 import { authSecretUses } from '../policy/auth/auth-secrets.js';
 import type { StoredObject } from '../store/object-store.js';
@@ -343,7 +343,10 @@ export class Controller {
         rateLimitPolicies: policies.policies,
         configMaps: store.list('ConfigMap'),
         ...(settings.settings !== undefined
-          ? { allowedResponseHeaders: settings.settings.allowedResponseHeaders ?? [] }
+          ? {
+              allowedResponseHeaders: settings.settings.allowedResponseHeaders ?? [],
+              routeDefaults: routeDefaultsOf(settings.settings),
+            }
           : {}),
       },
       translateOptions,
@@ -704,4 +707,12 @@ function reuseUnchanged(
     }
   }
   return { table: out, changed };
+}
+
+/** `routeDefaultsOf` is what translation takes from the global settings as annotation defaults. */
+function routeDefaultsOf(settings: GlobalSettings): RouteDefaults {
+  return {
+    ...(settings.loadBalance !== undefined ? { loadBalance: settings.loadBalance } : {}),
+    ...(settings.customHttpErrors !== undefined ? { customHttpErrors: settings.customHttpErrors } : {}),
+  };
 }

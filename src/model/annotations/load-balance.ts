@@ -77,7 +77,6 @@ export const loadBalanceAnnotations = defineAnnotations(
       risk: 'low',
       default: 'round_robin (ConfigMap `load-balance`)',
       doc: '`round_robin`: each endpoint in turn; `ewma`: the better of two random endpoints by peak-EWMA response time (10 s decay), as ingress-nginx.',
-      differs: 'The ConfigMap default is not read yet: absent means `round_robin`.',
     },
     'upstream-hash-by': {
       validate: hashTemplate,

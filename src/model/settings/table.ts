@@ -6,6 +6,7 @@
  */
 
 import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
+import { statusList } from '../annotations/custom-errors.js';
 import { bodySize, nextUpstream, retryBudget } from '../annotations/upstream.js';
 import type { NextUpstreamCondition } from '../types.js';
 import { configMapRef, headerNames, withAllowedResponseHeaders, withHeaderRef } from './global-headers.js';
@@ -150,6 +151,21 @@ export const SETTINGS = {
     render: showDuration,
     differs: `${SECONDS_NOTE} Expiry is checked about once a second (Node's connection check), so the 408 may come up to a second late.`,
   }),
+  'custom-http-errors': supported({
+    type: '[]int',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: "Comma-separated upstream statuses (300–599) answered by the error backend on every route whose Ingress has no `custom-http-errors` annotation: the Ingress's `default-backend` annotation Service, else `--default-backend-service`, else Portico's built-in page for that status (the `custom-http-errors` annotation describes the exchange). An Ingress's annotation replaces the list for its routes. Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.",
+    validate: (raw) => (raw.trim() === '' ? { ok: true, value: [] } : statusList(raw)),
+    read: (s) => s.customHttpErrors ?? [],
+    apply: (s, v) => {
+      const { customHttpErrors: _dropped, ...rest } = s;
+      return v.length > 0 ? { ...rest, customHttpErrors: v } : rest;
+    },
+    render: (v) => v.join(','),
+    differs:
+      'Without any default backend Portico answers its own short text page for the status (ingress-nginx needs its default backend). No command-line flag.',
+  }),
   'disable-access-log': supported({
     type: 'bool',
     ingressNginxDefault: '"false"',
@@ -282,6 +298,26 @@ export const SETTINGS = {
     apply: (s, v) => ({ ...s, limits: { ...s.limits, request: v } }),
     render: String,
     differs: '`portico.dev/` limits answer 429 (or their `limit-status-code`) whatever this says.',
+  }),
+  'load-balance': supported({
+    type: 'string',
+    ingressNginxDefault: '"round_robin"',
+    default: 'round_robin',
+    doc: '`round_robin` or `ewma`: how the first endpoint is chosen on every route whose Ingress sets no `load-balance`, `upstream-hash-by` or cookie `affinity` annotation (they win, as in ingress-nginx). Applies when the routing snapshot is rebuilt, within the same update.',
+    validate: (raw): Parsed<'round_robin' | 'ewma'> => {
+      const v = raw.trim();
+      return v === 'round_robin' || v === 'ewma'
+        ? { ok: true, value: v }
+        : { ok: false, reason: 'must be one of round_robin, ewma' };
+    },
+    read: (s) => s.loadBalance ?? 'round_robin',
+    apply: (s, v) => {
+      // Absent means round_robin: the default leaves the settings as the flags gave them.
+      const { loadBalance: _dropped, ...rest } = s;
+      return v === 'round_robin' ? rest : { ...rest, loadBalance: v };
+    },
+    render: String,
+    differs: 'No command-line flag. ingress-nginx\'s `chash`/`sticky` values are spelled with the `upstream-hash-by` and `affinity` annotations.',
   }),
   'proxy-body-size': supported({
     type: 'string',
@@ -544,14 +580,12 @@ export const SETTINGS = {
     '"false"',
     'Append the peer to X-Forwarded-For instead of replacing it.',
   ),
-  'custom-http-errors': planned('[]int', '[]', 'Status codes served by the default backend instead.'),
   'enable-real-ip': planned('bool', '"false"', 'Take the client address from the forwarded-for header.'),
   'forwarded-for-header': planned('string', '"X-Forwarded-For"', 'Header that carries the client address.'),
   'generate-request-id': planned('bool', '"true"', 'Generate X-Request-ID when the client sent none.'),
   'global-auth-url': planned('string', '""', 'External authentication for every Ingress.'),
   'hide-headers': planned('[]string', 'empty', 'Upstream response headers not passed to the client.'),
   'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
-  'load-balance': planned('string', '"round_robin"', 'Load-balancing algorithm (round_robin, ewma).'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),

@@ -65,6 +65,10 @@ export interface GlobalSettings {
   readonly globalHeaders?: GlobalHeaderSettings;
   /** `global-allowed-response-headers`: the names `custom-headers` may set; absent: none. */
   readonly allowedResponseHeaders?: readonly string[];
+  /** `load-balance`: the algorithm of routes without a `load-balance` annotation; absent: round_robin. */
+  readonly loadBalance?: 'round_robin' | 'ewma';
+  /** `custom-http-errors`: statuses answered by the error backend on routes without the annotation. */
+  readonly customHttpErrors?: readonly number[];
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */

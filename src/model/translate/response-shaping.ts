@@ -76,6 +76,8 @@ export interface ShapingContext {
   readonly services: ReadonlyMap<string, Service>;
   /** `global-allowed-response-headers`, lowercased; absent: every valid name may be set. */
   readonly allowedHeaders?: ReadonlySet<string>;
+  /** ConfigMap `custom-http-errors`: the statuses of Ingresses without the annotation (non-empty). */
+  readonly defaultErrorCodes?: readonly number[];
   /** `--default-backend-service`, resolved (the error backend when the annotation names none). */
   readonly defaultBackend?: () => BackendRef | undefined;
 }
@@ -104,9 +106,11 @@ export function withResponseShaping(
   diagnostics: Diagnostic[],
 ): RoutePolicy {
   const refs = annotations.responseShaping;
-  if (refs === undefined) return policy;
+  const globalCodes = ctx.defaultErrorCodes;
+  if (refs === undefined && globalCodes === undefined) return policy;
   let customErrors: CustomErrorsPolicy | undefined;
-  const errors = refs.customErrors;
+  // The annotation's list replaces the ConfigMap's; a `default-backend` alone serves the ConfigMap's.
+  const errors = refs?.customErrors ?? (globalCodes !== undefined ? { codes: globalCodes } : undefined);
   if (errors !== undefined) {
     let backend: BackendRef | undefined;
     if (errors.backend !== undefined) {
@@ -130,14 +134,14 @@ export function withResponseShaping(
       backend = ctx.defaultBackend?.();
     }
     customErrors = Object.freeze({
-      codes: errors.codes ?? [],
+      codes: errors.codes ?? globalCodes ?? [],
       ...(backend !== undefined ? { backend } : {}),
       ...(errors.backend !== undefined ? { fallback: true } : {}),
     });
   }
   let responseHeaders: HeaderList | undefined;
   let deny: string | undefined;
-  const cm = refs.customHeaders;
+  const cm = refs?.customHeaders;
   if (cm !== undefined) {
     const ns = cm.value.namespace ?? namespace;
     const key = `${ns}/${cm.value.name}`;

@@ -16,6 +16,7 @@ import {
   DEFAULT_ROUTE_POLICY,
   type DefaultBackendBinding,
   type IngressReport,
+  type LoadBalancePolicy,
   type Route,
   type RoutePolicy,
   type RoutingModel,
@@ -48,6 +49,29 @@ export interface TranslateInput {
    * (lowercased). Absent: not checked (admission, tools without the controller's settings).
    */
   readonly allowedResponseHeaders?: readonly string[];
+  /**
+   * ConfigMap defaults for routes whose Ingress leaves them unset (`load-balance`,
+   * `custom-http-errors`). Absent: round robin and no error pages.
+   */
+  readonly routeDefaults?: RouteDefaults;
+}
+
+/** `RouteDefaults` are the ConfigMap keys that act as defaults of per-Ingress annotations. */
+export interface RouteDefaults {
+  readonly loadBalance?: 'round_robin' | 'ewma';
+  readonly customHttpErrors?: readonly number[];
+}
+
+const EWMA: LoadBalancePolicy = Object.freeze({ kind: 'ewma' });
+
+/**
+ * `withBalanceDefault` gives a policy the ConfigMap's `load-balance` when its Ingress chose no
+ * placement itself (`load-balance`, `upstream-hash-by` or cookie `affinity` win, as in ingress-nginx).
+ */
+function withBalanceDefault(policy: RoutePolicy, defaults: RouteDefaults | undefined): RoutePolicy {
+  if (defaults?.loadBalance !== 'ewma' || policy.loadBalance !== undefined || policy.affinity !== undefined)
+    return policy;
+  return Object.freeze({ ...policy, loadBalance: EWMA });
 }
 
 /** `DefaultBackendService` is the `--default-backend-service` flag: the catch-all of last resort. */
@@ -108,6 +132,9 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     configMaps: indexConfigMaps((input.configMaps ?? []).map((s) => s.object)),
     ...(input.allowedResponseHeaders !== undefined
       ? { allowedHeaders: new Set(input.allowedResponseHeaders.map((h) => h.toLowerCase())) }
+      : {}),
+    ...(input.routeDefaults?.customHttpErrors !== undefined && input.routeDefaults.customHttpErrors.length > 0
+      ? { defaultErrorCodes: input.routeDefaults.customHttpErrors }
       : {}),
     defaultBackend: () => {
       const flag = options.defaultBackendService;
@@ -170,20 +197,23 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
         key: c.key,
         spec,
         canary,
-        policy: c.annotations.policy,
+        policy: withBalanceDefault(c.annotations.policy, input.routeDefaults),
         make,
         resolve: (backend, field) => resolveReporting(resolver, c, backend, field, make, diagnostics),
       });
       continue;
     }
     const rules = spec.rules ?? [];
-    const policy = withResponseShaping(
-      withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics),
-      c.annotations,
-      c.namespace,
-      shaping,
-      make,
-      diagnostics,
+    const policy = withBalanceDefault(
+      withResponseShaping(
+        withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics),
+        c.annotations,
+        c.namespace,
+        shaping,
+        make,
+        diagnostics,
+      ),
+      input.routeDefaults,
     );
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.
     const withPolicy: { policy?: RoutePolicy } = policy === DEFAULT_ROUTE_POLICY ? {} : { policy };

@@ -78,6 +78,9 @@ describe('response shaping (file mode)', () => {
         'add-headers': 'ingress/response-headers',
         'proxy-set-headers': 'ingress/request-headers',
         'global-allowed-response-headers': 'X-Backend,x-frame-options,X-Shop',
+        // ConfigMap defaults of the custom-errors and load-balance annotations.
+        'custom-http-errors': '410',
+        'load-balance': 'ewma',
       }),
       'global-headers.yaml': yamlOf(globalResponse, globalRequest),
       'services.yaml': yamlOf(
@@ -131,6 +134,14 @@ describe('response shaping (file mode)', () => {
           .cls('portico')
           .annotate(`${N}/custom-http-errors`, '418')
           .host('builtin.test')
+          .prefix('/', svc('web', 80))
+          .build(),
+        // No custom-http-errors of its own: the ConfigMap's list, answered by its default-backend.
+        ingress('global-pages')
+          .cls('portico')
+          .annotate(`${N}/default-backend`, 'error-pages')
+          .annotate(`${N}/load-balance`, 'round_robin')
+          .host('global-pages.test')
           .prefix('/', svc('web', 80))
           .build(),
       ),
@@ -324,6 +335,38 @@ describe('response shaping (file mode)', () => {
     assert.equal(res.status, 418);
     assert.match(res.body, /^418 /);
     assert.doesNotMatch(res.body, /"name"/, 'nothing of the backend body reached the client');
+  });
+
+  test('ConfigMap custom-http-errors: a route without the annotation uses its default-backend for the listed statuses', async () => {
+    const res = await get(portico.httpPort, '/status/410', { host: 'global-pages.test' });
+    assert.equal(res.status, 200, res.body);
+    const echo = JSON.parse(res.body) as EchoBody;
+    assert.equal(echo.name, 'error-pages');
+    assert.equal(echo.headers['x-code'], '410');
+    assert.equal(echo.headers['x-ingress-name'], 'global-pages');
+  });
+
+  test("ConfigMap custom-http-errors: without any default backend Portico's page answers; an annotation's list replaces it", async () => {
+    const plain = await get(portico.httpPort, '/status/410', { host: 'open.test' });
+    assert.equal(plain.status, 410);
+    assert.match(plain.body, /^410 /);
+    // pages.test lists 404,503 and builtin.test 418: 410 passes through from the backend.
+    for (const host of ['pages.test', 'builtin.test']) {
+      const res = await get(portico.httpPort, '/status/410', { host });
+      assert.equal(res.status, 410, host);
+      assert.equal((JSON.parse(res.body) as EchoBody).name, 'web', host);
+    }
+  });
+
+  test('ConfigMap load-balance: ewma for routes without a placement annotation, the annotation wins', async () => {
+    const step = async (host: string) => {
+      const res = await get(portico.adminPort, `/explain?host=${host}&path=/`);
+      const report = JSON.parse(res.body) as { steps: Record<string, unknown>[] };
+      return report.steps.find((s) => s['step'] === 'load-balance')?.['verdict'];
+    };
+    assert.equal(await step('open.test'), 'ewma');
+    assert.equal(await step('global-pages.test'), 'round_robin');
+    assert.equal((await get(portico.httpPort, '/', { host: 'open.test' })).status, 200);
   });
 
   test('custom-headers: the ConfigMap data are on every response, replacing the backend header', async () => {

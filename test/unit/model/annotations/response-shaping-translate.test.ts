@@ -194,3 +194,94 @@ describe('custom-http-errors through translation', () => {
     );
   });
 });
+
+describe('ConfigMap defaults of custom-http-errors and load-balance (routeDefaults)', () => {
+  const withDefaults = (
+    objects: readonly KubeObject[],
+    routeDefaults: { loadBalance?: 'round_robin' | 'ewma'; customHttpErrors?: readonly number[] },
+    flag = false,
+  ): RoutingModel =>
+    translate(
+      { ...inputFrom([cls, web, pages, ...objects]), routeDefaults },
+      {
+        ...TEST_OPTIONS,
+        ...(flag ? { defaultBackendService: { namespace: 'default', name: 'web', port: 80 } } : {}),
+      },
+    );
+  const cases: readonly {
+    name: string;
+    annotations: Record<string, string>;
+    defaults: { loadBalance?: 'round_robin' | 'ewma'; customHttpErrors?: readonly number[] };
+    flag?: boolean;
+    customErrors?: { codes: readonly number[]; backend?: string; fallback?: true };
+    loadBalance?: string;
+  }[] = [
+    { name: 'nothing set: no policy at all', annotations: {}, defaults: {} },
+    {
+      name: "the ConfigMap's codes apply, answered by Portico without a default backend",
+      annotations: {},
+      defaults: { customHttpErrors: [410, 503] },
+      customErrors: { codes: [410, 503] },
+    },
+    {
+      name: "the ConfigMap's codes go to --default-backend-service",
+      annotations: {},
+      defaults: { customHttpErrors: [503] },
+      flag: true,
+      customErrors: { codes: [503], backend: 'default/web:80' },
+    },
+    {
+      name: "a default-backend alone serves the ConfigMap's codes",
+      annotations: { [`${N}default-backend`]: 'error-pages' },
+      defaults: { customHttpErrors: [410] },
+      customErrors: { codes: [410], backend: 'default/error-pages:8080', fallback: true },
+    },
+    {
+      name: "the annotation's list replaces the ConfigMap's",
+      annotations: { [`${N}custom-http-errors`]: '404' },
+      defaults: { customHttpErrors: [410] },
+      customErrors: { codes: [404] },
+    },
+    {
+      name: 'load-balance ewma for a route without one',
+      annotations: {},
+      defaults: { loadBalance: 'ewma' },
+      loadBalance: 'ewma',
+    },
+    { name: 'round_robin is no policy', annotations: {}, defaults: { loadBalance: 'round_robin' } },
+    {
+      name: 'the load-balance annotation wins',
+      annotations: { [`${N}load-balance`]: 'round_robin' },
+      defaults: { loadBalance: 'ewma' },
+      loadBalance: 'round_robin',
+    },
+    {
+      name: 'upstream-hash-by wins',
+      annotations: { [`${N}upstream-hash-by`]: '$request_uri' },
+      defaults: { loadBalance: 'ewma' },
+      loadBalance: 'hash',
+    },
+    {
+      name: 'cookie affinity wins (no load-balance policy)',
+      annotations: { [`${N}affinity`]: 'cookie' },
+      defaults: { loadBalance: 'ewma' },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const policy = withDefaults([shop(c.annotations)], c.defaults, c.flag).routes[0]?.policy;
+      const errors = policy?.customErrors;
+      assert.deepEqual(
+        errors === undefined
+          ? undefined
+          : {
+              codes: errors.codes,
+              ...(errors.backend !== undefined ? { backend: errors.backend.key } : {}),
+              ...(errors.fallback === true ? { fallback: true } : {}),
+            },
+        c.customErrors,
+      );
+      assert.equal(policy?.loadBalance?.kind, c.loadBalance);
+    });
+  }
+});
