@@ -317,7 +317,8 @@ export const SETTINGS = {
       return v === 'round_robin' ? rest : { ...rest, loadBalance: v };
     },
     render: String,
-    differs: 'No command-line flag. ingress-nginx\'s `chash`/`sticky` values are spelled with the `upstream-hash-by` and `affinity` annotations.',
+    differs:
+      "No command-line flag. ingress-nginx's `chash`/`sticky` values are spelled with the `upstream-hash-by` and `affinity` annotations.",
   }),
   'proxy-body-size': supported({
     type: 'string',
