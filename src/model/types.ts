@@ -335,6 +335,11 @@ export interface ExternalAuthPolicy {
   readonly alwaysSetCookie: boolean;
   /** Timeout of the whole auth subrequest (ms): connect, response headers and body. */
   readonly timeoutMs: number;
+  /**
+   * `auth-proxy-set-headers`: the ConfigMap's headers (resolved at translation), set on the auth
+   * subrequest in place of the client's copies of those names.
+   */
+  readonly proxySetHeaders?: readonly (readonly [string, string])[];
   /** Set when configured but unusable: the routes fail closed (503) with this reason. */
   readonly deny?: string;
 }

@@ -13,6 +13,7 @@
 
 import { nginxDuration } from '../settings/validators.js';
 import type { ExternalAuthPolicy } from '../types.js';
+import { type ConfigMapName, configMapName } from './custom-headers.js';
 import { type AnnotationReader, defineAnnotations, type FieldValue } from './spec.js';
 import { boolean, type Described, described } from './validators.js';
 
@@ -345,14 +346,6 @@ export const cacheDuration: Described<readonly CacheDuration[]> = described(
 // client always keeps connections alive, so they are accepted (known, documented) and ignored.
 const ignored: Described<string> = described((raw) => ok(raw), 'any (ignored)');
 
-const refusedConfigMapHeaders: Described<never> = described(
-  () =>
-    fail(
-      'is not supported: Portico sends the original request headers and the X-Original-* headers, and reads no ConfigMap for more',
-    ),
-  'not supported',
-);
-
 const parseTimeout = nginxDuration(1);
 /** `timeout` reads `auth-timeout`: nginx time syntax, at most 60 s. */
 export const timeout: Described<number> = described((raw) => {
@@ -448,13 +441,13 @@ export const externalAuthAnnotations = defineAnnotations(
       prefixes: ['portico.dev'],
     },
     'auth-proxy-set-headers': {
-      validate: refusedConfigMapHeaders,
+      validate: configMapName,
       scope: 'location',
       risk: 'medium',
       default: '(none)',
-      doc: 'Not supported.',
+      doc: "A ConfigMap (`name`, or `namespace/name` with the Ingress's own namespace) whose data are headers set on the auth subrequest, replacing the client's copies of those names. Names must be tokens, values printable without CR/LF. A missing ConfigMap, a bad name or value, a ConfigMap in another namespace, or a name Portico sets itself (`Host`, `X-Original-*`, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, `X-Auth-Request-Redirect`, `X-Sent-From`) makes the routes answer 503 (fail closed).",
       differs:
-        'Refused (the Ingress is rejected): Portico reads no ConfigMap of extra headers for the auth service.',
+        "Values are data: a `$` is refused (nginx would expand it as a variable). ingress-nginx reads a ConfigMap in any namespace; Portico only in the Ingress's own.",
       prefixes: ['nginx.ingress.kubernetes.io'],
     },
     'auth-keepalive': {
@@ -500,6 +493,18 @@ type Family = typeof externalAuthAnnotations.specs;
  * meant these routes to be protected, and they would be served without authentication.
  */
 export function parseExternalAuth(reader: AnnotationReader): ExternalAuthPolicy | undefined {
+  return readExternalAuth(reader).policy;
+}
+
+/** `ExternalAuthAnnotations` is the family's outcome: the policy and the ConfigMap translation resolves. */
+export interface ExternalAuthAnnotations {
+  readonly policy?: ExternalAuthPolicy;
+  /** `auth-proxy-set-headers` (set only with a policy); the headers are read at translation. */
+  readonly proxySetHeaders?: FieldValue<ConfigMapName>;
+}
+
+/** `readExternalAuth` is `parseExternalAuth` with the `auth-proxy-set-headers` reference. */
+export function readExternalAuth(reader: AnnotationReader): ExternalAuthAnnotations {
   const read = <K extends keyof Family & string>(name: K) => reader.read(externalAuthAnnotations, name);
   const url = read('auth-url');
   const method = read('auth-method');
@@ -511,7 +516,7 @@ export function parseExternalAuth(reader: AnnotationReader): ExternalAuthPolicy 
   const durations = read('auth-cache-duration');
   const always = read('auth-always-set-cookie');
   const time = read('auth-timeout');
-  read('auth-proxy-set-headers');
+  const proxySetHeaders = read('auth-proxy-set-headers');
   for (const name of [
     'auth-keepalive',
     'auth-keepalive-requests',
@@ -531,6 +536,7 @@ export function parseExternalAuth(reader: AnnotationReader): ExternalAuthPolicy 
       durations,
       always,
       time,
+      proxySetHeaders,
     ].find((v) => v !== undefined);
     // An invalid auth-url has its own problem already; one message is enough.
     const urlInvalid = reader.problems.some((p) => p.field.endsWith('/auth-url"]'));
@@ -540,13 +546,13 @@ export function parseExternalAuth(reader: AnnotationReader): ExternalAuthPolicy 
         'needs auth-url (without it these routes would be served without authentication)',
       );
     }
-    return undefined;
+    return {};
   }
   if (durations !== undefined && key === undefined) {
     reader.problem(durations.field, 'needs auth-cache-key: without a key nothing is cached');
   }
   const cacheDurations = key === undefined ? [] : (durations?.value ?? defaultDurations());
-  return {
+  const policy: ExternalAuthPolicy = {
     url: url.value,
     method: method?.value ?? 'GET',
     ...(signin !== undefined ? { signin: signin.value } : {}),
@@ -558,6 +564,7 @@ export function parseExternalAuth(reader: AnnotationReader): ExternalAuthPolicy 
     alwaysSetCookie: always?.value ?? false,
     timeoutMs: time?.value ?? DEFAULT_AUTH_TIMEOUT_MS,
   };
+  return proxySetHeaders === undefined ? { policy } : { policy, proxySetHeaders };
 }
 
 function defaultDurations(): readonly CacheDuration[] {

@@ -14,7 +14,7 @@ import { type CanaryAnnotations, canaryAnnotations, parseCanary } from './canary
 import { corsAnnotations, parseCors } from './cors.js';
 import { type CustomErrorsSettings, customErrorsAnnotations, parseCustomErrors } from './custom-errors.js';
 import { type ConfigMapName, customHeadersAnnotations, parseCustomHeaders } from './custom-headers.js';
-import { externalAuthAnnotations, parseExternalAuth } from './external-auth.js';
+import { externalAuthAnnotations, readExternalAuth } from './external-auth.js';
 import { ipFilterAnnotations, parseIpFilter } from './ip-filter.js';
 import { loadBalanceAnnotations, parseLoadBalance } from './load-balance.js';
 import {
@@ -84,6 +84,8 @@ export interface IngressAnnotations {
     readonly customErrors?: CustomErrorsSettings;
     readonly customHeaders?: FieldValue<ConfigMapName>;
   };
+  /** `auth-proxy-set-headers` of the `externalAuth` policy: resolved by translation (`auth-proxy-headers.ts`). */
+  readonly authProxySetHeaders?: FieldValue<ConfigMapName>;
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
   /** `use-regex` or `rewrite-target`: this Ingress's Prefix and ImplementationSpecific paths are regexes. */
@@ -110,7 +112,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const accessLog = parseAccessLog(reader);
   const ipAccess = parseIpFilter(reader);
   const basicAuth = parseBasicAuth(reader);
-  const externalAuth = parseExternalAuth(reader);
+  const { policy: externalAuth, proxySetHeaders: authProxySetHeaders } = readExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
   const routeRedirect = parseRedirect(reader);
@@ -225,6 +227,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
       ? { canary: Object.freeze({ ...canary, affinityBehavior: canaryBehavior }) }
       : {}),
     unknown,
+    ...(authProxySetHeaders !== undefined ? { authProxySetHeaders } : {}),
     ...(rewrite.useRegex ? { useRegex: true } : {}),
   };
 }

@@ -21,6 +21,7 @@ import {
   type RoutePolicy,
   type RoutingModel,
 } from '../types.js';
+import { withAuthProxyHeaders } from './auth-proxy-headers.js';
 import { BackendResolver, DEFAULT_NAMESPACE, indexServices } from './backends.js';
 import { attachCanaries, type CanaryIngress } from './canary.js';
 import { classifyIngress, indexClasses } from './class.js';
@@ -204,15 +205,16 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
       continue;
     }
     const rules = spec.rules ?? [];
+    const shaped = withResponseShaping(
+      withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics),
+      c.annotations,
+      c.namespace,
+      shaping,
+      make,
+      diagnostics,
+    );
     const policy = withBalanceDefault(
-      withResponseShaping(
-        withRateLimitPolicy(c.annotations, input.rateLimitPolicies, make, diagnostics),
-        c.annotations,
-        c.namespace,
-        shaping,
-        make,
-        diagnostics,
-      ),
+      withAuthProxyHeaders(shaped, c.annotations, c.namespace, shaping.configMaps, make, diagnostics),
       input.routeDefaults,
     );
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.

@@ -8,7 +8,8 @@
  * `X-Original-Method`, `X-Auth-Request-Redirect`, `X-Request-ID`, `X-Real-IP`,
  * `X-Forwarded-For`, `X-Forwarded-Host` and `X-Sent-From`, each replacing any the client sent;
  * `X-Forwarded-Proto` and `X-Scheme` are removed (ingress-nginx #3405: an auth service behind an
- * HTTPS redirect answered 308 to every check). `Host` is the auth service's.
+ * HTTPS redirect answered 308 to every check). `Host` is the auth service's. The headers of
+ * `auth-proxy-set-headers` replace the client's copies of their names.
  *
  * The answer, as `ngx_http_auth_request_module`: 2xx allows, and the `auth-response-headers` are
  * copied onto the upstream request; 401 is answered with the service's `WWW-Authenticate`
@@ -140,6 +141,9 @@ interface CompiledPolicy {
   readonly path: string;
   readonly hostHeader: string;
   readonly removeUpstream: readonly string[];
+  /** `auth-proxy-set-headers`, as raw header pairs, and their lowercased names. */
+  readonly setHeaders: readonly string[];
+  readonly setNames: ReadonlySet<string>;
 }
 
 /** `RequestView` indexes the client's headers once per check. */
@@ -420,6 +424,8 @@ export class ExternalAuthClient {
       path: `${url.pathname}${url.search}`,
       hostHeader: url.host,
       removeUpstream: policy.responseHeaders.map((h) => h.toLowerCase()),
+      setHeaders: (policy.proxySetHeaders ?? []).flat(),
+      setNames: new Set((policy.proxySetHeaders ?? []).map(([name]) => name.toLowerCase())),
     };
     this.#compiled.set(policy, compiled);
     return compiled;
@@ -435,7 +441,13 @@ export class ExternalAuthClient {
       const name = raw[i] ?? '';
       const lower = name.toLowerCase();
       // HTTP/2 pseudo-headers (`:path`…) are not headers of the subrequest.
-      if (lower.startsWith(':') || HOP_BY_HOP.has(lower) || REPLACED.has(lower) || listed?.has(lower))
+      if (
+        lower.startsWith(':') ||
+        HOP_BY_HOP.has(lower) ||
+        REPLACED.has(lower) ||
+        listed?.has(lower) ||
+        compiled.setNames.has(lower)
+      )
         continue;
       // HTTP/2 clients may split Cookie; HTTP/1.1 wants one line (RFC 9113 §8.2.3).
       if (lower === 'cookie') cookies.push(raw[i + 1] ?? '');
@@ -465,6 +477,7 @@ export class ExternalAuthClient {
       input.host,
       'x-sent-from',
       'portico',
+      ...compiled.setHeaders,
     );
     return out;
   }

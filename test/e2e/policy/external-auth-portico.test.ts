@@ -48,6 +48,26 @@ describe('external auth (file mode)', () => {
           .host('api.test')
           .prefix('/', svc('web', 80))
           .build(),
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'auth-headers', namespace: 'default' },
+          data: { 'X-Auth-Tenant': 'acme', 'X-Api-Key': 'from-configmap' },
+        },
+        ingress('tenant')
+          .cls('portico')
+          .annotate(`${N}/auth-url`, `${auth.url}/oauth2/auth`)
+          .annotate(`${N}/auth-proxy-set-headers`, 'auth-headers')
+          .host('tenant.test')
+          .prefix('/', svc('web', 80))
+          .build(),
+        ingress('tenant-missing')
+          .cls('portico')
+          .annotate(`${N}/auth-url`, `${auth.url}/oauth2/auth`)
+          .annotate(`${N}/auth-proxy-set-headers`, 'no-such-configmap')
+          .host('tenant-missing.test')
+          .prefix('/', svc('web', 80))
+          .build(),
       ),
     });
     portico = await startPortico({ manifests: dir.dir });
@@ -126,6 +146,30 @@ describe('external auth (file mode)', () => {
         assert.ok(!res.body.includes('secret detail'), "the auth service's body is not relayed");
     });
   }
+
+  test("auth-proxy-set-headers: the auth service sees the ConfigMap's headers, replacing the client's", async () => {
+    const res = await get(portico.httpPort, '/', {
+      host: 'tenant.test',
+      headers: { authorization: 'Bearer good', 'x-api-key': 'from-client' },
+    });
+    assert.equal(res.status, 200, res.body);
+    const seen = auth.seen.at(-1);
+    assert.equal(seen?.headers['x-auth-tenant'], 'acme');
+    assert.equal(seen?.headers['x-api-key'], 'from-configmap');
+    // Only the auth request: the backend gets the client's headers.
+    assert.equal(backendSaw(res.body)['x-auth-tenant'], undefined);
+    assert.equal(backendSaw(res.body)['x-api-key'], 'from-client');
+  });
+
+  test('auth-proxy-set-headers naming a missing ConfigMap fails the routes closed (503)', async () => {
+    const before = auth.seen.length;
+    const res = await get(portico.httpPort, '/', {
+      host: 'tenant-missing.test',
+      headers: { authorization: 'Bearer good' },
+    });
+    assert.equal(res.status, 503);
+    assert.equal(auth.seen.length, before, 'the auth service was not asked');
+  });
 
   test('explain names the auth service on the way', async () => {
     const res = await get(portico.adminPort, '/explain?host=api.test&path=/');

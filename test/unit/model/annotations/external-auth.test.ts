@@ -299,14 +299,28 @@ describe('external-auth family', () => {
       problems: [{ field: field(`${P}auth-timeout`), message: '"2m": must be at most 60s' }],
     },
     {
-      name: 'auth-proxy-set-headers is refused',
-      annotations: { ...url, [`${N}auth-proxy-set-headers`]: 'auth/headers' },
+      name: 'auth-proxy-set-headers is read (the ConfigMap is resolved by translation)',
+      annotations: { ...url, [`${N}auth-proxy-set-headers`]: 'shop/auth-headers' },
+      auth: defaults,
+    },
+    {
+      name: 'auth-proxy-set-headers must name a ConfigMap',
+      annotations: { ...url, [`${N}auth-proxy-set-headers`]: 'a/b/c' },
       auth: defaults,
       problems: [
         {
           field: field(`${N}auth-proxy-set-headers`),
-          message:
-            '"auth/headers": is not supported: Portico sends the original request headers and the X-Original-* headers, and reads no ConfigMap for more',
+          message: '"a/b/c": must be "name" or "namespace/name"',
+        },
+      ],
+    },
+    {
+      name: 'auth-proxy-set-headers without auth-url is invalid',
+      annotations: { [`${N}auth-proxy-set-headers`]: 'auth-headers' },
+      problems: [
+        {
+          field: field(`${N}auth-proxy-set-headers`),
+          message: 'needs auth-url (without it these routes would be served without authentication)',
         },
       ],
     },
