@@ -714,5 +714,8 @@ function routeDefaultsOf(settings: GlobalSettings): RouteDefaults {
   return {
     ...(settings.loadBalance !== undefined ? { loadBalance: settings.loadBalance } : {}),
     ...(settings.customHttpErrors !== undefined ? { customHttpErrors: settings.customHttpErrors } : {}),
+    ...(settings.ipAccess?.allow !== undefined ? { ipAllow: settings.ipAccess.allow } : {}),
+    ...(settings.ipAccess?.deny !== undefined ? { ipDeny: settings.ipAccess.deny } : {}),
+    ...(settings.ipAccess?.block !== undefined ? { ipBlock: settings.ipAccess.block } : {}),
   };
 }

@@ -7,6 +7,7 @@
 
 import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
 import { statusList } from '../annotations/custom-errors.js';
+import { cidrSet } from '../annotations/ip-filter.js';
 import { bodySize, nextUpstream, retryBudget } from '../annotations/upstream.js';
 import type { NextUpstreamCondition } from '../types.js';
 import { configMapRef, headerNames, withAllowedResponseHeaders, withHeaderRef } from './global-headers.js';
@@ -74,6 +75,21 @@ function supported<T>(spec: SupportedSpec<T>): SupportedSetting {
   };
 }
 
+/** A CIDR list where empty means "none" (the ConfigMap default), not an error. */
+const cidrDefault: Validator<readonly string[]> = (raw) =>
+  raw.trim() === '' ? { ok: true, value: [] } : cidrSet(raw);
+
+function withIpList(
+  s: GlobalSettings,
+  list: 'allow' | 'deny' | 'block',
+  v: readonly string[],
+): GlobalSettings {
+  const { [list]: _dropped, ...lists } = s.ipAccess ?? {};
+  const next = v.length > 0 ? { ...lists, [list]: v } : lists;
+  const { ipAccess: _old, ...rest } = s;
+  return Object.keys(next).length > 0 ? { ...rest, ipAccess: next } : rest;
+}
+
 const redirectCode: Validator<RedirectCode> = (raw) => {
   const code = REDIRECT_CODES.find((c) => String(c) === raw.trim());
   return code === undefined
@@ -127,6 +143,18 @@ export const SETTINGS = {
     differs:
       'Values are literal: one containing `$` is refused (nginx expands variables there). Names must be tokens (`A-Z a-z 0-9 - _`); connection headers (Content-Length, Transfer-Encoding, …) cannot be set. No command-line flag.',
   }),
+  'block-cidrs': supported({
+    type: '[]string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: "Comma-separated client addresses and CIDRs (IPv4, IPv6) refused with 403 on every route, whatever its Ingress's `allowlist-source-range`/`denylist-source-range` say. Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.",
+    validate: cidrDefault,
+    read: (s) => s.ipAccess?.block ?? [],
+    apply: (s, v) => withIpList(s, 'block', v),
+    render: (v) => v.join(','),
+    differs:
+      'Checked where the `ip-filter` annotations are, with the same client address: on the routes of every Ingress (its rules and its `defaultBackend`). A request no Ingress serves (a 404, or the `--default-backend-service` catch-all) is not refused, where nginx refuses it in the http block. No command-line flag.',
+  }),
   'client-body-timeout': supported({
     type: SECONDS,
     ingressNginxDefault: '60',
@@ -165,6 +193,18 @@ export const SETTINGS = {
     render: (v) => v.join(','),
     differs:
       'Without any default backend Portico answers its own short text page for the status (ingress-nginx needs its default backend). No command-line flag.',
+  }),
+  'denylist-source-range': supported({
+    type: '[]string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: 'Comma-separated client addresses and CIDRs refused with 403 on the routes of every Ingress without a `denylist-source-range` annotation (the annotation replaces the list). Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.',
+    validate: cidrDefault,
+    read: (s) => s.ipAccess?.deny ?? [],
+    apply: (s, v) => withIpList(s, 'deny', v),
+    render: (v) => v.join(','),
+    differs:
+      'No command-line flag. Addresses are matched as the annotations match them (IPv4-mapped IPv6 peers as IPv4).',
   }),
   'disable-access-log': supported({
     type: 'bool',
@@ -574,8 +614,19 @@ export const SETTINGS = {
     differs:
       'Live (ingress-nginx reloads nginx): turning it on refuses every new connection that lacks a header, so switch the load balancer and Portico together. Refused connections are logged at debug level and counted in `portico_proxy_protocol_rejected_total` by reason. v2 headers longer than 4096 bytes (TLVs included) are refused, as nginx does; TLVs are ignored.',
   }),
+  'whitelist-source-range': supported({
+    type: '[]string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: 'Comma-separated client addresses and CIDRs: the only clients allowed on the routes of every Ingress without an `allowlist-source-range` (or `whitelist-source-range`) annotation (the annotation replaces the list); others get 403. Empty (the default): every client. Applies when the routing snapshot is rebuilt, within the same update.',
+    validate: cidrDefault,
+    read: (s) => s.ipAccess?.allow ?? [],
+    apply: (s, v) => withIpList(s, 'allow', v),
+    render: (v) => v.join(','),
+    differs:
+      'No command-line flag. Addresses are matched as the annotations match them (IPv4-mapped IPv6 peers as IPv4).',
+  }),
 
-  'block-cidrs': planned('[]string', '""', 'Client CIDRs refused for every Ingress.'),
   'compute-full-forwarded-for': planned(
     'bool',
     '"false"',
@@ -591,7 +642,6 @@ export const SETTINGS = {
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),
   'use-gzip': planned('bool', '"false"', 'Compress responses with gzip.'),
-  'whitelist-source-range': planned('[]string', '[]', 'Client CIDRs allowed for every Ingress.'),
 } as const satisfies Record<string, SettingRow>;
 
 /** `SettingKey` is a key the table knows. */

@@ -69,6 +69,15 @@ export interface GlobalSettings {
   readonly loadBalance?: 'round_robin' | 'ewma';
   /** `custom-http-errors`: statuses answered by the error backend on routes without the annotation. */
   readonly customHttpErrors?: readonly number[];
+  /**
+   * `whitelist-source-range` / `denylist-source-range` (defaults of the annotations) and
+   * `block-cidrs` (refused on every route, whatever the annotations say); normalised CIDRs.
+   */
+  readonly ipAccess?: {
+    readonly allow?: readonly string[];
+    readonly deny?: readonly string[];
+    readonly block?: readonly string[];
+  };
 }
 
 /** `TRUST_ALL` is ingress-nginx's `proxy-real-ip-cidr` default (0.0.0.0/0), plus its IPv6 twin. */

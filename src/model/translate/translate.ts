@@ -61,6 +61,11 @@ export interface TranslateInput {
 export interface RouteDefaults {
   readonly loadBalance?: 'round_robin' | 'ewma';
   readonly customHttpErrors?: readonly number[];
+  /** `whitelist-source-range` / `denylist-source-range`: the annotations' defaults. */
+  readonly ipAllow?: readonly string[];
+  readonly ipDeny?: readonly string[];
+  /** `block-cidrs`: refused on every route, added to whatever deny-list applies. */
+  readonly ipBlock?: readonly string[];
 }
 
 const EWMA: LoadBalancePolicy = Object.freeze({ kind: 'ewma' });
@@ -73,6 +78,28 @@ function withBalanceDefault(policy: RoutePolicy, defaults: RouteDefaults | undef
   if (defaults?.loadBalance !== 'ewma' || policy.loadBalance !== undefined || policy.affinity !== undefined)
     return policy;
   return Object.freeze({ ...policy, loadBalance: EWMA });
+}
+
+/**
+ * `withIpDefaults` lays the ConfigMap's address lists under an Ingress's own: an annotation replaces
+ * the matching default, and `block-cidrs` joins every deny-list (ingress-nginx refuses those
+ * clients before any server block).
+ */
+function withIpDefaults(policy: RoutePolicy, defaults: RouteDefaults | undefined): RoutePolicy {
+  if (defaults === undefined) return policy;
+  const own = policy.ipAccess;
+  const allow = own?.allow ?? defaults.ipAllow;
+  const baseDeny = own?.deny ?? defaults.ipDeny;
+  const deny =
+    defaults.ipBlock === undefined ? baseDeny : [...new Set([...defaults.ipBlock, ...(baseDeny ?? [])])];
+  if (allow === own?.allow && deny === own?.deny) return policy;
+  return Object.freeze({
+    ...policy,
+    ipAccess: Object.freeze({
+      ...(allow !== undefined ? { allow } : {}),
+      ...(deny !== undefined ? { deny } : {}),
+    }),
+  });
 }
 
 /** `DefaultBackendService` is the `--default-backend-service` flag: the catch-all of last resort. */
@@ -213,8 +240,11 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
       make,
       diagnostics,
     );
-    const policy = withBalanceDefault(
-      withAuthProxyHeaders(shaped, c.annotations, c.namespace, shaping.configMaps, make, diagnostics),
+    const policy = withIpDefaults(
+      withBalanceDefault(
+        withAuthProxyHeaders(shaped, c.annotations, c.namespace, shaping.configMaps, make, diagnostics),
+        input.routeDefaults,
+      ),
       input.routeDefaults,
     );
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.

@@ -20,7 +20,7 @@ import {
   startPortico,
   waitUntil,
 } from '../../support/portico-process.js';
-import { type Pods, startPods, yamlOf } from '../portico/helpers.js';
+import { type Pods, settingsConfigMap, startPods, yamlOf } from '../portico/helpers.js';
 
 const N = 'nginx.ingress.kubernetes.io';
 const P = 'portico.dev';
@@ -323,6 +323,93 @@ describe('IP lists behind a trusted proxy', () => {
       const res = await get(portico.httpPort, '/', {
         host: 'tens.test',
         ...(c.xff !== undefined ? { headers: { 'x-forwarded-for': c.xff } } : {}),
+      });
+      assert.equal(res.status, c.want, res.body);
+    });
+  }
+});
+
+describe('ConfigMap address lists (whitelist-source-range, denylist-source-range, block-cidrs)', () => {
+  let pods: Pods;
+  let dir: ManifestDir;
+  let portico: PorticoProcess;
+
+  before(async () => {
+    pods = await startPods('web');
+    dir = await manifestDir({
+      'class.yaml': yamlOf(ingressClass('portico').build()),
+      'settings.yaml': settingsConfigMap({
+        'whitelist-source-range': '10.0.0.0/8',
+        'denylist-source-range': '10.6.6.0/24',
+        'block-cidrs': '10.7.7.7',
+      }),
+      'services.yaml': yamlOf(...pods.objects),
+      'ip.yaml': yamlOf(
+        ingress('defaults').cls('portico').host('defaults.test').prefix('/', svc('web', 80)).build(),
+        ingress('own-lists')
+          .cls('portico')
+          .annotate(`${N}/whitelist-source-range`, '192.0.2.0/24, 10.7.7.7')
+          .annotate(`${N}/denylist-source-range`, '192.0.2.66')
+          .host('own.test')
+          .prefix('/', svc('web', 80))
+          .build(),
+      ),
+    });
+    portico = await startPortico({
+      manifests: dir.dir,
+      args: ['--trusted-proxies', '127.0.0.1/32', '--configmap', 'ingress/portico'],
+    });
+  });
+
+  after(async () => {
+    await portico?.stop('SIGKILL');
+    await pods?.close();
+    await dir?.cleanup();
+  });
+
+  const cases = [
+    {
+      name: 'the ConfigMap allow-list admits its clients',
+      host: 'defaults.test',
+      client: '10.1.2.3',
+      want: 200,
+    },
+    {
+      name: 'the ConfigMap allow-list refuses others',
+      host: 'defaults.test',
+      client: '192.0.2.1',
+      want: 403,
+    },
+    {
+      name: 'the ConfigMap deny-list refuses inside the allow-list',
+      host: 'defaults.test',
+      client: '10.6.6.1',
+      want: 403,
+    },
+    {
+      name: "an Ingress's own allow-list replaces the ConfigMap's",
+      host: 'own.test',
+      client: '192.0.2.1',
+      want: 200,
+    },
+    {
+      name: "an Ingress's own deny-list replaces the ConfigMap's",
+      host: 'own.test',
+      client: '192.0.2.66',
+      want: 403,
+    },
+    {
+      name: 'block-cidrs refuses a client every list would admit',
+      host: 'own.test',
+      client: '10.7.7.7',
+      want: 403,
+    },
+  ] as const;
+  for (const c of cases) {
+    test(c.name, async () => {
+      const res = await get(portico.httpPort, '/', {
+        host: c.host,
+        headers: { 'x-forwarded-for': c.client },
       });
       assert.equal(res.status, c.want, res.body);
     });

@@ -378,7 +378,7 @@ describe('parseConfigMapSettings: planned and unknown keys are warnings, never e
 
 test('diagnostics are sorted by key and carry file:line when a locator is given', () => {
   const r = parseConfigMapSettings(
-    { zzz: '1', 'proxy-read-timeout': 'x', 'block-cidrs': '10.0.0.0/8' },
+    { zzz: '1', 'proxy-read-timeout': 'x', 'hide-headers': 'Server' },
     base,
     {
       configMap,
@@ -388,7 +388,7 @@ test('diagnostics are sorted by key and carry file:line when a locator is given'
   assert.deepEqual(
     r.diagnostics.map((d) => [d.field, d.source]),
     [
-      ['data.block-cidrs', 'cm.yaml:16:3'],
+      ['data.hide-headers', 'cm.yaml:17:3'],
       ['data.proxy-read-timeout', 'cm.yaml:23:3'],
       ['data.zzz', 'cm.yaml:8:3'],
     ],
