@@ -377,14 +377,10 @@ describe('parseConfigMapSettings: planned and unknown keys are warnings, never e
 });
 
 test('diagnostics are sorted by key and carry file:line when a locator is given', () => {
-  const r = parseConfigMapSettings(
-    { zzz: '1', 'proxy-read-timeout': 'x', 'hide-headers': 'Server' },
-    base,
-    {
-      configMap,
-      locate: (field) => `cm.yaml:${field.length}:3`,
-    },
-  );
+  const r = parseConfigMapSettings({ zzz: '1', 'proxy-read-timeout': 'x', 'hide-headers': 'Server' }, base, {
+    configMap,
+    locate: (field) => `cm.yaml:${field.length}:3`,
+  });
   assert.deepEqual(
     r.diagnostics.map((d) => [d.field, d.source]),
     [
