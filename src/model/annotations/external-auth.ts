@@ -342,6 +342,24 @@ export const cacheDuration: Described<readonly CacheDuration[]> = described(
   'comma-separated `[status ...|any] time` entries (nginx `proxy_cache_valid`), e.g. `200 202 10m, 401 30s`',
 );
 
+/**
+ * `AUTH_HEADERS_SET_BY_PORTICO` are the (lowercased) headers Portico writes on every auth
+ * subrequest (src/policy/auth/external.ts), so `auth-proxy-set-headers` may not set them.
+ */
+export const AUTH_HEADERS_SET_BY_PORTICO: ReadonlySet<string> = new Set([
+  'x-original-url',
+  'x-original-uri',
+  'x-original-method',
+  'x-auth-request-redirect',
+  'x-request-id',
+  'x-real-ip',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-scheme',
+  'x-sent-from',
+]);
+
 // ingress-nginx reads these and tunes nginx's keepalive to the auth upstream; Portico's auth
 // client always keeps connections alive, so they are accepted (known, documented) and ignored.
 const ignored: Described<string> = described((raw) => ok(raw), 'any (ignored)');

@@ -79,6 +79,25 @@ function supported<T>(spec: SupportedSpec<T>): SupportedSetting {
 const cidrDefault: Validator<readonly string[]> = (raw) =>
   raw.trim() === '' ? { ok: true, value: [] } : cidrSet(raw);
 
+/** `ipListSetting` is a row of the ConfigMap's address lists (`GlobalSettings.ipAccess[list]`). */
+function ipListSetting(
+  list: 'allow' | 'deny' | 'block',
+  doc: string,
+  differs = 'No command-line flag. Addresses are matched as the annotations match them (IPv4-mapped IPv6 peers as IPv4).',
+): SupportedSetting {
+  return supported({
+    type: '[]string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc,
+    validate: cidrDefault,
+    read: (s) => s.ipAccess?.[list] ?? [],
+    apply: (s, v) => withIpList(s, list, v),
+    render: (v) => v.join(','),
+    differs,
+  });
+}
+
 function withIpList(
   s: GlobalSettings,
   list: 'allow' | 'deny' | 'block',
@@ -143,18 +162,11 @@ export const SETTINGS = {
     differs:
       'Values are literal: one containing `$` is refused (nginx expands variables there). Names must be tokens (`A-Z a-z 0-9 - _`); connection headers (Content-Length, Transfer-Encoding, …) cannot be set. No command-line flag.',
   }),
-  'block-cidrs': supported({
-    type: '[]string',
-    ingressNginxDefault: '""',
-    default: '',
-    doc: "Comma-separated client addresses and CIDRs (IPv4, IPv6) refused with 403 on every route, whatever its Ingress's `allowlist-source-range`/`denylist-source-range` say. Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.",
-    validate: cidrDefault,
-    read: (s) => s.ipAccess?.block ?? [],
-    apply: (s, v) => withIpList(s, 'block', v),
-    render: (v) => v.join(','),
-    differs:
-      'Checked where the `ip-filter` annotations are, with the same client address: on the routes of every Ingress (its rules and its `defaultBackend`). A request no Ingress serves (a 404, or the `--default-backend-service` catch-all) is not refused, where nginx refuses it in the http block. No command-line flag.',
-  }),
+  'block-cidrs': ipListSetting(
+    'block',
+    "Comma-separated client addresses and CIDRs (IPv4, IPv6) refused with 403 on every route, whatever its Ingress's `allowlist-source-range`/`denylist-source-range` say. Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.",
+    'Checked where the `ip-filter` annotations are, with the same client address: on the routes of every Ingress (its rules and its `defaultBackend`). A request no Ingress serves (a 404, or the `--default-backend-service` catch-all) is not refused, where nginx refuses it in the http block. No command-line flag.',
+  ),
   'client-body-timeout': supported({
     type: SECONDS,
     ingressNginxDefault: '60',
@@ -194,18 +206,10 @@ export const SETTINGS = {
     differs:
       'Without any default backend Portico answers its own short text page for the status (ingress-nginx needs its default backend). No command-line flag.',
   }),
-  'denylist-source-range': supported({
-    type: '[]string',
-    ingressNginxDefault: '""',
-    default: '',
-    doc: 'Comma-separated client addresses and CIDRs refused with 403 on the routes of every Ingress without a `denylist-source-range` annotation (the annotation replaces the list). Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.',
-    validate: cidrDefault,
-    read: (s) => s.ipAccess?.deny ?? [],
-    apply: (s, v) => withIpList(s, 'deny', v),
-    render: (v) => v.join(','),
-    differs:
-      'No command-line flag. Addresses are matched as the annotations match them (IPv4-mapped IPv6 peers as IPv4).',
-  }),
+  'denylist-source-range': ipListSetting(
+    'deny',
+    'Comma-separated client addresses and CIDRs refused with 403 on the routes of every Ingress without a `denylist-source-range` annotation (the annotation replaces the list). Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.',
+  ),
   'disable-access-log': supported({
     type: 'bool',
     ingressNginxDefault: '"false"',
@@ -614,18 +618,10 @@ export const SETTINGS = {
     differs:
       'Live (ingress-nginx reloads nginx): turning it on refuses every new connection that lacks a header, so switch the load balancer and Portico together. Refused connections are logged at debug level and counted in `portico_proxy_protocol_rejected_total` by reason. v2 headers longer than 4096 bytes (TLVs included) are refused, as nginx does; TLVs are ignored.',
   }),
-  'whitelist-source-range': supported({
-    type: '[]string',
-    ingressNginxDefault: '""',
-    default: '',
-    doc: 'Comma-separated client addresses and CIDRs: the only clients allowed on the routes of every Ingress without an `allowlist-source-range` (or `whitelist-source-range`) annotation (the annotation replaces the list); others get 403. Empty (the default): every client. Applies when the routing snapshot is rebuilt, within the same update.',
-    validate: cidrDefault,
-    read: (s) => s.ipAccess?.allow ?? [],
-    apply: (s, v) => withIpList(s, 'allow', v),
-    render: (v) => v.join(','),
-    differs:
-      'No command-line flag. Addresses are matched as the annotations match them (IPv4-mapped IPv6 peers as IPv4).',
-  }),
+  'whitelist-source-range': ipListSetting(
+    'allow',
+    'Comma-separated client addresses and CIDRs: the only clients allowed on the routes of every Ingress without an `allowlist-source-range` (or `whitelist-source-range`) annotation (the annotation replaces the list); others get 403. Empty (the default): every client. Applies when the routing snapshot is rebuilt, within the same update.',
+  ),
 
   'compute-full-forwarded-for': planned(
     'bool',

@@ -4,27 +4,13 @@
  * the routes closed (the policy's `deny`, 503): the auth service was meant to see these headers.
  * Pure: never throws for bad input.
  */
+import { AUTH_HEADERS_SET_BY_PORTICO } from '../annotations/external-auth.js';
 import type { IngressAnnotations } from '../annotations/registry.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { ConfigMap } from '../objects.js';
 import type { RoutePolicy } from '../types.js';
 import type { DiagnosticFactory } from './locate.js';
 import { headerList } from './response-shaping.js';
-
-/** Headers Portico sets on every auth subrequest itself (src/policy/auth/external.ts). */
-const SET_BY_PORTICO: ReadonlySet<string> = new Set([
-  'x-original-url',
-  'x-original-uri',
-  'x-original-method',
-  'x-auth-request-redirect',
-  'x-request-id',
-  'x-real-ip',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-scheme',
-  'x-sent-from',
-]);
 
 /** `withAuthProxyHeaders` adds the ConfigMap's headers to `policy.externalAuth` (or its `deny`). */
 export function withAuthProxyHeaders(
@@ -48,7 +34,9 @@ export function withAuthProxyHeaders(
     const found = configMaps.get(key);
     const list = found === undefined ? undefined : headerList(found.data, `${ref.key}: ConfigMap ${key}`);
     const own =
-      list?.ok === true ? list.headers.find(([name]) => SET_BY_PORTICO.has(name.toLowerCase())) : undefined;
+      list?.ok === true
+        ? list.headers.find(([name]) => AUTH_HEADERS_SET_BY_PORTICO.has(name.toLowerCase()))
+        : undefined;
     if (list === undefined) deny = `${ref.key}: ConfigMap ${key} not found`;
     else if (!list.ok) deny = list.reason;
     else if (own !== undefined) {

@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../../log/logger.js';
 import {
+  AUTH_HEADERS_SET_BY_PORTICO,
   CACHE_KEY_VARIABLES,
   isCacheKeyVariable,
   parseTemplate,
@@ -113,17 +114,7 @@ const REPLACED: ReadonlySet<string> = new Set([
   'content-length',
   'transfer-encoding',
   'expect',
-  'x-original-url',
-  'x-original-uri',
-  'x-original-method',
-  'x-auth-request-redirect',
-  'x-request-id',
-  'x-real-ip',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-scheme',
-  'x-sent-from',
+  ...AUTH_HEADERS_SET_BY_PORTICO,
 ]);
 
 /** `AuthAnswer` is what is remembered of one auth response: enough to rebuild a verdict for another request. */
