@@ -104,7 +104,8 @@ export interface ControllerOptions {
 
 /** `LoadOutcome` describes one controller run, for tests and the load log line. */
 export interface LoadOutcome {
-  readonly kind: 'full' | 'endpoints' | 'not-synced' | 'failed';
+  /** `skipped`: only ConfigMaps changed, none of them one the last full run read. */
+  readonly kind: 'full' | 'endpoints' | 'not-synced' | 'failed' | 'skipped';
   readonly routesPublished: boolean;
   readonly endpointsPublished: boolean;
   readonly generation: number;
@@ -138,6 +139,8 @@ export class Controller {
   #stopped = false;
   readonly #runs: LoadOutcome[] = [];
   #settings: GlobalSettings | undefined;
+  /** ConfigMaps the last full run read → the stored object it saw (undefined: missing). */
+  #configMapsSeen: Map<string, unknown> | undefined;
   #settingsGood: GoodValues = new Map();
   /** RateLimitPolicy → config of its last valid version (a rejected edit keeps it in force). */
   #policiesGood: LastGoodPolicies = new Map();
@@ -242,12 +245,25 @@ export class Controller {
       !diagnosticsChanged &&
       kinds.size > 0 &&
       [...kinds].every((k) => k === 'EndpointSlice');
+    const configMapsOnly =
+      this.#model !== undefined &&
+      !diagnosticsChanged &&
+      kinds.size > 0 &&
+      [...kinds].every((k) => k === 'ConfigMap');
+    // Clusters hold many ConfigMaps (kube-root-ca.crt, other controllers' locks renewed every few
+    // seconds); only those the last full run read can change the configuration.
+    if (configMapsOnly && this.#configMapsUnchanged()) {
+      this.#record('skipped', false, false);
+      return;
+    }
     try {
       if (endpointsOnly) this.#runEndpoints();
       else this.#runFull();
     } catch (err) {
       // Pure layers only throw on programmer errors; keep serving what runs and say so loudly.
       this.#log.error({ err }, 'config load failed; keeping the running configuration');
+      // The next change of any kind runs in full again.
+      this.#configMapsSeen = undefined;
       this.#record('failed', false, false);
     }
   }
@@ -334,7 +350,8 @@ export class Controller {
     const policies = resolveRateLimitPolicies(store.list('RateLimitPolicy'), this.#policiesGood);
     this.#policiesGood = policies.good;
     // Settings first: `global-allowed-response-headers` governs what `custom-headers` may set.
-    const settings = this.#withGlobalHeaders(this.#effectiveSettings());
+    const settingsConfigMapsRead: string[] = [];
+    const settings = this.#withGlobalHeaders(this.#effectiveSettings(), settingsConfigMapsRead);
     const translated = pipeline.translate(
       {
         ingresses: selection.ingresses,
@@ -388,6 +405,7 @@ export class Controller {
       endpointsPublished,
       new Set([...settings.diagnostics, ...ignored]),
     );
+    this.#watchConfigMaps(model, settingsConfigMapsRead);
     this.#record('full', changed, endpointsPublished);
     this.#observe(model, (performance.now() - started) / 1_000);
     try {
@@ -395,6 +413,33 @@ export class Controller {
     } catch (err) {
       this.#log.error({ err }, 'model observer failed');
     }
+  }
+
+  /**
+   * `#watchConfigMaps` remembers the stored version of every ConfigMap this full run read (the
+   * settings ConfigMap, the ones its keys name, those the Ingresses name), missing ones included.
+   */
+  #watchConfigMaps(model: RoutingModel, settingsRead: readonly string[]): void {
+    const keys = new Set([...(model.configMapsRead ?? []), ...settingsRead]);
+    const ref = this.#o.settingsConfigMap;
+    if (ref !== undefined) keys.add(`${ref.namespace}/${ref.name}`);
+    const seen = new Map<string, unknown>();
+    for (const key of keys) seen.set(key, this.#storedConfigMap(key));
+    this.#configMapsSeen = seen;
+  }
+
+  /** `#configMapsUnchanged`: every ConfigMap the last full run read is the version it read. */
+  #configMapsUnchanged(): boolean {
+    const seen = this.#configMapsSeen;
+    if (seen === undefined) return false;
+    for (const [key, object] of seen) if (this.#storedConfigMap(key) !== object) return false;
+    return true;
+  }
+
+  #storedConfigMap(key: string): unknown {
+    const slash = key.indexOf('/');
+    // The store keeps an object's identity across no-op updates, so identity tells a change.
+    return this.#o.source.store.get('ConfigMap', key.slice(0, slash), key.slice(slash + 1))?.object;
   }
 
   /**
@@ -436,7 +481,10 @@ export class Controller {
    * `#withGlobalHeaders` reads the ConfigMaps `add-headers` / `proxy-set-headers` name (issue 8);
    * their problems join the settings diagnostics.
    */
-  #withGlobalHeaders(result: { settings: GlobalSettings | undefined; diagnostics: readonly Diagnostic[] }): {
+  #withGlobalHeaders(
+    result: { settings: GlobalSettings | undefined; diagnostics: readonly Diagnostic[] },
+    read: string[],
+  ): {
     settings: GlobalSettings | undefined;
     diagnostics: readonly Diagnostic[];
   } {
@@ -445,7 +493,10 @@ export class Controller {
     const store = this.#o.source.store;
     const resolved = resolveGlobalHeaders(
       result.settings,
-      (namespace, name) => store.get('ConfigMap', namespace, name)?.object,
+      (namespace, name) => {
+        read.push(`${namespace}/${name}`);
+        return store.get('ConfigMap', namespace, name)?.object;
+      },
       objectLabel('ConfigMap', ref.namespace, ref.name),
     );
     return { settings: resolved.settings, diagnostics: [...result.diagnostics, ...resolved.diagnostics] };
@@ -612,7 +663,7 @@ export class Controller {
   #record(kind: LoadOutcome['kind'], routesPublished: boolean, endpointsPublished: boolean): LoadOutcome {
     const outcome = { kind, routesPublished, endpointsPublished, generation: this.#generation };
     const m = this.#o.metrics;
-    if (m !== undefined && kind !== 'not-synced') {
+    if (m !== undefined && kind !== 'not-synced' && kind !== 'skipped') {
       const label = kind === 'full' ? (routesPublished ? 'published' : 'unchanged') : kind;
       m.configRebuilds.inc({ outcome: label });
       if (kind !== 'failed') m.configLastSuccess.set(Date.now() / 1_000);

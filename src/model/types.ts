@@ -453,5 +453,10 @@ export interface RoutingModel {
   readonly clientAuth?: ReadonlyMap<string, ClientAuthPolicy>;
   /** Host (as in `ruleHosts`) → host-scoped annotation settings. Absent when no host has any. */
   readonly hostSettings?: ReadonlyMap<string, HostSettings>;
+  /**
+   * `"namespace/name"` of every ConfigMap translation looked up (found or not), sorted: a change to
+   * any other ConfigMap cannot change this model. Absent when none was.
+   */
+  readonly configMapsRead?: readonly string[];
   readonly diagnostics: readonly Diagnostic[];
 }

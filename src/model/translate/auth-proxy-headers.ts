@@ -7,17 +7,16 @@
 import { AUTH_HEADERS_SET_BY_PORTICO } from '../annotations/external-auth.js';
 import type { IngressAnnotations } from '../annotations/registry.js';
 import type { Diagnostic } from '../diagnostics.js';
-import type { ConfigMap } from '../objects.js';
 import type { RoutePolicy } from '../types.js';
 import type { DiagnosticFactory } from './locate.js';
-import { headerList } from './response-shaping.js';
+import { type ConfigMapLookup, headerList } from './response-shaping.js';
 
 /** `withAuthProxyHeaders` adds the ConfigMap's headers to `policy.externalAuth` (or its `deny`). */
 export function withAuthProxyHeaders(
   policy: RoutePolicy,
   annotations: IngressAnnotations,
   namespace: string,
-  configMaps: ReadonlyMap<string, ConfigMap>,
+  configMaps: ConfigMapLookup,
   make: DiagnosticFactory,
   diagnostics: Diagnostic[],
 ): RoutePolicy {

@@ -71,7 +71,7 @@ export function headerList(
 export interface ShapingContext {
   readonly resolver: BackendResolver;
   /** `"namespace/name"` → ConfigMap. */
-  readonly configMaps: ReadonlyMap<string, ConfigMap>;
+  readonly configMaps: ConfigMapLookup;
   /** `"namespace/name"` → Service (the `default-backend` Service's first port). */
   readonly services: ReadonlyMap<string, Service>;
   /** `global-allowed-response-headers`, lowercased; absent: every valid name may be set. */
@@ -80,6 +80,11 @@ export interface ShapingContext {
   readonly defaultErrorCodes?: readonly number[];
   /** `--default-backend-service`, resolved (the error backend when the annotation names none). */
   readonly defaultBackend?: () => BackendRef | undefined;
+}
+
+/** `ConfigMapLookup` finds a ConfigMap by `"namespace/name"`. */
+export interface ConfigMapLookup {
+  get(key: string): ConfigMap | undefined;
 }
 
 /** `indexConfigMaps` keys ConfigMaps by `"namespace/name"`. */

@@ -154,10 +154,18 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
   );
   const services = indexServices(input.services.map((s) => s.object));
   const resolver = new BackendResolver(services);
+  const configMaps = indexConfigMaps((input.configMaps ?? []).map((s) => s.object));
+  // Recorded so the controller can skip ConfigMap changes no Ingress reads.
+  const configMapsRead = new Set<string>();
   const shaping: ShapingContext = {
     resolver,
     services,
-    configMaps: indexConfigMaps((input.configMaps ?? []).map((s) => s.object)),
+    configMaps: {
+      get: (key) => {
+        configMapsRead.add(key);
+        return configMaps.get(key);
+      },
+    },
     ...(input.allowedResponseHeaders !== undefined
       ? { allowedHeaders: new Set(input.allowedResponseHeaders.map((h) => h.toLowerCase())) }
       : {}),
@@ -376,6 +384,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
     ...(tlsHosts.length > 0 ? { tlsHosts } : {}),
     ...(clientAuth.size > 0 ? { clientAuth } : {}),
     ...(hostSettings.size > 0 ? { hostSettings } : {}),
+    ...(configMapsRead.size > 0 ? { configMapsRead: [...configMapsRead].sort() } : {}),
   };
   return model;
 }

@@ -132,6 +132,45 @@ describe('Controller', () => {
     assert.equal(controller.outcomes.at(-1)?.kind, 'full');
   });
 
+  test('a ConfigMap no Ingress reads is skipped; one an Ingress reads (or will, once created) runs in full', () => {
+    const { source, sink, clock, controller, put, translations } = setup();
+    source.synced = true;
+    const cm = (name: string, value: string): KubeObject => ({
+      kind: 'ConfigMap',
+      metadata: { name, namespace: 'default' },
+      data: { 'X-Shop': value },
+    });
+    put(
+      ingressClass('portico').build(),
+      ...echoService('web'),
+      ingress('shop')
+        .cls('portico')
+        .annotate('nginx.ingress.kubernetes.io/custom-headers', 'shop-headers')
+        .host('a.test')
+        .prefix('/', svc('web', 80))
+        .build(),
+    );
+    controller.runNow();
+    const headers = () => sink.routes.at(-1)?.match('a.test', '/').policy.responseHeaders;
+    assert.equal(headers(), undefined, 'the ConfigMap does not exist yet');
+    // Another controller's lock, renewed: nothing reads it.
+    const before = translations();
+    put(cm('some-lock', '1'));
+    clock.advance(500);
+    put(cm('some-lock', '2'));
+    clock.advance(500);
+    assert.equal(translations(), before);
+    assert.equal(controller.outcomes.at(-1)?.kind, 'skipped');
+    // The missing ConfigMap the Ingress names appears: a full run picks it up.
+    put(cm('shop-headers', 'yes'));
+    clock.advance(500);
+    assert.equal(controller.outcomes.at(-1)?.kind, 'full');
+    assert.deepEqual(headers(), [['X-Shop', 'yes']]);
+    put(cm('shop-headers', 'edited'));
+    clock.advance(500);
+    assert.deepEqual(headers(), [['X-Shop', 'edited']]);
+  });
+
   test('EndpointSlice-only changes take the fast path without translating', () => {
     const { source, sink, clock, controller, put, translations } = setup();
     source.synced = true;
