@@ -6,7 +6,9 @@
  * The upstream side is a raw TCP socket, not an undici pool: after the 101 the connection is no
  * longer HTTP, belongs to this one client, and never returns to a pool. Portico writes the
  * request head itself and then relays bytes both ways, including the upstream's 101 (or error)
- * response; either side closing or failing closes both.
+ * response; either side closing or failing closes both. The headers Portico adds to a plain
+ * response — the affinity cookie, CORS, `custom-headers`/`add-headers`, HSTS, the auth service's
+ * cookies — go into that response head too, as nginx's header filters add them to a 101.
  */
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -18,10 +20,10 @@ import type { RequestMetrics } from '../metrics/requests.js';
 import { applyToUpstream, type PolicyResult } from '../policy/chain.js';
 import { attemptIndex, roundRobin } from './balancer.js';
 import { badRequestBody, statusLine, upstreamErrorBody } from './errors.js';
-import { gate } from './policy-gate.js';
+import { gate, withHeaders } from './policy-gate.js';
 import { rawRedirect } from './redirect.js';
 import { type Resolution, type ResolveContext, requestIdOf, resolveRequest, routeLabel } from './resolve.js';
-import { withUpstreamHeaders } from './response-shaping.js';
+import { responseShaping, withUpstreamHeaders } from './response-shaping.js';
 import { classifyUpstreamError, errorCodeOf } from './upstream-errors.js';
 import type { Upstream } from './upstreams.js';
 
@@ -61,6 +63,38 @@ export function writeRawResponse(
     `HTTP/1.1 ${statusLine(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${length}\r\n` +
       `server: portico\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\n\r\n${body}`,
   );
+}
+
+const NOTHING: ReadonlySet<string> = new Set();
+
+/**
+ * `relayWithHeaders` reads the upstream's response head, writes it to the client with the headers
+ * `extra(status)` gives, then relays everything else as it comes.
+ */
+function relayWithHeaders(
+  socket: Socket,
+  client: Duplex,
+  extra: (status: number) => readonly string[],
+  replace: ReadonlySet<string>,
+): void {
+  let buffered: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    const end = buffered.indexOf('\r\n\r\n');
+    if (end === -1) {
+      if (buffered.length > MAX_RESPONSE_HEAD) {
+        socket.destroy();
+        client.destroy();
+      }
+      return;
+    }
+    socket.off('data', onData);
+    const head = buffered.toString('latin1', 0, end + 4);
+    client.write(withResponseHeaders(head, extra(responseStatus(buffered)), replace), 'latin1');
+    if (buffered.length > end + 4) client.write(buffered.subarray(end + 4));
+    socket.pipe(client);
+  };
+  socket.on('data', onData);
 }
 
 /** `handleUpgrade` is the server's 'upgrade' listener. */
@@ -146,6 +180,9 @@ function tunnel(
       ? roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path })
       : r.balancing.first(set);
   const maxAttempts = Math.max(1, Math.min(upstreamSettings.maxTries, count));
+  const shaping = responseShaping(req, r.match.policy, r.settings.responseHeaders);
+  const fixedExtra = withHeaders(withHeaders(r.hsts, verdict?.responseHeaders), shaping?.headers);
+  const replace = shaping?.replace ?? NOTHING;
   let lines = `${req.method ?? 'GET'} ${r.upstreamTarget ?? req.url ?? '/'} HTTP/1.1\r\n`;
   for (let i = 0; i + 1 < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
   const requestHead = lines + '\r\n';
@@ -218,11 +255,24 @@ function tunnel(
       // rawHeaders are latin1-decoded strings: write them back byte for byte.
       socket.write(requestHead, 'latin1');
       if (head.length > 0) socket.write(head);
-      if (s.requests !== undefined) {
-        const dispatched = performance.now();
-        socket.once('data', (chunk: Buffer) => observe(r.match, responseStatus(chunk), dispatched));
+      const dispatched = performance.now();
+      const cookie = r.balancing?.responseHeaders?.(set, upstream);
+      if (fixedExtra === undefined && cookie === undefined && verdict?.headersForStatus === undefined) {
+        if (s.requests !== undefined) {
+          socket.once('data', (chunk: Buffer) => observe(r.match, responseStatus(chunk), dispatched));
+        }
+        socket.pipe(client);
+      } else {
+        relayWithHeaders(
+          socket,
+          client,
+          (status) => {
+            if (s.requests !== undefined) observe(r.match, status, dispatched);
+            return withHeaders(withHeaders(fixedExtra, verdict?.headersForStatus?.(status)), cookie) ?? [];
+          },
+          replace,
+        );
       }
-      socket.pipe(client);
       client.pipe(socket);
       socket.once('close', () => client.destroy());
     });
@@ -238,4 +288,28 @@ export function responseStatus(chunk: Buffer): number {
   if (chunk.length < 12 || chunk.toString('latin1', 0, 5) !== 'HTTP/') return 502;
   const status = Number(chunk.toString('latin1', 9, 12));
   return Number.isInteger(status) && status >= 100 ? status : 502;
+}
+
+/** The upstream's response head is read whole before headers are added; past this it is refused. */
+export const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/**
+ * `withResponseHeaders` rewrites a response head (`HTTP/1.1 101 …\r\n…\r\n\r\n`, latin1): the
+ * upstream's headers named in `replace` (lowercase) are dropped and the `add` pairs appended.
+ */
+export function withResponseHeaders(
+  head: string,
+  add: readonly string[],
+  replace: ReadonlySet<string>,
+): string {
+  const lines = head.slice(0, head.length - 4).split('\r\n');
+  let out = lines[0] ?? '';
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const colon = line.indexOf(':');
+    if (colon > 0 && replace.has(line.slice(0, colon).trim().toLowerCase())) continue;
+    out += `\r\n${line}`;
+  }
+  for (let i = 0; i + 1 < add.length; i += 2) out += `\r\n${add[i]}: ${add[i + 1]}`;
+  return `${out}\r\n\r\n`;
 }

@@ -7,7 +7,7 @@ import { compileSnapshot } from '../../src/compile/snapshot.js';
 import type { RouteSnapshot } from '../../src/compile/types.js';
 import type { EndpointTable, UpstreamEndpoint } from '../../src/endpoints/types.js';
 import type { PathType } from '../../src/model/objects.js';
-import type { BackendRef, Route, RoutingModel } from '../../src/model/types.js';
+import type { BackendRef, Route, RoutePolicy, RoutingModel } from '../../src/model/types.js';
 import { backendKey } from '../../src/util/keys.js';
 
 /** `backendRef` returns a resolved backend `ns/service:port`. */
@@ -37,6 +37,7 @@ export interface RouteSpec {
   readonly pathType?: PathType;
   readonly backend: BackendRef;
   readonly ingress?: string;
+  readonly policy?: RoutePolicy;
 }
 
 export interface SnapshotSpec {
@@ -54,6 +55,7 @@ export function modelOf(routes: readonly RouteSpec[], spec: SnapshotSpec = {}): 
     backend: r.backend,
     ingress: r.ingress ?? 'default/test',
     field: `spec.rules[0].http.paths[${i}]`,
+    ...(r.policy !== undefined ? { policy: r.policy } : {}),
   }));
   const hostDefaults = new Map(
     [...(spec.hostDefaults ?? new Map<string, BackendRef>())].map(([host, backend]) => [

@@ -256,7 +256,7 @@ export const SETTINGS = {
     read: (s) => s.https.hsts.enabled,
     apply: (s, v) => ({ ...s, https: { ...s.https, hsts: { ...s.https.hsts, enabled: v } } }),
     render: String,
-    differs: `${HSTS_FLAG} Not added to WebSocket handshake responses (relayed from the backend as they are).`,
+    differs: HSTS_FLAG,
   }),
   'hsts-include-subdomains': supported({
     type: 'bool',

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
+import type { RoutePolicy } from '../../../src/model/types.js';
+import { withResponseHeaders } from '../../../src/proxy/websocket.js';
 import { type Backend, type Echo, refusedPort, startBackend } from '../../support/backends.js';
 import { backendRef, endpointsOf, snapshotOf } from '../../support/fake-snapshot.js';
 import { type Harness, startDataPlane } from './harness.js';
@@ -9,12 +11,33 @@ import { type Harness, startDataPlane } from './harness.js';
 let echo: Backend;
 let h: Harness;
 
+/** Cookie affinity, CORS and a custom response header: what a 101 must carry as a 200 would. */
+const STICKY_POLICY: RoutePolicy = {
+  backendProtocol: 'HTTP',
+  affinity: {
+    cookieName: 'route',
+    mode: 'balanced',
+    conditionalSameSiteNone: false,
+    changeOnFailure: false,
+    canaryBehavior: 'sticky',
+  },
+  cors: {
+    allowOrigins: ['https://app.example'],
+    allowMethods: 'GET',
+    allowHeaders: 'Content-Type',
+    allowCredentials: true,
+    maxAgeSeconds: 600,
+  },
+  responseHeaders: [['X-Frame-Options', 'DENY']],
+};
+
 before(async () => {
   echo = await startBackend({ name: 'ws' });
   const refused = await refusedPort('127.0.0.4');
   h = await startDataPlane({
     routes: snapshotOf([
       { host: 'ws.test', path: '/chat', backend: backendRef('ws') },
+      { host: 'sticky.test', path: '/', backend: backendRef('ws'), policy: STICKY_POLICY },
       { host: 'retry.test', path: '/', backend: backendRef('retry') },
       { host: 'down.test', path: '/', backend: backendRef('down') },
     ]),
@@ -144,4 +167,49 @@ test('a WebSocket to a backend that refuses everywhere is 502', async () => {
     ws.once('error', () => resolve(-1));
   });
   assert.equal(status, 502);
+});
+
+test('the 101 carries the affinity cookie, CORS and custom headers as a plain response would', async () => {
+  const connect = (cookie?: string) =>
+    new WebSocket(`ws://127.0.0.1:${h.ports.http}/chat`, {
+      headers: { host: 'sticky.test', origin: 'https://app.example', ...(cookie ? { cookie } : {}) },
+      handshakeTimeout: 10_000,
+    });
+  const upgradeOf = (ws: WebSocket) =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      ws.once('upgrade', resolve);
+      ws.once('error', reject);
+    });
+  const ws = connect();
+  const res = await upgradeOf(ws);
+  assert.equal(res.statusCode, 101);
+  const cookie = [res.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('route='));
+  assert.ok(cookie !== undefined, JSON.stringify(res.headers));
+  assert.equal(res.headers['access-control-allow-origin'], 'https://app.example');
+  assert.equal(res.headers['access-control-allow-credentials'], 'true');
+  assert.equal(res.headers['x-frame-options'], 'DENY');
+  // The tunnel works after the rewritten head.
+  const echoed = firstMessage(ws);
+  ws.send('after the head');
+  assert.equal((await echoed).data.toString(), 'after the head');
+  ws.terminate();
+  // A client that presents its cookie keeps its endpoint and gets no new cookie.
+  const again = connect(cookie.split(';')[0]);
+  const second = await upgradeOf(again);
+  assert.equal(second.statusCode, 101);
+  assert.equal([second.headers['set-cookie'] ?? []].flat().filter((c) => c.startsWith('route=')).length, 0);
+  again.terminate();
+});
+
+test("withResponseHeaders drops replaced upstream headers and appends Portico's", () => {
+  const head =
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Frame-Options: SAMEORIGIN\r\n\r\n';
+  assert.equal(
+    withResponseHeaders(
+      head,
+      ['X-Frame-Options', 'DENY', 'set-cookie', 'route=a'],
+      new Set(['x-frame-options']),
+    ),
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Frame-Options: DENY\r\nset-cookie: route=a\r\n\r\n',
+  );
 });
