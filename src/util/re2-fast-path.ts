@@ -20,7 +20,9 @@
  * - **Linear time.** V8 backtracks, so a pattern is accepted only if backtracking cannot blow up:
  *   anchored with `^`; every choice (a quantifier's "one more?", an alternation) decided by the next
  *   character, except at most one; and when that one is an unbounded repeat, only fixed-width items
- *   after it. A path of n characters then costs O(n × pattern size), the bound RE2 itself gives.
+ *   after it, up to a tail that matches anywhere (`(.*)`, `(.+)`, `[^/]*`… at the end, which cannot
+ *   fail once started, so runs once). A path of n characters then costs O(n × pattern size), the
+ *   bound RE2 itself gives.
  */
 
 /** Code points a case-insensitive RE2 pattern folds onto ASCII letters besides their other case. */
@@ -335,7 +337,9 @@ function checkLinear(elements: readonly Element[]): void {
           ineligible('an unbounded repeat follows one not decided by the next character');
       }
     }
-    if (e.max === Number.POSITIVE_INFINITY) unboundedToTheRight = true;
+    // A repeat followed only by what matches anywhere cannot fail once it has its first character:
+    // it is run once, whatever precedes it, so it does not multiply the cost of an earlier choice.
+    if (e.max === Number.POSITIVE_INFINITY && !after.anywhere) unboundedToTheRight = true;
     after =
       e.min === 1
         ? { sets: [e.set], end: false, anywhere: false }

@@ -53,6 +53,10 @@ describe('RE2 fast path: eligible patterns', () => {
     { pattern: '/x(?:/|$)', inputs: ['/x', '/x/', '/xy'] },
     { pattern: '/files/(\\w+)\\.(\\d+)', inputs: ['/files/a_b.12', '/files/\u212A.1', '/files/a-b.1'] },
     { pattern: '/lazy/(.*?)(/|$)', inputs: ['/lazy/a/b', '/lazy/', '/lazy/abc'] },
+    // The tail matches anywhere, so the first `(.*)` backtracks into it at most once.
+    { pattern: '/(.*)/(.*)', inputs: ['/a/b/c', '/a', '//', '/x/\n/y'] },
+    { pattern: '/api/(.*)/v1/(.+)', inputs: ['/api/t/v1/x', '/api/a/v1/b/v1/c', '/api/v1/', '/api/x/v1/'] },
+    { pattern: '/(.*?)/([^/]*)', inputs: ['/a/b/c', '/a', '/a/'] },
   ];
   for (const c of eligible) {
     test(`${c.pattern} runs on V8 with RE2's answers`, () => {
@@ -85,7 +89,8 @@ describe('RE2 fast path: patterns that stay on RE2', () => {
   const stay: readonly { pattern: string; reason: string; caseInsensitive?: boolean }[] = [
     { pattern: '(a+)+$', reason: 'repetition of a group' },
     { pattern: '(a|a)*b', reason: 'repetition of a group' },
-    { pattern: '/(.*)/(.*)', reason: 'an unbounded repeat follows one not decided by the next character' },
+    { pattern: '/(.*)/(.*)$', reason: 'an unbounded repeat follows one not decided by the next character' },
+    { pattern: '/(.*)/(.*)x', reason: 'an unbounded repeat follows one not decided by the next character' },
     { pattern: '/(.*)(.*)x', reason: 'an unbounded repeat follows one not decided by the next character' },
     {
       pattern: '/(.*)/([^x]*)xy',
