@@ -7,8 +7,9 @@
  *
  *   npx tsx bench/regex-engines.ts [--no-results]
  *
- * Bounded: per pattern and operation, a warm-up and 5 rounds of 200,000 calls. Every call gets a
- * fresh string (as a request does), built outside the timed section's allocation-free part.
+ * Bounded: per pattern and operation, a warm-up and 5 rounds of 200,000 calls (every call gets a
+ * fresh string, as a request does); then 5,000 generated patterns, each accepted one run on 4
+ * adversarial 16 KiB paths, for the worst case the linear-time rule allows.
  * Writes "## Regex engines (issue 8)" of bench/RESULTS.md.
  */
 import os from 'node:os';
@@ -77,6 +78,53 @@ for (const c of CASES) {
   );
 }
 
+// Worst case: generated patterns the fast path accepts, on adversarial 16 KiB paths (the request
+// line limit), against a pattern it refuses for being quadratic on V8, run on V8 anyway.
+const ADVERSARIAL = [
+  '/'.repeat(16_384),
+  'a/'.repeat(8_192),
+  `${'/a'.repeat(8_191)}x`,
+  `${'a'.repeat(16_383)}/`,
+];
+const ATOMS = ['a', '/', '.', '[^/]', '[a-k]', '\\d', 'x', '[^x]'];
+const QUANTIFIERS = ['', '*', '+', '?', '*?', '+?'];
+let seed = 7;
+const random = (): number => {
+  seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+  return seed / 0x7fffffff;
+};
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+let eligible = 0;
+let worstMs = 0;
+let worstPattern = '';
+for (let i = 0; i < 5_000; i++) {
+  let pattern = '';
+  const items = 1 + Math.floor(random() * 6);
+  for (let j = 0; j < items; j++) {
+    const atom = pick(ATOMS) + pick(QUANTIFIERS);
+    pattern += random() < 0.3 ? `(${atom})` : atom;
+  }
+  const verdict = fastPathRegex(`^(?:${pattern})`, true);
+  if (!verdict.ok) continue;
+  eligible++;
+  // Compiled (and tiered up) first: the figure is the match, not V8's one-off regex compilation.
+  for (let k = 0; k < 3; k++) verdict.regex.exec(`/a/${k}`);
+  for (const text of ADVERSARIAL) {
+    const start = performance.now();
+    verdict.regex.exec(text);
+    const ms = performance.now() - start;
+    if (ms > worstMs) {
+      worstMs = ms;
+      worstPattern = pattern;
+    }
+  }
+}
+const quadratic = /^(?:\/([^\n]*)\/([^\n]*)x)/u;
+quadratic.exec('/a/b');
+const quadraticStart = performance.now();
+quadratic.exec(ADVERSARIAL[0] as string);
+const quadraticMs = performance.now() - quadraticStart;
+
 const section = `${HEADING}
 
 Run ${new Date().toISOString()}: \`npx tsx bench/regex-engines.ts\` — ${ROUNDS} rounds × ${CALLS.toLocaleString('en')} calls per cell, median ns per call; a fresh string per call, case-insensitive, anchored as a regex path is (\`^(?:…)\`). ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, re2 ${(await import('re2/package.json', { with: { type: 'json' } })).default.version}.
@@ -84,6 +132,8 @@ Run ${new Date().toISOString()}: \`npx tsx bench/regex-engines.ts\` — ${ROUNDS
 | pattern | RE2 test (string) | RE2 test (Buffer.from + bytes) | V8 test | RE2 exec | V8 exec | exec RE2 ÷ V8 |
 | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
+
+Worst case: ${eligible.toLocaleString('en')} generated patterns the fast path accepts (of 5,000), each on ${ADVERSARIAL.length} adversarial 16 KiB paths: slowest \`exec\` ${worstMs.toFixed(2)} ms (\`${worstPattern.replaceAll('|', '\\|')}\`). For scale, \`/(.*)/(.*)x\` — refused for being quadratic on V8 — takes ${quadraticMs.toFixed(0)} ms on the first of those paths when run on V8 anyway.
 
 The V8 column is the translation src/util/re2-fast-path.ts makes when it can prove the same answers and linear time (checked against RE2 above and in test/unit/util/re2-fast-path.test.ts); other patterns stay on RE2, where a route lookup converts the path to UTF-8 once for all patterns and \`rewrite-target\` pays one RE2 \`exec\`.
 `;
