@@ -466,6 +466,7 @@ function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSetti
     ...(settings.globalHeaders?.request !== undefined
       ? { requestHeaders: settings.globalHeaders.request }
       : {}),
+    ...(settings.hideHeaders !== undefined ? { hideHeaders: settings.hideHeaders } : {}),
   };
 }
 

@@ -24,6 +24,8 @@ export interface LiveSettings {
   readonly limitStatus: LimitStatusCodes;
   /** `add-headers`: `[name, value]` pairs set on every response (issue 8). */
   readonly responseHeaders?: readonly (readonly [string, string])[];
+  /** `hide-headers`: upstream response headers dropped on every route (lowercased). */
+  readonly hideHeaders?: readonly string[];
   /** `proxy-set-headers`: `[name, value]` pairs set on every upstream request (issue 8). */
   readonly requestHeaders?: readonly (readonly [string, string])[];
 }

@@ -22,16 +22,22 @@ export interface ResponseShaping {
 
 interface Static extends ResponseShaping {
   readonly global: HeaderPairs | undefined;
+  readonly hide: readonly string[] | undefined;
 }
 
 const byPolicy = new WeakMap<RoutePolicy, Static>();
 const NO_POLICY: RoutePolicy = Object.freeze({ backendProtocol: 'HTTP' });
 
-function staticPart(policy: RoutePolicy, global: HeaderPairs | undefined): Static {
+function staticPart(
+  policy: RoutePolicy,
+  global: HeaderPairs | undefined,
+  hide: readonly string[] | undefined,
+): Static {
   const hit = byPolicy.get(policy);
-  if (hit !== undefined && hit.global === global) return hit;
+  if (hit !== undefined && hit.global === global && hit.hide === hide) return hit;
   const headers: string[] = [];
-  const replace = new Set<string>();
+  // `hide-headers` are dropped like the names Portico sets, without a value of their own.
+  const replace = new Set<string>(hide);
   if (policy.cors !== undefined) for (const n of CORS_HEADER_NAMES) replace.add(n);
   const own = new Set((policy.responseHeaders ?? []).map(([name]) => name.toLowerCase()));
   for (const [name, value] of [
@@ -41,7 +47,7 @@ function staticPart(policy: RoutePolicy, global: HeaderPairs | undefined): Stati
     headers.push(name, value);
     replace.add(name.toLowerCase());
   }
-  const out = { headers, replace, global };
+  const out = { headers, replace, global, hide };
   byPolicy.set(policy, out);
   return out;
 }
@@ -55,10 +61,12 @@ export function responseShaping(
   req: IncomingMessage,
   policy: RoutePolicy | undefined,
   global?: HeaderPairs,
+  hide?: readonly string[],
 ): ResponseShaping | undefined {
   const p = policy ?? NO_POLICY;
-  if (p.cors === undefined && p.responseHeaders === undefined && global === undefined) return undefined;
-  const fixed = staticPart(p, global);
+  if (p.cors === undefined && p.responseHeaders === undefined && global === undefined && hide === undefined)
+    return undefined;
+  const fixed = staticPart(p, global, hide);
   if (p.cors === undefined) return fixed;
   return { headers: [...actualHeaders(req, p.cors), ...fixed.headers], replace: fixed.replace };
 }

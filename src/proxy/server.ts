@@ -237,7 +237,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
           upstreamHeaders: ['host', r.host ?? ''],
           hsts: r.hsts,
           extra: withHeaders(pass?.responseHeaders, pass?.headersForStatus?.(r.status)),
-          shaping: responseShaping(req, r.match.policy, settings.responseHeaders),
+          shaping: responseShaping(req, r.match.policy, settings.responseHeaders, settings.hideHeaders),
           close: req.httpVersionMajor !== 2 && close,
           readTimeoutMs: settings.upstream.readTimeoutMs,
           endpoints: (key) => forward.currentEndpoints(key),
@@ -246,7 +246,12 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       } else {
         const extra = withHeaders(
           withHeaders(withHeaders(r.hsts, pass?.responseHeaders), pass?.headersForStatus?.(r.status)),
-          responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
+          responseShaping(
+            req,
+            r.match?.policy,
+            resolve.settings().responseHeaders,
+            resolve.settings().hideHeaders,
+          )?.headers,
         );
         sendBuiltIn(res, r.status, r.body, r.requestId, close, extra);
       }
@@ -278,7 +283,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
         record,
         upstreamTarget: r.upstreamTarget,
         balancing: r.balancing,
-        shaping: responseShaping(req, r.match.policy, r.settings.responseHeaders),
+        shaping: responseShaping(req, r.match.policy, r.settings.responseHeaders, r.settings.hideHeaders),
       },
       forward,
       first,
@@ -307,7 +312,12 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       close,
       withHeaders(
         withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
-        responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
+        responseShaping(
+          req,
+          r.match?.policy,
+          resolve.settings().responseHeaders,
+          resolve.settings().hideHeaders,
+        )?.headers,
       ),
     );
   };

@@ -180,7 +180,7 @@ function tunnel(
       ? roundRobin.first(set.balancer, count, { clientAddress: r.peer, path: r.path })
       : r.balancing.first(set);
   const maxAttempts = Math.max(1, Math.min(upstreamSettings.maxTries, count));
-  const shaping = responseShaping(req, r.match.policy, r.settings.responseHeaders);
+  const shaping = responseShaping(req, r.match.policy, r.settings.responseHeaders, r.settings.hideHeaders);
   const fixedExtra = withHeaders(withHeaders(r.hsts, verdict?.responseHeaders), shaping?.headers);
   const replace = shaping?.replace ?? NOTHING;
   let lines = `${req.method ?? 'GET'} ${r.upstreamTarget ?? req.url ?? '/'} HTTP/1.1\r\n`;

@@ -95,6 +95,8 @@ export function parseConfigMapSettings(
 }
 
 function describeKept(row: SupportedSetting, kept: GoodValue | undefined, base: GlobalSettings): string {
-  if (kept === undefined) return `the default ${row.show(base)}`;
-  return `the previous value ${row.show(kept.patch(base))}`;
+  // Lists whose default is empty render as nothing: say so in words.
+  const shown = (text: string): string => (text === '' ? '(none)' : text);
+  if (kept === undefined) return `the default ${shown(row.show(base))}`;
+  return `the previous value ${shown(row.show(kept.patch(base)))}`;
 }

@@ -75,6 +75,29 @@ function supported<T>(spec: SupportedSpec<T>): SupportedSetting {
   };
 }
 
+// Headers that frame or route the response: hiding them would corrupt it.
+const FRAMING_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'content-length',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** `hiddenHeaderNames` reads `hide-headers`: header names, lowercased, none that frames the response. */
+const hiddenHeaderNames: Validator<readonly string[]> = (raw) => {
+  const parsed = headerNames(raw);
+  if (!parsed.ok) return parsed;
+  const names = [...new Set(parsed.value.map((n) => n.toLowerCase()))];
+  const framing = names.filter((n) => FRAMING_HEADERS.has(n));
+  if (framing.length > 0)
+    return { ok: false, reason: `${framing.join(', ')} cannot be hidden (it frames the response)` };
+  return { ok: true, value: names };
+};
+
 /** A CIDR list where empty means "none" (the ConfigMap default), not an error. */
 const cidrDefault: Validator<readonly string[]> = (raw) =>
   raw.trim() === '' ? { ok: true, value: [] } : cidrSet(raw);
@@ -245,6 +268,21 @@ export const SETTINGS = {
     apply: withAllowedResponseHeaders,
     render: (v) => v.join(','),
     differs: 'Names match case-insensitively (ingress-nginx compares them exactly). No command-line flag.',
+  }),
+  'hide-headers': supported({
+    type: '[]string',
+    ingressNginxDefault: '""',
+    default: '',
+    doc: 'Comma-separated upstream response headers that never reach the client (nginx `proxy_hide_header`), e.g. `X-Powered-By,Server`, on every route. A `custom-headers` or `add-headers` header of the same name is still set. Applies to requests that start after the change.',
+    validate: hiddenHeaderNames,
+    read: (s) => s.hideHeaders ?? [],
+    apply: (s, v) => {
+      const { hideHeaders: _dropped, ...rest } = s;
+      return v.length > 0 ? { ...rest, hideHeaders: v } : rest;
+    },
+    render: (v) => v.join(','),
+    differs:
+      'Names match case-insensitively and are written lowercase. Headers that frame the response (Content-Length, Transfer-Encoding, Connection, …) cannot be hidden. No command-line flag.',
   }),
   hsts: supported({
     type: 'bool',
@@ -632,7 +670,6 @@ export const SETTINGS = {
   'forwarded-for-header': planned('string', '"X-Forwarded-For"', 'Header that carries the client address.'),
   'generate-request-id': planned('bool', '"true"', 'Generate X-Request-ID when the client sent none.'),
   'global-auth-url': planned('string', '""', 'External authentication for every Ingress.'),
-  'hide-headers': planned('[]string', 'empty', 'Upstream response headers not passed to the client.'),
   'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),

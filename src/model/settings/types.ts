@@ -65,6 +65,8 @@ export interface GlobalSettings {
   readonly globalHeaders?: GlobalHeaderSettings;
   /** `global-allowed-response-headers`: the names `custom-headers` may set; absent: none. */
   readonly allowedResponseHeaders?: readonly string[];
+  /** `hide-headers`: upstream response headers never passed to the client (lowercased). */
+  readonly hideHeaders?: readonly string[];
   /** `load-balance`: the algorithm of routes without a `load-balance` annotation; absent: round_robin. */
   readonly loadBalance?: 'round_robin' | 'ewma';
   /** `custom-http-errors`: statuses answered by the error backend on routes without the annotation. */

@@ -142,6 +142,16 @@ describe('header precedence', () => {
     assert.deepEqual([...(got?.replace ?? [])].sort(), ['x-only-global', 'x-shared']);
   });
 
+  test('hide-headers are dropped from the upstream response without a value of their own; custom-headers still set theirs', () => {
+    const policy: RoutePolicy = { backendProtocol: 'HTTP', responseHeaders: [['Server', 'shop']] };
+    const got = responseShaping(req('GET', {}), policy, undefined, ['x-powered-by', 'server']);
+    assert.deepEqual(got?.headers, ['Server', 'shop']);
+    assert.deepEqual([...(got?.replace ?? [])].sort(), ['server', 'x-powered-by']);
+    const plain = responseShaping(req('GET', {}), { backendProtocol: 'HTTP' }, undefined, ['x-powered-by']);
+    assert.deepEqual(plain?.headers, []);
+    assert.deepEqual([...(plain?.replace ?? [])], ['x-powered-by']);
+  });
+
   test('a route without shaping and no add-headers has none', () => {
     assert.equal(responseShaping(req('GET', {}), { backendProtocol: 'HTTP' }), undefined);
   });

@@ -175,6 +175,13 @@ describe('parseConfigMapSettings: valid values take effect over the flag default
 
 const invalid = [
   {
+    name: 'hide-headers cannot hide a header that frames the response',
+    key: 'hide-headers',
+    value: 'X-Powered-By, Transfer-Encoding',
+    message:
+      'invalid value "X-Powered-By, Transfer-Encoding": transfer-encoding cannot be hidden (it frames the response); keeping the default (none)',
+  },
+  {
     name: 'a duration without a number',
     key: 'proxy-read-timeout',
     value: 'soon',
@@ -377,15 +384,15 @@ describe('parseConfigMapSettings: planned and unknown keys are warnings, never e
 });
 
 test('diagnostics are sorted by key and carry file:line when a locator is given', () => {
-  const r = parseConfigMapSettings({ zzz: '1', 'proxy-read-timeout': 'x', 'hide-headers': 'Server' }, base, {
+  const r = parseConfigMapSettings({ zzz: '1', 'proxy-read-timeout': 'x', 'use-gzip': 'true' }, base, {
     configMap,
     locate: (field) => `cm.yaml:${field.length}:3`,
   });
   assert.deepEqual(
     r.diagnostics.map((d) => [d.field, d.source]),
     [
-      ['data.hide-headers', 'cm.yaml:17:3'],
       ['data.proxy-read-timeout', 'cm.yaml:23:3'],
+      ['data.use-gzip', 'cm.yaml:13:3'],
       ['data.zzz', 'cm.yaml:8:3'],
     ],
   );
