@@ -17,11 +17,12 @@ import {
   SERVICE_NAME_LABEL,
 } from '../model/objects.js';
 import { type LastGoodPolicies, resolveRateLimitPolicies } from '../model/rate-limit-policy.js';
+import { DEFAULT_NO_AUTH_LOCATIONS, globalAuthPolicy } from '../model/settings/global-auth.js';
 import { resolveGlobalHeaders } from '../model/settings/global-headers.js';
 import { type GoodValues, parseConfigMapSettings } from '../model/settings/parse.js';
 import type { GlobalSettings } from '../model/settings/types.js';
 import type { RouteDefaults, TranslateInput, TranslateOptions } from '../model/translate/translate.js';
-import type { BackendRef, IngressReport, Route, RoutingModel } from '../model/types.js';
+import type { BackendRef, ExternalAuthPolicy, IngressReport, Route, RoutingModel } from '../model/types.js';
 import { authSecretUses } from '../policy/auth/auth-secrets.js';
 import type { StoredObject } from '../store/object-store.js';
 import { caSecretReferences } from '../tls/ca-bundles.js';
@@ -351,7 +352,9 @@ export class Controller {
     this.#policiesGood = policies.good;
     // Settings first: `global-allowed-response-headers` governs what `custom-headers` may set.
     const settingsConfigMapsRead: string[] = [];
-    const settings = this.#withGlobalHeaders(this.#effectiveSettings(), settingsConfigMapsRead);
+    const settings = this.#withGlobalAuth(
+      this.#withGlobalHeaders(this.#effectiveSettings(), settingsConfigMapsRead),
+    );
     const translated = pipeline.translate(
       {
         ingresses: selection.ingresses,
@@ -362,7 +365,7 @@ export class Controller {
         ...(settings.settings !== undefined
           ? {
               allowedResponseHeaders: settings.settings.allowedResponseHeaders ?? [],
-              routeDefaults: routeDefaultsOf(settings.settings),
+              routeDefaults: routeDefaultsOf(settings.settings, settings.globalAuth),
             }
           : {}),
       },
@@ -500,6 +503,33 @@ export class Controller {
       objectLabel('ConfigMap', ref.namespace, ref.name),
     );
     return { settings: resolved.settings, diagnostics: [...result.diagnostics, ...resolved.diagnostics] };
+  }
+
+  /**
+   * `#withGlobalAuth` builds the `global-auth-*` policy; problems across its keys (a cache duration
+   * without a cache key) join the settings diagnostics.
+   */
+  #withGlobalAuth(result: { settings: GlobalSettings | undefined; diagnostics: readonly Diagnostic[] }): {
+    settings: GlobalSettings | undefined;
+    diagnostics: readonly Diagnostic[];
+    globalAuth?: ExternalAuthPolicy;
+  } {
+    const ref = this.#o.settingsConfigMap;
+    const outcome = globalAuthPolicy(result.settings?.globalAuth);
+    if (ref === undefined || (outcome.policy === undefined && outcome.problems.length === 0)) return result;
+    const object = objectLabel('ConfigMap', ref.namespace, ref.name);
+    const diagnostics: Diagnostic[] = outcome.problems.map((p) => ({
+      severity: 'warning',
+      code: 'PORTICO_WARN_UNSUPPORTED',
+      object,
+      field: `data.${p.key}`,
+      message: p.message,
+    }));
+    return {
+      ...result,
+      diagnostics: [...result.diagnostics, ...diagnostics],
+      ...(outcome.policy !== undefined ? { globalAuth: outcome.policy } : {}),
+    };
   }
 
   #reportSettings(diagnostics: readonly Diagnostic[], missing: SettingsConfigMapRef | undefined): void {
@@ -761,8 +791,14 @@ function reuseUnchanged(
 }
 
 /** `routeDefaultsOf` is what translation takes from the global settings as annotation defaults. */
-function routeDefaultsOf(settings: GlobalSettings): RouteDefaults {
+function routeDefaultsOf(
+  settings: GlobalSettings,
+  globalAuth: ExternalAuthPolicy | undefined,
+): RouteDefaults {
   return {
+    ...(globalAuth !== undefined
+      ? { globalAuth, noAuthLocations: settings.noAuthLocations ?? DEFAULT_NO_AUTH_LOCATIONS }
+      : {}),
     ...(settings.loadBalance !== undefined ? { loadBalance: settings.loadBalance } : {}),
     ...(settings.customHttpErrors !== undefined ? { customHttpErrors: settings.customHttpErrors } : {}),
     ...(settings.ipAccess?.allow !== undefined ? { ipAllow: settings.ipAccess.allow } : {}),

@@ -468,6 +468,14 @@ export const externalAuthAnnotations = defineAnnotations(
         "Values are data: a `$` is refused (nginx would expand it as a variable). ingress-nginx reads a ConfigMap in any namespace; Portico only in the Ingress's own.",
       prefixes: ['nginx.ingress.kubernetes.io'],
     },
+    'enable-global-auth': {
+      validate: boolean,
+      scope: 'location',
+      risk: 'low',
+      default: 'true',
+      doc: '`"false"`: the ConfigMap key `global-auth-url` does not cover this Ingress\'s routes. An Ingress with its own `auth-url` uses that instead either way.',
+      prefixes: ['nginx.ingress.kubernetes.io'],
+    },
     'auth-keepalive': {
       validate: ignored,
       scope: 'location',
@@ -519,6 +527,8 @@ export interface ExternalAuthAnnotations {
   readonly policy?: ExternalAuthPolicy;
   /** `auth-proxy-set-headers` (set only with a policy); the headers are read at translation. */
   readonly proxySetHeaders?: FieldValue<ConfigMapName>;
+  /** `enable-global-auth: "false"`: the ConfigMap's `global-auth-url` skips this Ingress. */
+  readonly globalAuthDisabled?: true;
 }
 
 /** `readExternalAuth` is `parseExternalAuth` with the `auth-proxy-set-headers` reference. */
@@ -535,6 +545,8 @@ export function readExternalAuth(reader: AnnotationReader): ExternalAuthAnnotati
   const always = read('auth-always-set-cookie');
   const time = read('auth-timeout');
   const proxySetHeaders = read('auth-proxy-set-headers');
+  const globalAuthDisabled =
+    read('enable-global-auth')?.value === false ? ({ globalAuthDisabled: true } as const) : {};
   for (const name of [
     'auth-keepalive',
     'auth-keepalive-requests',
@@ -564,7 +576,7 @@ export function readExternalAuth(reader: AnnotationReader): ExternalAuthAnnotati
         'needs auth-url (without it these routes would be served without authentication)',
       );
     }
-    return {};
+    return globalAuthDisabled;
   }
   if (durations !== undefined && key === undefined) {
     reader.problem(durations.field, 'needs auth-cache-key: without a key nothing is cached');
@@ -582,7 +594,11 @@ export function readExternalAuth(reader: AnnotationReader): ExternalAuthAnnotati
     alwaysSetCookie: always?.value ?? false,
     timeoutMs: time?.value ?? DEFAULT_AUTH_TIMEOUT_MS,
   };
-  return proxySetHeaders === undefined ? { policy } : { policy, proxySetHeaders };
+  return {
+    policy,
+    ...(proxySetHeaders !== undefined ? { proxySetHeaders } : {}),
+    ...globalAuthDisabled,
+  };
 }
 
 function defaultDurations(): readonly CacheDuration[] {

@@ -86,6 +86,8 @@ export interface IngressAnnotations {
   };
   /** `auth-proxy-set-headers` of the `externalAuth` policy: resolved by translation (`auth-proxy-headers.ts`). */
   readonly authProxySetHeaders?: FieldValue<ConfigMapName>;
+  /** `enable-global-auth: "false"`: the ConfigMap's `global-auth-url` does not cover this Ingress. */
+  readonly globalAuthDisabled?: true;
   /** Keys under Portico's prefixes that no family reads: reported, ignored. */
   readonly unknown: readonly { readonly key: string; readonly field: string }[];
   /** `use-regex` or `rewrite-target`: this Ingress's Prefix and ImplementationSpecific paths are regexes. */
@@ -112,7 +114,11 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
   const accessLog = parseAccessLog(reader);
   const ipAccess = parseIpFilter(reader);
   const basicAuth = parseBasicAuth(reader);
-  const { policy: externalAuth, proxySetHeaders: authProxySetHeaders } = readExternalAuth(reader);
+  const {
+    policy: externalAuth,
+    proxySetHeaders: authProxySetHeaders,
+    globalAuthDisabled,
+  } = readExternalAuth(reader);
   // Rate limits (issue 6): a config from the annotations, or a RateLimitPolicy to look up.
   const rateLimit = readRateLimit(reader);
   const routeRedirect = parseRedirect(reader);
@@ -228,6 +234,7 @@ export function readIngressAnnotations(ingress: Ingress): IngressAnnotations {
       : {}),
     unknown,
     ...(authProxySetHeaders !== undefined ? { authProxySetHeaders } : {}),
+    ...(globalAuthDisabled === true ? { globalAuthDisabled } : {}),
     ...(rewrite.useRegex ? { useRegex: true } : {}),
   };
 }

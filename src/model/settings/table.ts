@@ -10,6 +10,13 @@ import { statusList } from '../annotations/custom-errors.js';
 import { cidrSet } from '../annotations/ip-filter.js';
 import { bodySize, nextUpstream, retryBudget } from '../annotations/upstream.js';
 import type { NextUpstreamCondition } from '../types.js';
+import {
+  DEFAULT_NO_AUTH_LOCATIONS,
+  type GlobalAuthKey,
+  globalAuthValidator,
+  noAuthLocations,
+  withGlobalAuthKey,
+} from './global-auth.js';
 import { configMapRef, headerNames, withAllowedResponseHeaders, withHeaderRef } from './global-headers.js';
 import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
 import type { GlobalSettings } from './types.js';
@@ -101,6 +108,27 @@ const hiddenHeaderNames: Validator<readonly string[]> = (raw) => {
 /** A CIDR list where empty means "none" (the ConfigMap default), not an error. */
 const cidrDefault: Validator<readonly string[]> = (raw) =>
   raw.trim() === '' ? { ok: true, value: [] } : cidrSet(raw);
+
+/** `globalAuthSetting` is a row of a `global-auth-*` key (`GlobalSettings.globalAuth`). */
+function globalAuthSetting(
+  key: GlobalAuthKey,
+  type: string,
+  ingressNginxDefault: string,
+  doc: string,
+): SupportedSetting {
+  return supported({
+    type,
+    ingressNginxDefault,
+    default: '',
+    doc: key === 'global-auth-url' ? doc : `${doc} Empty (the default): as the annotation's default.`,
+    validate: globalAuthValidator(key),
+    read: (s) => s.globalAuth?.[key] ?? '',
+    apply: (s, v) => withGlobalAuthKey(s, key, v),
+    render: String,
+    differs:
+      'Values are checked like the matching `auth-*` annotation (nginx variables limited to the listed ones). No command-line flag.',
+  });
+}
 
 /** `ipListSetting` is a row of the ConfigMap's address lists (`GlobalSettings.ipAccess[list]`). */
 function ipListSetting(
@@ -269,6 +297,60 @@ export const SETTINGS = {
     render: (v) => v.join(','),
     differs: 'Names match case-insensitively (ingress-nginx compares them exactly). No command-line flag.',
   }),
+  'global-auth-always-set-cookie': globalAuthSetting(
+    'global-auth-always-set-cookie',
+    'bool',
+    '"false"',
+    '`"true"`: the global auth service\'s Set-Cookie goes onto every backend response (`auth-always-set-cookie`).',
+  ),
+  'global-auth-cache-duration': globalAuthSetting(
+    'global-auth-cache-duration',
+    'string',
+    '"200 202 401 5m"',
+    'How long global auth answers are cached, by status (`auth-cache-duration`); needs `global-auth-cache-key`.',
+  ),
+  'global-auth-cache-key': globalAuthSetting(
+    'global-auth-cache-key',
+    'string',
+    '""',
+    'Cache key template of global auth answers (`auth-cache-key`).',
+  ),
+  'global-auth-method': globalAuthSetting(
+    'global-auth-method',
+    'string',
+    '""',
+    'Method of the global auth request (`auth-method`; default GET).',
+  ),
+  'global-auth-request-redirect': globalAuthSetting(
+    'global-auth-request-redirect',
+    'string',
+    '""',
+    'X-Auth-Request-Redirect sent to the global auth service (`auth-request-redirect`).',
+  ),
+  'global-auth-response-headers': globalAuthSetting(
+    'global-auth-response-headers',
+    'string',
+    '""',
+    'Headers copied from the global auth answer to the upstream request (`auth-response-headers`).',
+  ),
+  'global-auth-signin': globalAuthSetting(
+    'global-auth-signin',
+    'string',
+    '""',
+    'Where global auth 401s are redirected (`auth-signin`).',
+  ),
+  'global-auth-signin-redirect-param': globalAuthSetting(
+    'global-auth-signin-redirect-param',
+    'string',
+    '"rd"',
+    'Query parameter of the original URL on the sign-in redirect (`auth-signin-redirect-param`).',
+  ),
+  'global-auth-url': globalAuthSetting(
+    'global-auth-url',
+    'string',
+    '""',
+    'External authentication (as the `auth-url` annotation) for the routes of every Ingress without its own `auth-url`, unless it sets `enable-global-auth: "false"`; paths under `no-auth-locations` are skipped. The other `global-auth-*` keys are the matching `auth-*` annotations. Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.',
+  ),
   'hide-headers': supported({
     type: '[]string',
     ingressNginxDefault: '""',
@@ -401,6 +483,20 @@ export const SETTINGS = {
     render: String,
     differs:
       "No command-line flag. ingress-nginx's `chash`/`sticky` values are spelled with the `upstream-hash-by` and `affinity` annotations.",
+  }),
+  'no-auth-locations': supported({
+    type: 'string',
+    ingressNginxDefault: '"/.well-known/acme-challenge"',
+    default: DEFAULT_NO_AUTH_LOCATIONS.join(','),
+    doc: 'Comma-separated path prefixes whose routes `global-auth-url` does not cover (a route path starting with one), e.g. ACME HTTP-01 challenges. Empty: every path. Applies when the routing snapshot is rebuilt, within the same update.',
+    validate: noAuthLocations,
+    read: (s) => s.noAuthLocations ?? DEFAULT_NO_AUTH_LOCATIONS,
+    apply: (s, v) => {
+      const { noAuthLocations: _dropped, ...rest } = s;
+      return v.join(',') === DEFAULT_NO_AUTH_LOCATIONS.join(',') ? rest : { ...rest, noAuthLocations: v };
+    },
+    render: (v) => v.join(','),
+    differs: 'Only `global-auth-url` reads it, as in ingress-nginx. No command-line flag.',
   }),
   'proxy-body-size': supported({
     type: 'string',
@@ -669,7 +765,6 @@ export const SETTINGS = {
   'enable-real-ip': planned('bool', '"false"', 'Take the client address from the forwarded-for header.'),
   'forwarded-for-header': planned('string', '"X-Forwarded-For"', 'Header that carries the client address.'),
   'generate-request-id': planned('bool', '"true"', 'Generate X-Request-ID when the client sent none.'),
-  'global-auth-url': planned('string', '""', 'External authentication for every Ingress.'),
   'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),

@@ -10,6 +10,7 @@ import {
   type ProxyProtocolOptions,
 } from '../../config/types.js';
 import type { NextUpstreamCondition } from '../types.js';
+import type { GlobalAuthSettings } from './global-auth.js';
 import type { GlobalHeaderSettings } from './global-headers.js';
 import { DEFAULT_TLS_SETTINGS, type TlsSettings } from './tls.js';
 
@@ -65,6 +66,10 @@ export interface GlobalSettings {
   readonly globalHeaders?: GlobalHeaderSettings;
   /** `global-allowed-response-headers`: the names `custom-headers` may set; absent: none. */
   readonly allowedResponseHeaders?: readonly string[];
+  /** `global-auth-*`: external authentication for every Ingress without its own (validated text). */
+  readonly globalAuth?: GlobalAuthSettings;
+  /** `no-auth-locations`: path prefixes global auth skips; absent: `/.well-known/acme-challenge`. */
+  readonly noAuthLocations?: readonly string[];
   /** `hide-headers`: upstream response headers never passed to the client (lowercased). */
   readonly hideHeaders?: readonly string[];
   /** `load-balance`: the algorithm of routes without a `load-balance` annotation; absent: round_robin. */

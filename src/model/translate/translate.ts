@@ -15,6 +15,7 @@ import {
   type ClientAuthPolicy,
   DEFAULT_ROUTE_POLICY,
   type DefaultBackendBinding,
+  type ExternalAuthPolicy,
   type IngressReport,
   type LoadBalancePolicy,
   type Route,
@@ -66,6 +67,30 @@ export interface RouteDefaults {
   readonly ipDeny?: readonly string[];
   /** `block-cidrs`: refused on every route, added to whatever deny-list applies. */
   readonly ipBlock?: readonly string[];
+  /** `global-auth-*`: external auth of every Ingress without its own and not opted out. */
+  readonly globalAuth?: ExternalAuthPolicy;
+  /** `no-auth-locations`: route path prefixes `globalAuth` skips. */
+  readonly noAuthLocations?: readonly string[];
+}
+
+/**
+ * `globalAuthFor` is the policy with the ConfigMap's global auth, or undefined when it does not
+ * apply: none configured, the Ingress has its own `auth-url`, or it says `enable-global-auth: "false"`.
+ */
+function globalAuthFor(
+  policy: RoutePolicy,
+  annotations: IngressAnnotations,
+  defaults: RouteDefaults | undefined,
+): RoutePolicy | undefined {
+  const auth = defaults?.globalAuth;
+  if (auth === undefined || policy.externalAuth !== undefined || annotations.globalAuthDisabled === true)
+    return undefined;
+  return Object.freeze({ ...policy, externalAuth: auth });
+}
+
+/** `skipsGlobalAuth`: the route path starts with a `no-auth-locations` prefix (ingress-nginx's test). */
+function skipsGlobalAuth(path: string, defaults: RouteDefaults | undefined): boolean {
+  return (defaults?.noAuthLocations ?? []).some((prefix) => path.startsWith(prefix));
 }
 
 const EWMA: LoadBalancePolicy = Object.freeze({ kind: 'ewma' });
@@ -256,7 +281,15 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
       input.routeDefaults,
     );
     // Only set when not the default, so the models (and /routes) of plain Ingresses are unchanged.
-    const withPolicy: { policy?: RoutePolicy } = policy === DEFAULT_ROUTE_POLICY ? {} : { policy };
+    const policyField = (p: RoutePolicy): { policy?: RoutePolicy } =>
+      p === DEFAULT_ROUTE_POLICY ? {} : { policy: p };
+    const globalAuth = globalAuthFor(policy, c.annotations, input.routeDefaults);
+    const withPolicy = policyField(globalAuth ?? policy);
+    // `no-auth-locations`: paths under these prefixes keep the policy without the global auth.
+    const withPolicyAt = (path: string): { policy?: RoutePolicy } =>
+      globalAuth !== undefined && skipsGlobalAuth(path, input.routeDefaults)
+        ? policyField(policy)
+        : withPolicy;
     reportAnnotations(c.annotations, make, diagnostics);
     let defaultBinding: DefaultBackendBinding | undefined;
     const bindDefault = (backend: IngressBackend): DefaultBackendBinding => {
@@ -339,7 +372,7 @@ export function translate(input: TranslateInput, options: TranslateOptions): Rou
             backend,
             ingress: c.key,
             field,
-            ...withPolicy,
+            ...withPolicyAt(path),
             ...(regex !== undefined ? { regex } : {}),
           }),
         );

@@ -14,7 +14,7 @@ import {
   type PorticoProcess,
   startPortico,
 } from '../../support/portico-process.js';
-import { type Pods, startPods, yamlOf } from '../portico/helpers.js';
+import { type Pods, settingsConfigMap, startPods, yamlOf } from '../portico/helpers.js';
 
 const N = 'nginx.ingress.kubernetes.io';
 
@@ -175,5 +175,68 @@ describe('external auth (file mode)', () => {
     const res = await get(portico.adminPort, '/explain?host=api.test&path=/');
     assert.match(res.body, /"step": "external-auth"/);
     assert.match(res.body, /once authenticated/);
+  });
+});
+
+describe('global auth from the ConfigMap (global-auth-url, enable-global-auth, no-auth-locations)', () => {
+  let pods: Pods;
+  let auth: AuthServer;
+  let dir: ManifestDir;
+  let portico: PorticoProcess;
+
+  before(async () => {
+    pods = await startPods('web');
+    auth = await startAuthServer({ good: { user: 'ann', email: 'ann@example.test' } });
+    dir = await manifestDir({
+      'class.yaml': yamlOf(ingressClass('portico').build()),
+      'settings.yaml': settingsConfigMap({
+        'global-auth-url': `${auth.url}/oauth2/auth`,
+        'global-auth-response-headers': 'X-Auth-Request-User',
+      }),
+      'services.yaml': yamlOf(...pods.objects),
+      'apps.yaml': yamlOf(
+        ingress('covered').cls('portico').host('covered.test').prefix('/', svc('web', 80)).build(),
+        ingress('public')
+          .cls('portico')
+          .annotate(`${N}/enable-global-auth`, 'false')
+          .host('public.test')
+          .prefix('/', svc('web', 80))
+          .build(),
+        ingress('acme')
+          .cls('portico')
+          .host('covered.test')
+          .prefix('/.well-known/acme-challenge', svc('web', 80))
+          .build(),
+      ),
+    });
+    portico = await startPortico({ manifests: dir.dir, args: ['--configmap', 'ingress/portico'] });
+  });
+
+  after(async () => {
+    await portico?.stop('SIGKILL');
+    await auth?.close();
+    await pods?.close();
+    await dir?.cleanup();
+  });
+
+  test('an Ingress without auth of its own is checked by the global auth service', async () => {
+    assert.equal((await get(portico.httpPort, '/', { host: 'covered.test' })).status, 401);
+    const res = await get(portico.httpPort, '/', {
+      host: 'covered.test',
+      headers: { authorization: 'Bearer good' },
+    });
+    assert.equal(res.status, 200, res.body);
+    const headers = (JSON.parse(res.body) as { headers: Record<string, string> }).headers;
+    assert.equal(headers['x-auth-request-user'], 'ann');
+  });
+
+  test('enable-global-auth: "false" and no-auth-locations (ACME challenges) are not checked', async () => {
+    const before = auth.seen.length;
+    assert.equal((await get(portico.httpPort, '/', { host: 'public.test' })).status, 200);
+    assert.equal(
+      (await get(portico.httpPort, '/.well-known/acme-challenge/token-1', { host: 'covered.test' })).status,
+      200,
+    );
+    assert.equal(auth.seen.length, before, 'the auth service was not asked');
   });
 });
