@@ -76,6 +76,7 @@ function relayWithHeaders(
   client: Duplex,
   extra: (status: number) => readonly string[],
   replace: ReadonlySet<string>,
+  tooLarge: () => void,
 ): void {
   let buffered: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer): void => {
@@ -83,8 +84,8 @@ function relayWithHeaders(
     const end = buffered.indexOf('\r\n\r\n');
     if (end === -1) {
       if (buffered.length > MAX_RESPONSE_HEAD) {
-        socket.destroy();
-        client.destroy();
+        socket.off('data', onData);
+        tooLarge();
       }
       return;
     }
@@ -257,6 +258,8 @@ function tunnel(
       if (head.length > 0) socket.write(head);
       const dispatched = performance.now();
       const cookie = r.balancing?.responseHeaders?.(set, upstream);
+      // Set when Portico answers the client itself: the upstream's close must not cut that answer.
+      let answered = false;
       if (fixedExtra === undefined && cookie === undefined && verdict?.headersForStatus === undefined) {
         if (s.requests !== undefined) {
           socket.once('data', (chunk: Buffer) => observe(r.match, responseStatus(chunk), dispatched));
@@ -271,10 +274,24 @@ function tunnel(
             return withHeaders(withHeaders(fixedExtra, verdict?.headersForStatus?.(status)), cookie) ?? [];
           },
           replace,
+          () => {
+            answered = true;
+            s.logger.warn(
+              { route: routeLabel(r.match), upstream: upstream.key, requestId: r.requestId, websocket: true },
+              `upstream response head larger than ${MAX_RESPONSE_HEAD} bytes`,
+            );
+            const what = 'sent too large a response head';
+            writeRawResponse(client, 502, upstreamErrorBody(502, set.backendKey, what), r.requestId);
+            observe(r.match, 502, dispatched);
+            client.unpipe(socket);
+            socket.destroy();
+          },
         );
       }
       client.pipe(socket);
-      socket.once('close', () => client.destroy());
+      socket.once('close', () => {
+        if (!answered) client.destroy();
+      });
     });
   };
   attempt(0);

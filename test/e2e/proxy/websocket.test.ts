@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import type { RoutePolicy } from '../../../src/model/types.js';
@@ -31,8 +32,19 @@ const STICKY_POLICY: RoutePolicy = {
   responseHeaders: [['X-Frame-Options', 'DENY']],
 };
 
+/** A backend that answers every upgrade with a response head that never ends within 64 KiB. */
+let bigHead: Server;
+
 before(async () => {
   echo = await startBackend({ name: 'ws' });
+  bigHead = createServer((socket) => {
+    socket.once('data', () =>
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Big: ${'a'.repeat(70_000)}`),
+    );
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => bigHead.listen(0, '127.0.0.1', resolve));
+  const bigHeadPort = (bigHead.address() as AddressInfo).port;
   const refused = await refusedPort('127.0.0.4');
   h = await startDataPlane({
     routes: snapshotOf([
@@ -40,6 +52,7 @@ before(async () => {
       { host: 'sticky.test', path: '/', backend: backendRef('ws'), policy: STICKY_POLICY },
       { host: 'retry.test', path: '/', backend: backendRef('retry') },
       { host: 'down.test', path: '/', backend: backendRef('down') },
+      { host: 'big-head.test', path: '/', backend: backendRef('big-head'), policy: STICKY_POLICY },
     ]),
     endpoints: endpointsOf({
       'default/ws:80': [echo],
@@ -48,6 +61,7 @@ before(async () => {
         { host: echo.host, port: echo.port },
       ],
       'default/down:80': [{ host: '127.0.0.4', port: refused }],
+      'default/big-head:80': [{ host: '127.0.0.1', port: bigHeadPort }],
     }),
   });
 });
@@ -55,6 +69,7 @@ before(async () => {
 after(async () => {
   await h.close();
   await echo.close();
+  await new Promise((resolve) => bigHead.close(resolve));
 });
 
 function open(host: string, path: string): WebSocket {
@@ -212,4 +227,18 @@ test("withResponseHeaders drops replaced upstream headers and appends Portico's"
     ),
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Frame-Options: DENY\r\nset-cookie: route=a\r\n\r\n',
   );
+});
+
+test('an upstream response head over 64 KiB (where Portico adds headers) is answered 502, not relayed', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${h.ports.http}/`, {
+    headers: { host: 'big-head.test' },
+    handshakeTimeout: 10_000,
+  });
+  const status = await new Promise<number>((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('upgrade', () => reject(new Error('upgraded')));
+    ws.once('error', reject);
+  });
+  assert.equal(status, 502);
+  ws.terminate();
 });
