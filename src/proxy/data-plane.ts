@@ -341,11 +341,7 @@ export class PorticoDataPlane implements DataPlane {
     this.#upstreams.setOptions(settings.upstream);
     this.#live.publish(liveSettings(settings, trust));
     for (const proxy of [this.#proxy, this.#httpsProxy]) {
-      if (proxy === undefined) continue;
-      // node:http reads both on use: headersTimeout at each connection check, keepAliveTimeout
-      // when a response ends and the socket goes idle.
-      proxy.server.headersTimeout = settings.client.headerTimeoutMs;
-      proxy.server.keepAliveTimeout = settings.client.keepAliveTimeoutMs;
+      if (proxy !== undefined) tuneListener(proxy, settings);
     }
     const tlsChanged = !isDeepStrictEqual(previous.tls, settings.tls);
     this.#settings = settings;
@@ -393,6 +389,9 @@ export class PorticoDataPlane implements DataPlane {
       },
     });
     this.#httpsProxy = httpsProxy;
+    // Settings a ConfigMap gave before the listeners existed (the first full run comes first).
+    tuneListener(proxy, this.#settings);
+    tuneListener(httpsProxy, this.#settings);
     httpsProxy.tlsServer?.on('newSession', this.#sessionCache.onNewSession);
     httpsProxy.tlsServer?.on('resumeSession', this.#sessionCache.onResumeSession);
     const host = this.#options.bindAddress;
@@ -449,6 +448,15 @@ export class PorticoDataPlane implements DataPlane {
 
 function sessionCacheSettings(tls: TlsSettings): SessionCacheSettings {
   return { enabled: tls.sessionCache, maxBytes: tls.sessionCacheBytes, timeoutMs: tls.sessionTimeoutMs };
+}
+
+/** `tuneListener` sets the connection settings node:http reads on use, so they apply live. */
+function tuneListener(proxy: ProxyServer, settings: GlobalSettings): void {
+  // headersTimeout is read at each connection check, keepAliveTimeout when a response ends and
+  // the socket goes idle, maxRequestsPerSocket at each request (0: no limit).
+  proxy.server.headersTimeout = settings.client.headerTimeoutMs;
+  proxy.server.keepAliveTimeout = settings.client.keepAliveTimeoutMs;
+  proxy.server.maxRequestsPerSocket = settings.client.maxRequestsPerConnection ?? 0;
 }
 
 function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSettings {

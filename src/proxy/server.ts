@@ -63,6 +63,8 @@ export interface ProxyServerDeps {
 export interface ListenerServer extends NetServer {
   headersTimeout: number;
   keepAliveTimeout: number;
+  /** node:http's per-connection request limit (0: none); the HTTP/2 server ignores it. */
+  maxRequestsPerSocket: number | null;
   closeIdleConnections(): void;
   closeAllConnections?: () => void;
 }

@@ -439,6 +439,21 @@ export const SETTINGS = {
     render: showDuration,
     differs: `${SECONDS_NOTE} \`"0"\` (keep-alive off in nginx) is refused.`,
   }),
+  'keep-alive-requests': supported({
+    type: 'int',
+    ingressNginxDefault: '1000',
+    default: '0',
+    doc: 'Requests served on one HTTP/1.1 client connection: the last one is answered with `Connection: close`. `"0"` (the default): no limit. HTTP/2 connections are not counted. Applies to connections from their next request.',
+    validate: integer(0, 10_000_000),
+    read: (s) => s.client.maxRequestsPerConnection ?? 0,
+    apply: (s, v) => {
+      const { maxRequestsPerConnection: _dropped, ...client } = s.client;
+      return { ...s, client: v === 0 ? client : { ...client, maxRequestsPerConnection: v } };
+    },
+    render: String,
+    differs:
+      'Without this key Portico sets no limit, as before the key existed (ingress-nginx: 1000). No command-line flag.',
+  }),
   'limit-conn-status-code': supported({
     type: 'int',
     ingressNginxDefault: '503',
@@ -765,7 +780,6 @@ export const SETTINGS = {
   'enable-real-ip': planned('bool', '"false"', 'Take the client address from the forwarded-for header.'),
   'forwarded-for-header': planned('string', '"X-Forwarded-For"', 'Header that carries the client address.'),
   'generate-request-id': planned('bool', '"true"', 'Generate X-Request-ID when the client sent none.'),
-  'keep-alive-requests': planned('int', '100', 'Requests served on one client keep-alive connection.'),
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),

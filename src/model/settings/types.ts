@@ -36,6 +36,8 @@ export interface ClientSettings {
   readonly headerTimeoutMs: number;
   readonly bodyIdleTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** `keep-alive-requests`: requests served on one HTTP/1.1 connection; absent or 0: no limit. */
+  readonly maxRequestsPerConnection?: number;
 }
 
 /**
