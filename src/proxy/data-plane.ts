@@ -475,6 +475,15 @@ function liveSettings(settings: GlobalSettings, trust: TrustFunction): LiveSetti
       ? { requestHeaders: settings.globalHeaders.request }
       : {}),
     ...(settings.hideHeaders !== undefined ? { hideHeaders: settings.hideHeaders } : {}),
+    ...(settings.gzip?.enabled === true
+      ? {
+          gzip: {
+            level: settings.gzip.level,
+            minLength: settings.gzip.minLength,
+            types: new Set(settings.gzip.types),
+          },
+        }
+      : {}),
   };
 }
 

@@ -43,6 +43,7 @@ import { attemptIndex, roundRobin } from './balancer.js';
 import { answerWithErrorPage, interceptedStatus } from './custom-errors.js';
 import { statusLine, upstreamErrorBody } from './errors.js';
 import { peerAddress } from './forwarded-headers.js';
+import { GzipRelay, gzipDecision, gzipHeaders } from './gzip.js';
 import { buildResponseHeaders, trailerFields } from './hop-by-hop.js';
 import { http2HasBody } from './http2.js';
 import type { LiveSettings } from './live-settings.js';
@@ -234,6 +235,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #connectTimer: NodeJS.Timeout | undefined;
   /** The backend's status when `custom-http-errors` intercepts it: its body is discarded. */
   #intercepted: number | undefined;
+  /** `use-gzip`: the compressor the body goes through, when this response is compressed. */
+  #gzip: GzipRelay | undefined;
   /** grpc-status & co. taken from the response headers of a trailers-only gRPC answer (HTTP/2 clients). */
   #statusTrailers: Record<string, string> | undefined;
   /** When the current attempt was dispatched, for EWMA feedback (only with `balancing`). */
@@ -384,7 +387,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return true;
     }
     const shaping = this.#f.shaping;
-    const headers = buildResponseHeaders(rawHeaders, {
+    let headers = buildResponseHeaders(rawHeaders, {
       requestId: this.#f.requestId,
       // An upstream may answer before reading the whole request body; the rest of that body is
       // still on the client connection, so it cannot carry another request.
@@ -401,6 +404,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // clients see no status and report INTERNAL; moved into trailers, it is the equivalent
     // headers + trailers form every gRPC client reads.
     if (this.#f.req.httpVersionMajor === 2) this.#statusTrailers = takeGrpcStatus(headers);
+    const gzip = this.#f.settings.gzip;
+    const compress =
+      gzip !== undefined && gzipDecision(gzip, this.#f.req.method, this.#f.req.headers, statusCode, headers);
+    if (compress) headers = gzipHeaders(headers);
     try {
       res.writeHead(statusCode, headers);
     } catch (err) {
@@ -412,6 +419,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
         }),
       );
       return false;
+    }
+    if (compress) {
+      this.#gzip = new GzipRelay(
+        gzip.level,
+        res,
+        (n) => {
+          if (record !== undefined) record.bytes += n;
+        },
+        this.#onDrain,
+      );
     }
     this.#responded = true;
     return true;
@@ -429,6 +446,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#intercepted !== undefined) return true;
+    if (this.#gzip !== undefined) return this.#gzip.write(chunk);
     const res = this.#f.res;
     if (this.#f.record !== undefined) this.#f.record.bytes += chunk.length;
     if (res.write(chunk)) return true;
@@ -447,18 +465,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const res = this.#f.res;
-    // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
-    // responses, and drops them on a response sized by Content-Length (nowhere to put them).
-    const fields = trailers != null && trailers.length > 0 ? trailerFields(trailers) : undefined;
-    const all = this.#statusTrailers === undefined ? fields : { ...this.#statusTrailers, ...fields };
-    if (all !== undefined) {
-      try {
-        res.addTrailers(all);
-      } catch {
-        // A trailer Node refuses (invalid characters) is dropped; the body is complete anyway.
+    const end = (): void => {
+      // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
+      // responses, and drops them on a response sized by Content-Length (nowhere to put them).
+      const fields = trailers != null && trailers.length > 0 ? trailerFields(trailers) : undefined;
+      const all = this.#statusTrailers === undefined ? fields : { ...this.#statusTrailers, ...fields };
+      if (all !== undefined) {
+        try {
+          res.addTrailers(all);
+        } catch {
+          // A trailer Node refuses (invalid characters) is dropped; the body is complete anyway.
+        }
       }
-    }
-    res.end();
+      res.end();
+    };
+    // A compressed body ends once the compressor has given out its last bytes.
+    if (this.#gzip !== undefined) this.#gzip.end(end);
+    else end();
   }
 
   onError(err: Error): void {
@@ -485,6 +508,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // Headers went out: the only honest signal left is a truncated response.
       this.#log(row, err);
       this.#finish();
+      this.#gzip?.destroy();
       this.#f.res.destroy();
       return;
     }
@@ -629,6 +653,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#stopWatchdog();
     this.#abort?.();
     this.#body?.destroy();
+    this.#gzip?.destroy();
   };
 
   /** Answers 413 for a body whose Content-Length is above the limit; nothing was sent upstream. */

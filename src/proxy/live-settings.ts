@@ -6,6 +6,7 @@
 import type { HttpsOptions, UpstreamOptions } from '../config/types.js';
 import type { LimitStatusCodes } from '../policy/chain.js';
 import type { TrustFunction } from './forwarded-headers.js';
+import type { GzipSettings } from './gzip.js';
 
 /** `LiveSettings` is the per-request part of the global settings, ready to use (trust compiled). */
 export interface LiveSettings {
@@ -24,6 +25,8 @@ export interface LiveSettings {
   readonly limitStatus: LimitStatusCodes;
   /** `add-headers`: `[name, value]` pairs set on every response (issue 8). */
   readonly responseHeaders?: readonly (readonly [string, string])[];
+  /** `use-gzip` and its keys; absent: responses are never compressed. */
+  readonly gzip?: GzipSettings;
   /** `hide-headers`: upstream response headers dropped on every route (lowercased). */
   readonly hideHeaders?: readonly string[];
   /** `proxy-set-headers`: `[name, value]` pairs set on every upstream request (issue 8). */

@@ -5,6 +5,7 @@
  * "one table, parser, validator, doc", applied to the ConfigMap).
  */
 
+import { isDeepStrictEqual } from 'node:util';
 import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
 import { statusList } from '../annotations/custom-errors.js';
 import { cidrSet } from '../annotations/ip-filter.js';
@@ -19,7 +20,7 @@ import {
 } from './global-auth.js';
 import { configMapRef, headerNames, withAllowedResponseHeaders, withHeaderRef } from './global-headers.js';
 import { cipherList, nginxSize, showMinutes, showSize, type TlsSettings, tlsProtocols } from './tls.js';
-import type { GlobalSettings } from './types.js';
+import { DEFAULT_GZIP, DEFAULT_GZIP_TYPES, type GlobalSettings, type GzipConfig } from './types.js';
 import { boolean, cidrList, integer, nginxDuration, type Parsed, type Validator } from './validators.js';
 
 /** `SettingsPatch` sets one key's value over the lower layers. */
@@ -103,6 +104,29 @@ const hiddenHeaderNames: Validator<readonly string[]> = (raw) => {
   if (framing.length > 0)
     return { ok: false, reason: `${framing.join(', ')} cannot be hidden (it frames the response)` };
   return { ok: true, value: names };
+};
+
+/** `withGzip` changes gzip keys; the defaults leave the settings as the flags gave them. */
+function withGzip(s: GlobalSettings, patch: Partial<GzipConfig>): GlobalSettings {
+  const next = { ...(s.gzip ?? DEFAULT_GZIP), ...patch };
+  const { gzip: _dropped, ...rest } = s;
+  return isDeepStrictEqual(next, DEFAULT_GZIP) ? rest : { ...rest, gzip: next };
+}
+
+// A MIME type as nginx's gzip_types takes it: type/subtype, lowercase letters, digits, + . -.
+const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
+
+/** `gzipTypes` reads `gzip-types`: space-separated MIME types, or `*`. */
+const gzipTypes: Validator<readonly string[]> = (raw) => {
+  const items = raw
+    .split(/[\s,]+/)
+    .map((t) => t.toLowerCase())
+    .filter((t) => t !== '');
+  if (items.length === 0) return { ok: false, reason: 'must list at least one MIME type (or *)' };
+  const bad = items.filter((t) => t !== '*' && !MIME_TYPE.test(t));
+  if (bad.length > 0)
+    return { ok: false, reason: `${bad.map((b) => JSON.stringify(b)).join(', ')} is not a MIME type` };
+  return { ok: true, value: [...new Set(items)] };
 };
 
 /** A CIDR list where empty means "none" (the ConfigMap default), not an error. */
@@ -351,6 +375,36 @@ export const SETTINGS = {
     '""',
     'External authentication (as the `auth-url` annotation) for the routes of every Ingress without its own `auth-url`, unless it sets `enable-global-auth: "false"`; paths under `no-auth-locations` are skipped. The other `global-auth-*` keys are the matching `auth-*` annotations. Empty (the default): none. Applies when the routing snapshot is rebuilt, within the same update.',
   ),
+  'gzip-level': supported({
+    type: 'int',
+    ingressNginxDefault: '1',
+    default: '1',
+    doc: 'Compression level of `use-gzip`, 1 (fastest) to 9 (smallest). Applies to responses that start after the change.',
+    validate: integer(1, 9),
+    read: (s) => (s.gzip ?? DEFAULT_GZIP).level,
+    apply: (s, v) => withGzip(s, { level: v }),
+    render: String,
+  }),
+  'gzip-min-length': supported({
+    type: 'int',
+    ingressNginxDefault: '256',
+    default: '256',
+    doc: 'With `use-gzip`: a response whose Content-Length is below this many bytes is sent uncompressed (one without Content-Length is compressed). Applies to responses that start after the change.',
+    validate: integer(0, 2_147_483_647),
+    read: (s) => (s.gzip ?? DEFAULT_GZIP).minLength,
+    apply: (s, v) => withGzip(s, { minLength: v }),
+    render: String,
+  }),
+  'gzip-types': supported({
+    type: 'string',
+    ingressNginxDefault: `"${DEFAULT_GZIP_TYPES.join(' ')}"`,
+    default: DEFAULT_GZIP_TYPES.join(' '),
+    doc: 'With `use-gzip`: the MIME types compressed, space-separated (`*`: every type). Applies to responses that start after the change.',
+    validate: gzipTypes,
+    read: (s) => (s.gzip ?? DEFAULT_GZIP).types,
+    apply: (s, v) => withGzip(s, { types: v }),
+    render: (v) => v.join(' '),
+  }),
   'hide-headers': supported({
     type: '[]string',
     ingressNginxDefault: '""',
@@ -741,6 +795,18 @@ export const SETTINGS = {
     differs:
       'Defaults to `"true"` when `--trusted-proxies` is set. From a trusted peer Portico keeps an incoming X-Real-IP (ingress-nginx sets it to the address its real_ip module derives from X-Forwarded-For).',
   }),
+  'use-gzip': supported({
+    type: 'bool',
+    ingressNginxDefault: '"false"',
+    default: 'false',
+    doc: '`"true"`: proxied responses are compressed with gzip when the client accepts it (`Accept-Encoding`), their type is in `gzip-types`, they are not encoded already and not shorter than `gzip-min-length`; `Vary: Accept-Encoding` is added and a strong ETag made weak, as nginx does. HEAD, 204, 206 and 304 answers are left alone. Applies to responses that start after the change.',
+    validate: boolean,
+    read: (s) => (s.gzip ?? DEFAULT_GZIP).enabled,
+    apply: (s, v) => withGzip(s, { enabled: v }),
+    render: String,
+    differs:
+      "Each upstream chunk is flushed through the compressor, so streamed responses are not held back (slightly larger output than nginx's buffered gzip). `gzip-disable` (user agents) is not read. No command-line flag.",
+  }),
   'use-http2': supported({
     type: 'bool',
     ingressNginxDefault: '"true"',
@@ -783,7 +849,6 @@ export const SETTINGS = {
   'upstream-keepalive-connections': planned('int', '320', 'Idle upstream connections kept per worker.'),
   'upstream-keepalive-requests': planned('int', '10000', 'Requests served on one upstream connection.'),
   'upstream-keepalive-timeout': planned('int', '60', 'How long an idle upstream connection stays open.'),
-  'use-gzip': planned('bool', '"false"', 'Compress responses with gzip.'),
 } as const satisfies Record<string, SettingRow>;
 
 /** `SettingKey` is a key the table knows. */

@@ -50,6 +50,43 @@ export interface ForwardedSettings {
   readonly realIpCidrs: readonly string[];
 }
 
+/** `GzipConfig` is the gzip keys; only `enabled` turns compression on (the rest are kept when off). */
+export interface GzipConfig {
+  readonly enabled: boolean;
+  readonly level: number;
+  readonly minLength: number;
+  readonly types: readonly string[];
+}
+
+/** ingress-nginx's `gzip-types` default. */
+export const DEFAULT_GZIP_TYPES: readonly string[] = [
+  'application/atom+xml',
+  'application/javascript',
+  'application/x-javascript',
+  'application/json',
+  'application/rss+xml',
+  'application/vnd.ms-fontobject',
+  'application/x-font-ttf',
+  'application/x-web-app-manifest+json',
+  'application/xhtml+xml',
+  'application/xml',
+  'font/opentype',
+  'image/svg+xml',
+  'image/x-icon',
+  'text/css',
+  'text/javascript',
+  'text/plain',
+  'text/x-component',
+];
+
+/** `DEFAULT_GZIP` is the gzip keys' defaults (ingress-nginx's): off, level 1, 256 bytes. */
+export const DEFAULT_GZIP: GzipConfig = {
+  enabled: false,
+  level: 1,
+  minLength: 256,
+  types: DEFAULT_GZIP_TYPES,
+};
+
 /** `GlobalSettings` is the effective global configuration of the data plane. */
 export interface GlobalSettings {
   readonly upstream: UpstreamSettings;
@@ -72,6 +109,8 @@ export interface GlobalSettings {
   readonly globalAuth?: GlobalAuthSettings;
   /** `no-auth-locations`: path prefixes global auth skips; absent: `/.well-known/acme-challenge`. */
   readonly noAuthLocations?: readonly string[];
+  /** `use-gzip`, `gzip-level`, `gzip-min-length`, `gzip-types`; absent: no compression. */
+  readonly gzip?: GzipConfig;
   /** `hide-headers`: upstream response headers never passed to the client (lowercased). */
   readonly hideHeaders?: readonly string[];
   /** `load-balance`: the algorithm of routes without a `load-balance` annotation; absent: round_robin. */

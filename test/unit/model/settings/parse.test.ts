@@ -335,7 +335,7 @@ test('an invalid value keeps the previous good value, and the message says which
 const ignored = [
   {
     name: 'a planned ingress-nginx key is accepted, reported and ignored',
-    key: 'use-gzip',
+    key: 'enable-real-ip',
     value: 'true',
     message: 'ingress-nginx setting not supported yet; ignored (value "true")',
   },
@@ -384,15 +384,15 @@ describe('parseConfigMapSettings: planned and unknown keys are warnings, never e
 });
 
 test('diagnostics are sorted by key and carry file:line when a locator is given', () => {
-  const r = parseConfigMapSettings({ zzz: '1', 'proxy-read-timeout': 'x', 'use-gzip': 'true' }, base, {
+  const r = parseConfigMapSettings({ zzz: '1', 'proxy-read-timeout': 'x', 'enable-real-ip': 'true' }, base, {
     configMap,
     locate: (field) => `cm.yaml:${field.length}:3`,
   });
   assert.deepEqual(
     r.diagnostics.map((d) => [d.field, d.source]),
     [
+      ['data.enable-real-ip', 'cm.yaml:19:3'],
       ['data.proxy-read-timeout', 'cm.yaml:23:3'],
-      ['data.use-gzip', 'cm.yaml:13:3'],
       ['data.zzz', 'cm.yaml:8:3'],
     ],
   );
