@@ -248,12 +248,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       } else {
         const extra = withHeaders(
           withHeaders(withHeaders(r.hsts, pass?.responseHeaders), pass?.headersForStatus?.(r.status)),
-          responseShaping(
-            req,
-            r.match?.policy,
-            resolve.settings().responseHeaders,
-            resolve.settings().hideHeaders,
-          )?.headers,
+          responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
         );
         sendBuiltIn(res, r.status, r.body, r.requestId, close, extra);
       }
@@ -314,12 +309,7 @@ export async function createProxyServer(deps: ProxyServerDeps): Promise<ProxySer
       close,
       withHeaders(
         withHeaders(r.location === undefined ? r.hsts : undefined, refusal.headers),
-        responseShaping(
-          req,
-          r.match?.policy,
-          resolve.settings().responseHeaders,
-          resolve.settings().hideHeaders,
-        )?.headers,
+        responseShaping(req, r.match?.policy, resolve.settings().responseHeaders)?.headers,
       ),
     );
   };

@@ -10,6 +10,7 @@ import { REDIRECT_CODES, type RedirectCode } from '../../config/types.js';
 import { statusList } from '../annotations/custom-errors.js';
 import { cidrSet } from '../annotations/ip-filter.js';
 import { bodySize, nextUpstream, retryBudget } from '../annotations/upstream.js';
+import { CONNECTION_HEADERS } from '../translate/response-shaping.js';
 import type { NextUpstreamCondition } from '../types.js';
 import {
   DEFAULT_NO_AUTH_LOCATIONS,
@@ -84,16 +85,7 @@ function supported<T>(spec: SupportedSpec<T>): SupportedSetting {
 }
 
 // Headers that frame or route the response: hiding them would corrupt it.
-const FRAMING_HEADERS: ReadonlySet<string> = new Set([
-  'connection',
-  'content-length',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const FRAMING_HEADERS: ReadonlySet<string> = new Set(CONNECTION_HEADERS);
 
 /** `hiddenHeaderNames` reads `hide-headers`: header names, lowercased, none that frames the response. */
 const hiddenHeaderNames: Validator<readonly string[]> = (raw) => {

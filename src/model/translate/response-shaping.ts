@@ -19,8 +19,8 @@ const HEADER_NAME = /^[A-Za-z0-9_-]+$/;
 // Visible ASCII, space and tab; no CR/LF, no other control characters.
 const HEADER_VALUE = /^[\t\x20-\x7e]+$/;
 
-// Headers whose meaning belongs to the exchange itself: set from a ConfigMap they would corrupt it.
-const RESERVED: ReadonlySet<string> = new Set([
+/** `CONNECTION_HEADERS` frame or route one exchange: neither set nor dropped by configuration. */
+export const CONNECTION_HEADERS: readonly string[] = [
   'connection',
   'content-length',
   'keep-alive',
@@ -29,8 +29,10 @@ const RESERVED: ReadonlySet<string> = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'host',
-]);
+];
+
+// Headers whose meaning belongs to the exchange itself: set from a ConfigMap they would corrupt it.
+const RESERVED: ReadonlySet<string> = new Set([...CONNECTION_HEADERS, 'host']);
 
 /**
  * `headerList` validates a ConfigMap's `data` as headers: names are tokens, values printable
