@@ -111,7 +111,7 @@ describe('ConfigMap settings (file mode)', () => {
       settingsConfigMap({
         'proxy-read-timeout': 'soon', // line 7
         'proxy-send-timeout': '7', // line 8
-        'use-gzip': 'true', // line 9
+        'upstream-keepalive-timeout': '30', // line 9
         'worker-processes': '4', // line 10
       }),
     );
@@ -128,7 +128,7 @@ describe('ConfigMap settings (file mode)', () => {
       mine.map((d) => [d.severity, d.field, d.source?.replace(/:\d+$/, '')]),
       [
         ['error', 'data.proxy-read-timeout', `${file}:7`],
-        ['warning', 'data.use-gzip', `${file}:9`],
+        ['warning', 'data.upstream-keepalive-timeout', `${file}:9`],
         ['warning', 'data.worker-processes', `${file}:10`],
       ],
     );
