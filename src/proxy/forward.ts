@@ -464,24 +464,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#errorPage(this.#intercepted);
       return;
     }
-    const res = this.#f.res;
-    const end = (): void => {
-      // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
-      // responses, and drops them on a response sized by Content-Length (nowhere to put them).
-      const fields = trailers != null && trailers.length > 0 ? trailerFields(trailers) : undefined;
-      const all = this.#statusTrailers === undefined ? fields : { ...this.#statusTrailers, ...fields };
-      if (all !== undefined) {
-        try {
-          res.addTrailers(all);
-        } catch {
-          // A trailer Node refuses (invalid characters) is dropped; the body is complete anyway.
-        }
-      }
-      res.end();
-    };
     // A compressed body ends once the compressor has given out its last bytes.
-    if (this.#gzip !== undefined) this.#gzip.end(end);
-    else end();
+    if (this.#gzip !== undefined) this.#gzip.end(() => this.#endResponse(trailers));
+    else this.#endResponse(trailers);
+  }
+
+  /** `#endResponse` writes the trailers, if any, and ends the client response. */
+  #endResponse(trailers: (Buffer | string)[] | null | undefined): void {
+    const res = this.#f.res;
+    // gRPC status travels in trailers. Node writes them on HTTP/2 and on chunked HTTP/1.1
+    // responses, and drops them on a response sized by Content-Length (nowhere to put them).
+    const fields = trailers != null && trailers.length > 0 ? trailerFields(trailers) : undefined;
+    const all = this.#statusTrailers === undefined ? fields : { ...this.#statusTrailers, ...fields };
+    if (all !== undefined) {
+      try {
+        res.addTrailers(all);
+      } catch {
+        // A trailer Node refuses (invalid characters) is dropped; the body is complete anyway.
+      }
+    }
+    res.end();
   }
 
   onError(err: Error): void {

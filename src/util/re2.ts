@@ -99,29 +99,20 @@ export function compileRegex(
     compileOnce(userPattern, caseInsensitive);
     const regex = compileOnce(source, caseInsensitive);
     const fast = fastPathRegex(source, caseInsensitive);
-    if (!fast.ok) {
-      return {
-        ok: true,
-        regex: Object.freeze({
-          source,
-          fast: false,
-          test: (t: string) => regex.test(t),
-          testBytes: (b: Buffer) => regex.test(b),
-          exec: (t: string) => regex.exec(t),
-        }),
-      };
-    }
-    const v8 = fast.regex;
+    const v8 = fast.ok ? fast.regex : undefined;
     return {
       ok: true,
       regex: Object.freeze({
         source,
-        fast: true,
-        test: (t: string) => v8.test(t),
+        fast: v8 !== undefined,
+        test: v8 === undefined ? (t: string) => regex.test(t) : (t: string) => v8.test(t),
         testBytes: (b: Buffer) => regex.test(b),
         // RE2 sees a lone surrogate as U+FFFD (the UTF-8 conversion replaces it) and returns it so
         // in a capture; such a text stays on RE2 to get RE2's captures.
-        exec: (t: string) => (isWellFormed(t) ? v8.exec(t) : regex.exec(t)),
+        exec:
+          v8 === undefined
+            ? (t: string) => regex.exec(t)
+            : (t: string) => (isWellFormed(t) ? v8.exec(t) : regex.exec(t)),
       }),
     };
   } catch (err) {
